@@ -1,0 +1,122 @@
+/*
+ * buf.c - the one growable byte buffer (see buf.h).
+ *
+ * Invariant: when data != NULL, data[len] == '\0' and len < cap.
+ */
+#include <stdio.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "buf.h"
+#include "log.h"
+#include "util.h"
+
+/* buf_reserve - make room for n more bytes plus the NUL */
+void buf_reserve(struct buf *b, size_t n)
+{
+    size_t need, cap;
+
+    if (n > SIZE_MAX - b->len - 1)
+        die("buffer too large");
+    need = b->len + n + 1;
+    if (need <= b->cap)
+        return;
+    cap = b->cap ? b->cap : 64;
+    while (cap < need)
+        cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+    b->data = xrealloc(b->data, cap);
+    b->cap = cap;
+    b->data[b->len] = '\0';
+}
+
+/* buf_add - append n bytes */
+void buf_add(struct buf *b, const void *p, size_t n)
+{
+    buf_reserve(b, n);
+    if (n)
+        memcpy(b->data + b->len, p, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+}
+
+/* buf_puts - append a C string */
+void buf_puts(struct buf *b, const char *s)
+{
+    buf_add(b, s, strlen(s));
+}
+
+/* buf_putc - append one byte */
+void buf_putc(struct buf *b, int c)
+{
+    char ch = (char)c;
+
+    buf_add(b, &ch, 1);
+}
+
+/* buf_vprintf - append formatted text */
+void buf_vprintf(struct buf *b, const char *fmt, va_list ap)
+{
+    va_list aq;
+    int n;
+
+    va_copy(aq, ap);
+    n = vsnprintf(NULL, 0, fmt, aq);
+    va_end(aq);
+    if (n < 0)
+        bug("buf_vprintf: bad format \"%s\"", fmt);
+    buf_reserve(b, (size_t)n);
+    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    b->len += (size_t)n;
+}
+
+/* buf_printf - append formatted text */
+void buf_printf(struct buf *b, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    buf_vprintf(b, fmt, ap);
+    va_end(ap);
+}
+
+/* buf_truncate - keep the first n bytes */
+void buf_truncate(struct buf *b, size_t n)
+{
+    if (n > b->len)
+        bug("buf_truncate: %zu > %zu", n, b->len);
+    b->len = n;
+    if (b->data)
+        b->data[n] = '\0';
+}
+
+/* buf_reset - empty the buffer, keep its memory */
+void buf_reset(struct buf *b)
+{
+    buf_truncate(b, 0);
+}
+
+/* buf_cstr - the data as a C string */
+const char *buf_cstr(const struct buf *b)
+{
+    return b->data ? b->data : "";
+}
+
+/* buf_steal - hand the data to the caller; the buffer is emptied */
+char *buf_steal(struct buf *b)
+{
+    char *p;
+
+    if (b->data == NULL)
+        return xstrdup("");
+    p = b->data;
+    b->data = NULL;
+    b->len = b->cap = 0;
+    return p;
+}
+
+/* buf_free - release memory */
+void buf_free(struct buf *b)
+{
+    b->data = xfree(b->data);
+    b->len = b->cap = 0;
+}

@@ -1,0 +1,47 @@
+/*
+ * buf.h - the one growable byte buffer.
+ *
+ * Binary safe and length tracked; data is always followed by a NUL that
+ * is not counted in len, so text in a buf can be passed as a C string.
+ * A zero-initialised struct buf (BUF_INIT) is a valid empty buffer.
+ */
+#ifndef POSTMETER_BUF_H
+#define POSTMETER_BUF_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+struct buf {
+    char *data; /* NULL until first growth; buf_cstr() never returns NULL */
+    size_t len;
+    size_t cap;
+};
+
+#define BUF_INIT                                                                                   \
+    {                                                                                              \
+        NULL, 0, 0                                                                                 \
+    }
+
+/* buf_reserve - make room for n more bytes (plus the NUL) */
+void buf_reserve(struct buf *b, size_t n);
+/* buf_add - append n bytes */
+void buf_add(struct buf *b, const void *p, size_t n);
+/* buf_puts - append a C string */
+void buf_puts(struct buf *b, const char *s);
+/* buf_putc - append one byte */
+void buf_putc(struct buf *b, int c);
+/* buf_printf - append formatted text */
+void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void buf_vprintf(struct buf *b, const char *fmt, va_list ap);
+/* buf_truncate - keep the first n bytes (n <= len) */
+void buf_truncate(struct buf *b, size_t n);
+/* buf_reset - empty the buffer, keep its memory */
+void buf_reset(struct buf *b);
+/* buf_cstr - the data as a C string ("" when empty) */
+const char *buf_cstr(const struct buf *b);
+/* buf_steal - hand the data to the caller (caller frees), buffer emptied */
+char *buf_steal(struct buf *b);
+/* buf_free - release memory; the buffer is empty and reusable after */
+void buf_free(struct buf *b);
+
+#endif

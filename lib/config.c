@@ -1,0 +1,460 @@
+/*
+ * config.c - postmeter.conf through one table shared by every binary.
+ *
+ * Each key has a name, a type, a default (written as text and parsed by
+ * the same code as the file, so defaults can never be of the wrong type),
+ * bounds and one doc line. The file is "key = value" lines; '#' starts a
+ * comment at the beginning of a line. Problems are collected as
+ * "FILE:LINE: message" lines; a config with any problem is not returned.
+ * This file must never log or print secrets.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+#include "util.h"
+
+enum cfg_type { CFG_STRING, CFG_BOOL, CFG_UINT, CFG_MODE, CFG_LIST, CFG_NETS, CFG_ENUM };
+
+struct cfg_key {
+    const char *name;
+    enum cfg_type type;
+    size_t offset;              /* field in struct config */
+    const char *def;            /* default, as it would be written in the file */
+    unsigned long min, max;     /* CFG_UINT bounds */
+    const char *const *choices; /* CFG_ENUM values, index = stored int */
+    bool (*check)(const char *value, struct buf *why); /* extra check, optional */
+    const char *doc;
+};
+
+static const char *const on_error_choices[] = {"accept", "tempfail", NULL};
+
+static bool check_socket(const char *v, struct buf *why);
+static bool check_dns_server(const char *v, struct buf *why);
+static bool check_nonempty(const char *v, struct buf *why);
+
+#define OFF(f) offsetof(struct config, f)
+
+static const struct cfg_key cfg_keys[] = {
+    {"milter_socket", CFG_STRING, OFF(milter_socket), "unix:/run/postmeter/milter.sock", 0, 0, NULL,
+     check_socket, "where postmeter-milter listens: unix:PATH or inet:PORT@ADDR"},
+    {"milter_socket_mode", CFG_MODE, OFF(milter_socket_mode), "0660", 0, 0777, NULL, NULL,
+     "permissions of a unix: socket"},
+    {"milter_socket_group", CFG_STRING, OFF(milter_socket_group), "", 0, 0, NULL, NULL,
+     "group of a unix: socket (empty: the primary group of user)"},
+    {"user", CFG_STRING, OFF(user), "postmeter", 0, 0, NULL, check_nonempty,
+     "user the daemons run as after opening their sockets"},
+    {"pid_file", CFG_STRING, OFF(pid_file), "", 0, 0, NULL, NULL,
+     "file for the daemon's process id (empty: none)"},
+    {"milter_timeout", CFG_UINT, OFF(milter_timeout), "300", 1, 3600, NULL, NULL,
+     "seconds to wait for the MTA before giving up a connection"},
+    {"on_internal_error", CFG_ENUM, OFF(on_internal_error), "accept", 0, 0, on_error_choices, NULL,
+     "what the milter does with mail when it fails internally: accept or tempfail"},
+    {"database", CFG_STRING, OFF(database), POSTMETER_LOCALSTATEDIR "/lib/postmeter/postmeter.db",
+     0, 0, NULL, check_nonempty, "the ledger database (SQLite file)"},
+    {"ledger_spool", CFG_STRING, OFF(ledger_spool), "", 0, 0, NULL, NULL,
+     "spool file for ledger rows while the database is unavailable (empty: database.spool)"},
+    {"ledger_queue_max", CFG_UINT, OFF(ledger_queue_max), "50000", 100, 10000000, NULL, NULL,
+     "ledger rows held in memory before they go to the spool file"},
+    {"ledger_batch_max", CFG_UINT, OFF(ledger_batch_max), "1000", 1, 100000, NULL, NULL,
+     "ledger rows committed in one transaction at most"},
+    {"ledger_flush_ms", CFG_UINT, OFF(ledger_flush_ms), "50", 1, 60000, NULL, NULL,
+     "longest a ledger row waits for its batch, in milliseconds"},
+    {"ledger_spool_max_mb", CFG_UINT, OFF(ledger_spool_max_mb), "1024", 1, 1048576, NULL, NULL,
+     "size bound of the spool file in MiB (past it rows are dropped and counted)"},
+    {"log_subject", CFG_BOOL, OFF(log_subject), "no", 0, 0, NULL, NULL,
+     "store the Subject header in the ledger"},
+    {"hostname", CFG_STRING, OFF(hostname), "", 0, 0, NULL, NULL,
+     "this host's name in ledger rows (empty: the system host name)"},
+    {"authserv_id", CFG_STRING, OFF(authserv_id), "", 0, 0, NULL, NULL,
+     "authserv-id of Authentication-Results headers (empty: hostname)"},
+    {"trusted_networks", CFG_NETS, OFF(trusted_networks), "127.0.0.0/8, ::1/128", 0, 0, NULL, NULL,
+     "clients whose mail is outbound (besides SASL-authenticated ones)"},
+    {"dns_servers", CFG_LIST, OFF(dns_servers), "", 0, 0, NULL, check_dns_server,
+     "resolvers to forward to, ADDR[@PORT], comma separated (empty: /etc/resolv.conf)"},
+    {"dns_timeout_ms", CFG_UINT, OFF(dns_timeout_ms), "5000", 100, 60000, NULL, NULL,
+     "how long one DNS lookup may take before it is a temporary error"},
+    {"debug", CFG_BOOL, OFF(debug), "no", 0, 0, NULL, NULL, "log debug detail"},
+};
+
+#define NKEYS (sizeof(cfg_keys) / sizeof(cfg_keys[0]))
+
+/* check_nonempty - the value must not be empty */
+static bool check_nonempty(const char *v, struct buf *why)
+{
+    if (*v == '\0') {
+        buf_puts(why, "must not be empty");
+        return false;
+    }
+    return true;
+}
+
+/* check_port - "1".."65535" */
+static bool check_port(const char *p)
+{
+    char *end;
+    unsigned long port;
+
+    if (*p < '0' || *p > '9')
+        return false;
+    errno = 0;
+    port = strtoul(p, &end, 10);
+    return errno == 0 && *end == '\0' && port >= 1 && port <= 65535;
+}
+
+/* check_socket - libmilter socket syntax we support */
+static bool check_socket(const char *v, struct buf *why)
+{
+    if (strncmp(v, "unix:", 5) == 0 || strncmp(v, "local:", 6) == 0) {
+        const char *path = strchr(v, ':') + 1;
+
+        if (path[0] != '/') {
+            buf_puts(why, "unix socket path must be absolute");
+            return false;
+        }
+        return true;
+    }
+    if (strncmp(v, "inet:", 5) == 0 || strncmp(v, "inet6:", 6) == 0) {
+        char *copy = xstrdup(strchr(v, ':') + 1), *at = strchr(copy, '@');
+        bool ok;
+
+        if (at)
+            *at = '\0';
+        ok = check_port(copy);
+        free(copy);
+        if (!ok)
+            buf_puts(why, "expected inet:PORT@ADDRESS with PORT 1..65535");
+        return ok;
+    }
+    buf_puts(why, "expected unix:PATH or inet:PORT@ADDRESS");
+    return false;
+}
+
+/* check_dns_server - ADDR or ADDR@PORT with a literal address */
+static bool check_dns_server(const char *v, struct buf *why)
+{
+    char *copy = xstrdup(v), *at = strchr(copy, '@');
+    struct netaddr a;
+    bool ok = true;
+
+    if (at) {
+        *at = '\0';
+        ok = check_port(at + 1);
+    }
+    ok = ok && netaddr_parse(copy, &a);
+    free(copy);
+    if (!ok)
+        buf_printf(why, "\"%s\" is not ADDRESS[@PORT] with a literal IP address", v);
+    return ok;
+}
+
+/* list_free - free a NULL-terminated string list */
+static char **list_free(char **l)
+{
+    for (char **p = l; p && *p; p++)
+        free(*p);
+    return xfree(l);
+}
+
+/* list_split - split on commas and white space; caller frees */
+static char **list_split(const char *v)
+{
+    char *copy = xstrdup(v), *save = NULL, *tok;
+    char **l = xcalloc(1, sizeof(*l));
+    size_t n = 0;
+
+    for (tok = strtok_r(copy, ", \t", &save); tok; tok = strtok_r(NULL, ", \t", &save)) {
+        l = xrealloc(l, (n + 2) * sizeof(*l));
+        l[n++] = xstrdup(tok);
+        l[n] = NULL;
+    }
+    free(copy);
+    return l;
+}
+
+/* parse_uint - decimal (or octal with base 8) within [min, max] */
+static bool parse_uint(const char *v, int base, unsigned long min, unsigned long max, unsigned *out,
+                       struct buf *why)
+{
+    char *end;
+    unsigned long n;
+
+    errno = 0;
+    if (*v < '0' || *v > '9' || (n = strtoul(v, &end, base), errno != 0) || *end != '\0') {
+        buf_printf(why, "\"%s\" is not a%s number", v, base == 8 ? "n octal" : "");
+        return false;
+    }
+    if (n < min || n > max) {
+        if (base == 8)
+            buf_printf(why, "%s is out of range (0%lo..0%lo)", v, min, max);
+        else
+            buf_printf(why, "%s is out of range (%lu..%lu)", v, min, max);
+        return false;
+    }
+    *out = (unsigned)n;
+    return true;
+}
+
+/* set_value - parse v for key k into c; false with a reason in why */
+static bool set_value(struct config *c, const struct cfg_key *k, const char *v, struct buf *why)
+{
+    void *field = (char *)c + k->offset;
+
+    switch (k->type) {
+    case CFG_STRING:
+        if (k->check && !k->check(v, why))
+            return false;
+        free(*(char **)field);
+        *(char **)field = xstrdup(v);
+        return true;
+    case CFG_BOOL: {
+        static const char *const yes[] = {"yes", "true", "on", "1"};
+        static const char *const no[] = {"no", "false", "off", "0"};
+
+        for (size_t i = 0; i < 4; i++) {
+            if (str_eq_nocase(v, yes[i]) || str_eq_nocase(v, no[i])) {
+                *(bool *)field = str_eq_nocase(v, yes[i]);
+                return true;
+            }
+        }
+        buf_printf(why, "\"%s\" is not yes or no", v);
+        return false;
+    }
+    case CFG_UINT:
+        return parse_uint(v, 10, k->min, k->max, (unsigned *)field, why);
+    case CFG_MODE:
+        return parse_uint(v, 8, k->min, k->max, (unsigned *)field, why);
+    case CFG_ENUM:
+        for (int i = 0; k->choices[i]; i++) {
+            if (str_eq_nocase(v, k->choices[i])) {
+                *(int *)field = i;
+                return true;
+            }
+        }
+        buf_printf(why, "\"%s\" is not one of:", v);
+        for (int i = 0; k->choices[i]; i++)
+            buf_printf(why, " %s", k->choices[i]);
+        return false;
+    case CFG_LIST: {
+        char **l = list_split(v);
+
+        for (char **p = l; *p; p++) {
+            if (k->check && !k->check(*p, why)) {
+                list_free(l);
+                return false;
+            }
+        }
+        list_free(*(char ***)field);
+        *(char ***)field = l;
+        return true;
+    }
+    case CFG_NETS: {
+        char **l = list_split(v);
+        struct netlist nets = {NULL, 0};
+        struct cidr cidr;
+
+        for (char **p = l; *p; p++) {
+            if (!cidr_parse(*p, &cidr)) {
+                buf_printf(why, "\"%s\" is not an address or ADDRESS/PREFIX network", *p);
+                netlist_free(&nets);
+                list_free(l);
+                return false;
+            }
+            netlist_add(&nets, &cidr);
+        }
+        netlist_free((struct netlist *)field);
+        *(struct netlist *)field = nets;
+        list_free(c->trusted_networks_text);
+        c->trusted_networks_text = l;
+        return true;
+    }
+    }
+    bug("config: key %s has no type", k->name);
+}
+
+/* find_key - table entry for name, NULL if unknown */
+static const struct cfg_key *find_key(const char *name)
+{
+    for (size_t i = 0; i < NKEYS; i++)
+        if (strcmp(cfg_keys[i].name, name) == 0)
+            return &cfg_keys[i];
+    return NULL;
+}
+
+/* config_defaults - every built-in default */
+struct config *config_defaults(void)
+{
+    struct config *c = xcalloc(1, sizeof(*c));
+    struct buf why = BUF_INIT;
+
+    for (size_t i = 0; i < NKEYS; i++)
+        if (!set_value(c, &cfg_keys[i], cfg_keys[i].def, &why))
+            bug("config: default of %s: %s", cfg_keys[i].name, buf_cstr(&why));
+    buf_free(&why);
+    return c;
+}
+
+/* parse_line - handle one line of the file; problems go to errors */
+static void parse_line(struct config *c, const char *path, unsigned lineno, char *line,
+                       unsigned *seen, struct buf *errors)
+{
+    char *eq, *key, *value;
+    const struct cfg_key *k;
+    struct buf why = BUF_INIT;
+
+    str_trim(line);
+    if (*line == '\0' || *line == '#')
+        return;
+    if ((eq = strchr(line, '=')) == NULL) {
+        buf_printf(errors, "%s:%u: expected \"key = value\"\n", path, lineno);
+        return;
+    }
+    *eq = '\0';
+    key = str_trim(line);
+    value = str_trim(eq + 1);
+    if ((k = find_key(key)) == NULL) {
+        buf_printf(errors, "%s:%u: unknown key \"%s\"\n", path, lineno, key);
+        return;
+    }
+    if (seen[k - cfg_keys]) {
+        buf_printf(errors, "%s:%u: %s is already set at line %u\n", path, lineno, key,
+                   seen[k - cfg_keys]);
+        return;
+    }
+    seen[k - cfg_keys] = lineno;
+    if (!set_value(c, k, value, &why))
+        buf_printf(errors, "%s:%u: %s: %s\n", path, lineno, key, buf_cstr(&why));
+    buf_free(&why);
+}
+
+/* config_load - read path over the defaults */
+struct config *config_load(const char *path, struct buf *errors)
+{
+    FILE *fp = fopen(path, "r");
+    struct config *c;
+    unsigned seen[NKEYS] = {0}, lineno = 0;
+    size_t before = errors->len, cap = 0;
+    char *line = NULL;
+    ssize_t n;
+
+    if (fp == NULL) {
+        buf_printf(errors, "%s: cannot open: %s\n", path, strerror(errno));
+        return NULL;
+    }
+    c = config_defaults();
+    c->path = xstrdup(path);
+    while ((n = getline(&line, &cap, fp)) != -1) {
+        lineno++;
+        if ((size_t)n != strlen(line)) {
+            buf_printf(errors, "%s:%u: line contains a NUL byte\n", path, lineno);
+            continue;
+        }
+        parse_line(c, path, lineno, line, seen, errors);
+    }
+    if (ferror(fp))
+        buf_printf(errors, "%s: read error: %s\n", path, strerror(errno));
+    free(line);
+    fclose(fp);
+    if (errors->len != before)
+        return config_free(c);
+    return c;
+}
+
+/* config_free - free everything */
+struct config *config_free(struct config *c)
+{
+    if (c == NULL)
+        return NULL;
+    for (size_t i = 0; i < NKEYS; i++) {
+        void *field = (char *)c + cfg_keys[i].offset;
+
+        if (cfg_keys[i].type == CFG_STRING)
+            free(*(char **)field);
+        else if (cfg_keys[i].type == CFG_LIST)
+            list_free(*(char ***)field);
+        else if (cfg_keys[i].type == CFG_NETS)
+            netlist_free((struct netlist *)field);
+    }
+    list_free(c->trusted_networks_text);
+    free(c->path);
+    return xfree(c);
+}
+
+/* print_value - one key's value as it would be written in the file */
+static void print_value(const struct config *c, const struct cfg_key *k, FILE *out)
+{
+    const void *field = (const char *)c + k->offset;
+    char *const *l = NULL;
+
+    switch (k->type) {
+    case CFG_STRING:
+        fputs(*(char *const *)field, out);
+        break;
+    case CFG_BOOL:
+        fputs(*(const bool *)field ? "yes" : "no", out);
+        break;
+    case CFG_UINT:
+        fprintf(out, "%u", *(const unsigned *)field);
+        break;
+    case CFG_MODE:
+        fprintf(out, "%04o", *(const unsigned *)field);
+        break;
+    case CFG_ENUM:
+        fputs(k->choices[*(const int *)field], out);
+        break;
+    case CFG_LIST:
+    case CFG_NETS:
+        l = k->type == CFG_LIST ? *(char **const *)field : c->trusted_networks_text;
+        for (size_t i = 0; l && l[i]; i++)
+            fprintf(out, "%s%s", i ? ", " : "", l[i]);
+        break;
+    }
+}
+
+/* config_dump - every key's effective value */
+void config_dump(const struct config *c, FILE *out)
+{
+    for (size_t i = 0; i < NKEYS; i++) {
+        fprintf(out, "%s = ", cfg_keys[i].name);
+        print_value(c, &cfg_keys[i], out);
+        fputc('\n', out);
+    }
+}
+
+/* config_describe - every key with its default and doc line */
+void config_describe(FILE *out)
+{
+    for (size_t i = 0; i < NKEYS; i++)
+        fprintf(out, "# %s\n#%s = %s\n\n", cfg_keys[i].doc, cfg_keys[i].name, cfg_keys[i].def);
+}
+
+/* config_effective_hostname - hostname, else the system's */
+const char *config_effective_hostname(const struct config *c)
+{
+    static char host[HOST_NAME_MAX + 1];
+
+    if (c->hostname[0])
+        return c->hostname;
+    if (host[0] == '\0' && gethostname(host, sizeof(host) - 1) != 0)
+        strcpy(host, "localhost");
+    return host;
+}
+
+/* config_effective_authserv_id - authserv_id, else the hostname */
+const char *config_effective_authserv_id(const struct config *c)
+{
+    return c->authserv_id[0] ? c->authserv_id : config_effective_hostname(c);
+}
+
+/* config_spool_path - ledger_spool, else database + ".spool" */
+char *config_spool_path(const struct config *c)
+{
+    if (c->ledger_spool[0])
+        return xstrdup(c->ledger_spool);
+    return xasprintf("%s.spool", c->database);
+}

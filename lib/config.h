@@ -1,0 +1,77 @@
+/*
+ * config.h - postmeter.conf: one file of "key = value" lines, read through
+ * one table (name, type, default, bounds, doc line) shared by every binary.
+ *
+ * Unknown keys, bad values and out-of-range numbers are errors reported as
+ * "FILE:LINE: message"; a daemon does not start with them. A missing file
+ * is an error unless the caller allows it (the CLI falls back to defaults
+ * only when no -c was given and the default file does not exist).
+ */
+#ifndef POSTMETER_CONFIG_H
+#define POSTMETER_CONFIG_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "buf.h"
+#include "netaddr.h"
+
+#define CONFIG_DEFAULT_PATH POSTMETER_SYSCONFDIR "/postmeter/postmeter.conf"
+
+enum config_on_error { ON_ERROR_ACCEPT = 0, ON_ERROR_TEMPFAIL = 1 };
+
+struct config {
+    char *path; /* file it was read from, NULL for built-in defaults */
+
+    /* milter */
+    char *milter_socket; /* unix:PATH or inet:PORT@ADDR */
+    unsigned milter_socket_mode;
+    char *milter_socket_group; /* "" = the user's primary group */
+    char *user;                /* drop to this user after opening sockets */
+    char *pid_file;            /* "" = none */
+    unsigned milter_timeout;   /* seconds libmilter waits on the MTA */
+    int on_internal_error;     /* enum config_on_error */
+
+    /* ledger */
+    char *database;
+    char *ledger_spool; /* "" = database + ".spool" */
+    unsigned ledger_queue_max;
+    unsigned ledger_batch_max;
+    unsigned ledger_flush_ms;
+    unsigned ledger_spool_max_mb;
+    bool log_subject;
+    char *hostname; /* "" = gethostname() */
+
+    /* inbound */
+    char *authserv_id; /* "" = hostname */
+    struct netlist trusted_networks;
+    char **trusted_networks_text; /* as written, NULL-terminated */
+
+    /* dns */
+    char **dns_servers; /* NULL-terminated, empty = resolv.conf */
+    unsigned dns_timeout_ms;
+
+    bool debug;
+};
+
+/* config_defaults - a config holding every built-in default; caller frees */
+struct config *config_defaults(void);
+/*
+ * config_load - read path over the defaults. On error returns NULL and
+ * appends one "FILE:LINE: message" line per problem to errors.
+ */
+struct config *config_load(const char *path, struct buf *errors);
+/* config_free - free everything; returns NULL */
+struct config *config_free(struct config *c);
+/* config_dump - print every key's effective value as "key = value" */
+void config_dump(const struct config *c, FILE *out);
+/* config_describe - print every key with its type, default and doc line */
+void config_describe(FILE *out);
+/* config_effective_hostname - hostname, else gethostname(); never NULL */
+const char *config_effective_hostname(const struct config *c);
+/* config_effective_authserv_id - authserv_id, else the hostname */
+const char *config_effective_authserv_id(const struct config *c);
+/* config_spool_path - ledger_spool, else database + ".spool"; caller frees */
+char *config_spool_path(const struct config *c);
+
+#endif

@@ -1,0 +1,124 @@
+/*
+ * daemon.c - detach, pid file, privilege drop.
+ *
+ * Every privilege step is checked and fatal when it fails (OpenSMTPD's
+ * rule): a daemon that meant to drop root must not continue as root.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "log.h"
+#include "util.h"
+
+/* daemon_lookup_user - find user by name or die */
+void daemon_lookup_user(const char *name, struct daemon_user *u)
+{
+    struct passwd *pw;
+
+    errno = 0;
+    if ((pw = getpwnam(name)) == NULL)
+        die("user \"%s\" does not exist%s%s", name, errno ? ": " : "",
+            errno ? strerror(errno) : "");
+    u->uid = pw->pw_uid;
+    u->gid = pw->pw_gid;
+    u->name = xstrdup(name);
+}
+
+/* daemon_detach - fork into the background */
+void daemon_detach(void)
+{
+    pid_t pid;
+    int fd;
+
+    if ((pid = fork()) < 0)
+        die("fork: %s", strerror(errno));
+    if (pid > 0)
+        _exit(0);
+    if (setsid() < 0)
+        die("setsid: %s", strerror(errno));
+    if ((pid = fork()) < 0)
+        die("fork: %s", strerror(errno));
+    if (pid > 0)
+        _exit(0);
+    if (chdir("/") != 0)
+        die("chdir /: %s", strerror(errno));
+    if ((fd = open("/dev/null", O_RDWR)) < 0)
+        die("open /dev/null: %s", strerror(errno));
+    dup2(fd, 0);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    if (fd > 2)
+        close(fd);
+}
+
+/* daemon_write_pidfile - write our pid to path */
+void daemon_write_pidfile(const char *path)
+{
+    FILE *fp;
+
+    if (path == NULL || *path == '\0')
+        return;
+    if ((fp = fopen(path, "w")) == NULL)
+        die("%s: cannot write pid file: %s", path, strerror(errno));
+    fprintf(fp, "%ld\n", (long)getpid());
+    if (fclose(fp) != 0)
+        die("%s: cannot write pid file: %s", path, strerror(errno));
+}
+
+/* daemon_remove_pidfile - remove path if it holds our pid */
+void daemon_remove_pidfile(const char *path)
+{
+    FILE *fp;
+    long pid = 0;
+
+    if (path == NULL || *path == '\0' || (fp = fopen(path, "r")) == NULL)
+        return;
+    if (fscanf(fp, "%ld", &pid) == 1 && pid == (long)getpid() && unlink(path) != 0)
+        warn("%s: cannot remove pid file: %s", path, strerror(errno));
+    fclose(fp);
+}
+
+/* daemon_give - chown path to u if it exists and we are root */
+void daemon_give(const char *path, const struct daemon_user *u)
+{
+    struct stat st;
+
+    if (geteuid() != 0 || stat(path, &st) != 0)
+        return;
+    if ((st.st_uid != u->uid || st.st_gid != u->gid) && chown(path, u->uid, u->gid) != 0)
+        warn("%s: cannot give it to %s: %s", path, u->name, strerror(errno));
+}
+
+/* daemon_drop_privileges - become u for good */
+void daemon_drop_privileges(const struct daemon_user *u)
+{
+    uid_t ruid, euid, suid;
+    gid_t rgid, egid, sgid;
+
+    if (geteuid() != 0) {
+        if (geteuid() != u->uid)
+            warn("not started as root: running as uid %ld, not as %s", (long)geteuid(), u->name);
+        return;
+    }
+    if (setgroups(1, &u->gid) != 0)
+        die("setgroups: %s", strerror(errno));
+    if (setresgid(u->gid, u->gid, u->gid) != 0)
+        die("setresgid(%ld): %s", (long)u->gid, strerror(errno));
+    if (setresuid(u->uid, u->uid, u->uid) != 0)
+        die("setresuid(%ld): %s", (long)u->uid, strerror(errno));
+    if (getresuid(&ruid, &euid, &suid) != 0 || getresgid(&rgid, &egid, &sgid) != 0)
+        die("cannot check privileges: %s", strerror(errno));
+    if (ruid != u->uid || euid != u->uid || suid != u->uid || rgid != u->gid || egid != u->gid ||
+        sgid != u->gid)
+        die("privileges were not dropped to %s", u->name);
+    if (u->uid != 0 && setuid(0) == 0)
+        die("could regain root after dropping privileges");
+}

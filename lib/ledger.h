@@ -1,0 +1,85 @@
+/*
+ * ledger.h - the ledger writer: one thread per process that owns the
+ * database connection and writes every record handed to it.
+ *
+ * Producers (milter threads) call ledger_put(), which never blocks on the
+ * database and never fails: records wait in a bounded in-memory queue and
+ * are committed in batches (group commit). While the database cannot be
+ * written (locked, read-only, missing, disk full), records stay queued;
+ * past a high-water mark the writer moves them to an append-only spool
+ * file next to the database and replays that file, in order, once the
+ * database is back. Mail is never delayed for the database.
+ *
+ * Nothing is dropped silently: if both bounds (queue and spool) are hit,
+ * the record is dropped, a counter goes up and a warning is logged.
+ */
+#ifndef POSTMETER_LEDGER_H
+#define POSTMETER_LEDGER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ledger_msg.h"
+
+struct ledger_opts {
+    const char *database;     /* store dsn (SQLite path) */
+    const char *spool_path;   /* spool file; NULL = database + ".spool" */
+    size_t queue_max;         /* records held in memory at most */
+    size_t batch_max;         /* records per transaction at most */
+    unsigned flush_ms;        /* longest a record waits for a batch to fill */
+    uint64_t spool_max_bytes; /* spool file size bound (0 = no bound) */
+    unsigned retry_max_ms;    /* back-off cap between attempts at a broken db */
+    unsigned idle_close_ms;   /* close the connection after this long idle,
+                                 so a replaced, moved or chmod'ed database
+                                 file is seen on the next open */
+    bool migrate;             /* apply embedded migrations when opening */
+};
+
+/* ledger_opts_default - fill o with the defaults (database left NULL) */
+void ledger_opts_default(struct ledger_opts *o);
+
+struct ledger_stats {
+    uint64_t put;         /* records handed in */
+    uint64_t written;     /* records committed to the database */
+    uint64_t spooled;     /* records appended to the spool file */
+    uint64_t replayed;    /* spooled records later committed */
+    uint64_t dropped;     /* records lost because every bound was hit */
+    uint64_t failures;    /* failed database attempts */
+    uint64_t rejected;    /* records the database refused (constraint, bad
+                             data): appended to <spool>.rejected, not retried */
+    uint64_t commits;     /* successful transactions (group commit: far
+                             fewer than written + replayed) */
+    size_t queued;        /* records in memory now */
+    uint64_t spool_bytes; /* size of the spool file now */
+    bool db_ok;           /* the last attempt at the database succeeded */
+};
+
+struct ledger;
+
+/*
+ * ledger_start - copy opts, start the writer thread and return its handle.
+ * Does not touch the database from the calling thread; an unreachable
+ * database at start is logged and retried, not fatal.
+ */
+struct ledger *ledger_start(const struct ledger_opts *opts);
+/* ledger_put - hand over a record (takes ownership); never blocks on I/O */
+void ledger_put(struct ledger *l, struct ledger_msg *m);
+/*
+ * ledger_flush - wait up to timeout_ms until everything handed in so far
+ * is committed to the database; true if it was. Precisely: true once
+ * every record that was in memory at the call has left memory (committed,
+ * spooled, rejected, or dropped) AND the spool holds nothing awaiting
+ * replay. From then on each record handed in before the call is in the
+ * database, or counted in dropped or rejected.
+ */
+bool ledger_flush(struct ledger *l, unsigned timeout_ms);
+/* ledger_get_stats - snapshot of the counters */
+void ledger_get_stats(struct ledger *l, struct ledger_stats *st);
+/*
+ * ledger_stop - commit what can be committed within timeout_ms, spool the
+ * rest, stop the thread and free everything. Returns NULL.
+ */
+struct ledger *ledger_stop(struct ledger *l, unsigned timeout_ms);
+
+#endif

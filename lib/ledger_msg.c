@@ -1,0 +1,409 @@
+/*
+ * ledger_msg.c - the ledger record: building it, and its spool encoding.
+ *
+ * Spool format (one record):
+ *
+ *     R\n
+ *     <name> <len>:<len bytes>\n      one line per non-NULL field;
+ *     ...                             "rcpt" repeats, in envelope order
+ *     E <crc32 of everything from R to here, 8 lower-case hex>\n
+ *
+ * Fields are named, so a spool written by an older binary replays after
+ * the struct grows: unknown names are ignored, missing ones stay NULL.
+ * Values are length-prefixed and therefore binary safe.
+ *
+ * The decoder must never trust its input (the spool may be torn by a
+ * crash, truncated, or garbage): it must not read outside p[0..len), must
+ * not allocate more than the input justifies, and must never abort.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "ledger_msg.h"
+#include "log.h"
+#include "util.h"
+
+#define FIELD_NAME_MAX   32      /* longest field name accepted */
+#define FIELD_LEN_MAX    1048576 /* longest value accepted (1 MiB) */
+#define FIELD_LEN_DIGITS 7       /* digits of FIELD_LEN_MAX */
+
+/* The string fields, by spool name. */
+static const struct {
+    const char *name;
+    size_t off;
+} str_fields[] = {
+    {"host", offsetof(struct ledger_msg, host)},
+    {"queue_id", offsetof(struct ledger_msg, queue_id)},
+    {"message_id", offsetof(struct ledger_msg, message_id)},
+    {"date_header", offsetof(struct ledger_msg, date_header)},
+    {"client_ip", offsetof(struct ledger_msg, client_ip)},
+    {"client_ptr", offsetof(struct ledger_msg, client_ptr)},
+    {"helo", offsetof(struct ledger_msg, helo)},
+    {"sasl_user", offsetof(struct ledger_msg, sasl_user)},
+    {"mail_from", offsetof(struct ledger_msg, mail_from)},
+    {"header_from", offsetof(struct ledger_msg, header_from)},
+    {"subject", offsetof(struct ledger_msg, subject)},
+    {"action", offsetof(struct ledger_msg, action)},
+};
+#define N_STR_FIELDS (sizeof(str_fields) / sizeof(str_fields[0]))
+
+/* str_field - address of the string field at offset off of m */
+static char **str_field(struct ledger_msg *m, size_t off)
+{
+    return (char **)((char *)m + off);
+}
+
+/* ledger_msg_new - empty record with a fresh random uid */
+struct ledger_msg *ledger_msg_new(void)
+{
+    static const char hex[] = "0123456789abcdef";
+    struct ledger_msg *m = xcalloc(1, sizeof(*m));
+    unsigned char rnd[LEDGER_UID_LEN / 2];
+    size_t got = 0;
+
+    while (got < sizeof(rnd)) {
+        ssize_t n = getrandom(rnd + got, sizeof(rnd) - got, 0);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            die("getrandom: %s", n < 0 ? strerror(errno) : "no data");
+        got += (size_t)n;
+    }
+    for (size_t i = 0; i < sizeof(rnd); i++) {
+        m->uid[2 * i] = hex[rnd[i] >> 4];
+        m->uid[2 * i + 1] = hex[rnd[i] & 15];
+    }
+    m->uid[LEDGER_UID_LEN] = '\0';
+    return m;
+}
+
+/* ledger_msg_free - free the record and everything it owns */
+struct ledger_msg *ledger_msg_free(struct ledger_msg *m)
+{
+    if (m == NULL)
+        return NULL;
+    for (size_t i = 0; i < N_STR_FIELDS; i++)
+        free(*str_field(m, str_fields[i].off));
+    for (size_t i = 0; i < m->nrcpts; i++)
+        free(m->rcpts[i]);
+    free(m->rcpts);
+    free(m);
+    return NULL;
+}
+
+/* ledger_msg_set - replace *field with a copy of value */
+void ledger_msg_set(char **field, const char *value)
+{
+    char *copy = xstrdup(value);
+
+    free(*field);
+    *field = copy;
+}
+
+/* add_rcpt_owned - append rcpt (takes ownership) */
+static void add_rcpt_owned(struct ledger_msg *m, char *rcpt)
+{
+    /* Capacity is implicit: 4, then doubled each time nrcpts reaches it. */
+    if (m->nrcpts == 0 || (m->nrcpts >= 4 && (m->nrcpts & (m->nrcpts - 1)) == 0)) {
+        size_t cap = m->nrcpts ? m->nrcpts * 2 : 4;
+
+        m->rcpts = xrealloc(m->rcpts, cap * sizeof(*m->rcpts));
+    }
+    m->rcpts[m->nrcpts++] = rcpt;
+}
+
+/* ledger_msg_add_rcpt - append a copy of one recipient */
+void ledger_msg_add_rcpt(struct ledger_msg *m, const char *rcpt)
+{
+    add_rcpt_owned(m, xstrdup(rcpt ? rcpt : ""));
+}
+
+/* ledger_direction_name - "inbound" or "outbound" */
+const char *ledger_direction_name(enum ledger_direction d)
+{
+    return d == LEDGER_OUTBOUND ? "outbound" : "inbound";
+}
+
+/* crc32_update - CRC-32 (IEEE, as zlib) of n bytes, continuing from crc */
+static uint32_t crc32_update(uint32_t crc, const unsigned char *p, size_t n)
+{
+    static const uint32_t nibble[16] = {
+        0x00000000, 0x1db71064, 0x3b6e20c8, 0x26d930ac, 0x76dc4190, 0x6b6b51f4,
+        0x4db26158, 0x5005713c, 0xedb88320, 0xf00f9344, 0xd6d6a3e8, 0xcb61b38c,
+        0x9b64c2b0, 0x86d3d2d4, 0xa00ae278, 0xbdbdf21c,
+    };
+
+    crc = ~crc;
+    for (size_t i = 0; i < n; i++) {
+        crc ^= p[i];
+        crc = (crc >> 4) ^ nibble[crc & 15];
+        crc = (crc >> 4) ^ nibble[crc & 15];
+    }
+    return ~crc;
+}
+
+/* put_field - append one "<name> <len>:<bytes>\n" line */
+static void put_field(struct buf *out, const char *name, const char *value, size_t len)
+{
+    buf_printf(out, "%s %zu:", name, len);
+    buf_add(out, value, len);
+    buf_putc(out, '\n');
+}
+
+/* put_str - append a string field unless it is NULL */
+static void put_str(struct buf *out, const char *name, const char *value)
+{
+    if (value != NULL)
+        put_field(out, name, value, strlen(value));
+}
+
+/* put_int - append an integer field */
+static void put_int(struct buf *out, const char *name, int64_t v)
+{
+    char num[32];
+
+    if (!snprintf_ok(num, sizeof(num), "%lld", (long long)v))
+        bug("put_int: cannot format %lld", (long long)v);
+    put_field(out, name, num, strlen(num));
+}
+
+/* ledger_msg_encode - append the record in spool format to out */
+void ledger_msg_encode(const struct ledger_msg *m, struct buf *out)
+{
+    size_t start = out->len;
+    char end[16];
+
+    buf_puts(out, "R\n");
+    put_field(out, "uid", m->uid, strnlen(m->uid, LEDGER_UID_LEN));
+    put_str(out, "direction", ledger_direction_name(m->direction));
+    put_int(out, "size", m->size);
+    put_int(out, "received_at", m->received_at);
+    for (size_t i = 0; i < N_STR_FIELDS; i++)
+        put_str(out, str_fields[i].name, *str_field((struct ledger_msg *)m, str_fields[i].off));
+    for (size_t i = 0; i < m->nrcpts; i++)
+        put_str(out, "rcpt", m->rcpts[i]);
+    if (!snprintf_ok(
+            end, sizeof(end), "E %08x\n",
+            (unsigned)crc32_update(0, (const unsigned char *)out->data + start, out->len - start)))
+        bug("ledger_msg_encode: cannot format trailer");
+    buf_puts(out, end);
+}
+
+/* Outcome of reading one line of a record. */
+enum rd { RD_OK, RD_TORN, RD_BAD };
+
+/* parse_int - strict decimal int64 from v[0..n); false if not one */
+static bool parse_int(const char *v, size_t n, int64_t *out)
+{
+    bool neg = false;
+    uint64_t acc = 0, lim;
+    size_t i = 0;
+
+    if (n > 0 && v[0] == '-') {
+        neg = true;
+        i = 1;
+    }
+    if (i == n || n - i > 19)
+        return false;
+    lim = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+    for (; i < n; i++) {
+        if (v[i] < '0' || v[i] > '9')
+            return false;
+        acc = acc * 10 + (uint64_t)(v[i] - '0');
+        if (acc > lim)
+            return false;
+    }
+    *out = neg ? (acc == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)acc) : (int64_t)acc;
+    return true;
+}
+
+/* is_hex_lower - v[0..n) is all lower-case hex digits */
+static bool is_hex_lower(const char *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!((v[i] >= '0' && v[i] <= '9') || (v[i] >= 'a' && v[i] <= 'f')))
+            return false;
+    return true;
+}
+
+/* read_field - parse one field line at p[*pos..len); name/value point into p */
+static enum rd read_field(const char *p, size_t len, size_t *pos, const char **name,
+                          size_t *namelen, const char **value, size_t *vlen)
+{
+    size_t i = *pos, n = 0, digits = 0;
+
+    *name = p + i;
+    while (i < len && p[i] != ' ') {
+        char c = p[i];
+
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'))
+            return RD_BAD;
+        if (++i - *pos > FIELD_NAME_MAX)
+            return RD_BAD;
+    }
+    if (i == len)
+        return RD_TORN;
+    *namelen = i - *pos;
+    if (*namelen == 0)
+        return RD_BAD;
+    i++; /* the space */
+    while (i < len && p[i] != ':') {
+        if (p[i] < '0' || p[i] > '9' || ++digits > FIELD_LEN_DIGITS)
+            return RD_BAD;
+        n = n * 10 + (size_t)(p[i] - '0');
+        i++;
+    }
+    if (i == len)
+        return RD_TORN;
+    if (digits == 0 || n > FIELD_LEN_MAX)
+        return RD_BAD;
+    i++; /* the colon */
+    if (len - i < n + 1)
+        return RD_TORN;
+    *value = p + i;
+    *vlen = n;
+    if (p[i + n] != '\n' || memchr(p + i, '\0', n) != NULL)
+        return RD_BAD;
+    *pos = i + n + 1;
+    return RD_OK;
+}
+
+/* name_is - the field name equals s */
+static bool name_is(const char *name, size_t n, const char *s)
+{
+    return strlen(s) == n && memcmp(name, s, n) == 0;
+}
+
+/* apply_field - store one known field in m; false if its value is invalid */
+static bool apply_field(struct ledger_msg *m, const char *name, size_t nlen, const char *v,
+                        size_t vlen, bool *have_uid)
+{
+    if (name_is(name, nlen, "uid")) {
+        if (vlen != LEDGER_UID_LEN || !is_hex_lower(v, vlen))
+            return false;
+        memcpy(m->uid, v, vlen);
+        m->uid[vlen] = '\0';
+        *have_uid = true;
+    } else if (name_is(name, nlen, "direction")) {
+        if (vlen == 7 && memcmp(v, "inbound", 7) == 0)
+            m->direction = LEDGER_INBOUND;
+        else if (vlen == 8 && memcmp(v, "outbound", 8) == 0)
+            m->direction = LEDGER_OUTBOUND;
+        else
+            return false;
+    } else if (name_is(name, nlen, "size")) {
+        return parse_int(v, vlen, &m->size);
+    } else if (name_is(name, nlen, "received_at")) {
+        return parse_int(v, vlen, &m->received_at);
+    } else if (name_is(name, nlen, "rcpt")) {
+        add_rcpt_owned(m, xstrndup(v, vlen));
+    } else {
+        for (size_t i = 0; i < N_STR_FIELDS; i++) {
+            if (name_is(name, nlen, str_fields[i].name)) {
+                char **f = str_field(m, str_fields[i].off);
+
+                free(*f);
+                *f = xstrndup(v, vlen);
+                return true;
+            }
+        }
+        /* unknown: written by a newer binary; ignored */
+    }
+    return true;
+}
+
+/*
+ * resync - bytes to skip from p[0]: to the next line that is "R", else to
+ * just after the last newline (what follows may be a torn record start);
+ * 0 if p holds no newline at all.
+ */
+static size_t resync(const char *p, size_t len)
+{
+    const char *nl;
+    size_t last = 0;
+
+    for (size_t i = 0; i < len; i = last) {
+        nl = memchr(p + i, '\n', len - i);
+        if (nl == NULL)
+            break;
+        last = (size_t)(nl - p) + 1;
+        if (len - last >= 2 && p[last] == 'R' && p[last + 1] == '\n')
+            break;
+    }
+    return last;
+}
+
+/* read_trailer - parse "E xxxxxxxx\n" at p[*pos..len) and check the CRC */
+static enum rd read_trailer(const char *p, size_t len, size_t *pos)
+{
+    size_t i = *pos;
+    unsigned long want;
+    char hex[9];
+
+    if (len - i < 11)
+        return RD_TORN;
+    if (p[i + 1] != ' ' || p[i + 10] != '\n' || !is_hex_lower(p + i + 2, 8))
+        return RD_BAD;
+    memcpy(hex, p + i + 2, 8);
+    hex[8] = '\0';
+    want = strtoul(hex, NULL, 16);
+    *pos = i + 11;
+    if (crc32_update(0, (const unsigned char *)p, i) != (uint32_t)want)
+        return RD_BAD;
+    return RD_OK;
+}
+
+/* ledger_msg_decode - read one record from p[0..len) */
+struct ledger_msg *ledger_msg_decode(const char *p, size_t len, size_t *used)
+{
+    struct ledger_msg *m;
+    bool have_uid = false, valid = true;
+    size_t pos = 2;
+    enum rd r;
+
+    *used = 0;
+    if (len < 2)
+        return NULL;
+    if (p[0] != 'R' || p[1] != '\n') {
+        /* Not at a record: skip whole lines of garbage up to the next "R\n". */
+        *used = resync(p, len);
+        return NULL;
+    }
+    m = xcalloc(1, sizeof(*m));
+    for (;;) {
+        const char *name, *value;
+        size_t nlen, vlen;
+
+        if (pos == len) {
+            r = RD_TORN;
+            break;
+        }
+        if (p[pos] == 'E') {
+            r = read_trailer(p, len, &pos);
+            break;
+        }
+        r = read_field(p, len, &pos, &name, &nlen, &value, &vlen);
+        if (r != RD_OK)
+            break;
+        if (valid && !apply_field(m, name, nlen, value, vlen, &have_uid))
+            valid = false;
+    }
+    if (r == RD_TORN) {
+        ledger_msg_free(m);
+        return NULL;
+    }
+    if (r == RD_BAD) {
+        /* The record is broken somewhere: skip to the next record start. */
+        ledger_msg_free(m);
+        *used = resync(p + 1, len - 1) + 1;
+        return NULL;
+    }
+    *used = pos;
+    if (!valid || !have_uid)
+        return ledger_msg_free(m);
+    return m;
+}

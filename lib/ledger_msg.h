@@ -1,0 +1,65 @@
+/*
+ * ledger_msg.h - one message's ledger record, as handed from the milter
+ * (or any other producer) to the ledger writer.
+ *
+ * Plain data: strings are owned by the record (NULL = unknown / not
+ * logged). The record also knows how to write itself to, and read itself
+ * back from, the ledger spool file in a self-describing line format, so a
+ * spool written by an older binary still replays after an upgrade.
+ * It must never hold message content beyond the fields listed here.
+ */
+#ifndef POSTMETER_LEDGER_MSG_H
+#define POSTMETER_LEDGER_MSG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+
+enum ledger_direction { LEDGER_INBOUND = 0, LEDGER_OUTBOUND = 1 };
+
+#define LEDGER_UID_LEN 32 /* hex characters of a record's unique id */
+
+struct ledger_msg {
+    char uid[LEDGER_UID_LEN + 1]; /* random, unique; makes replays idempotent */
+    char *host;                   /* name of the host that wrote the record */
+    char *queue_id;               /* Postfix queue id */
+    char *message_id;             /* Message-ID header value */
+    char *date_header;            /* Date header value */
+    enum ledger_direction direction;
+    char *client_ip;  /* NULL for local submissions without an address */
+    char *client_ptr; /* verified reverse name, NULL if unknown */
+    char *helo;
+    char *sasl_user;     /* {auth_authen}, NULL if not authenticated */
+    char *mail_from;     /* envelope sender without <>; "" for the null sender */
+    char *header_from;   /* address from the From header */
+    char *subject;       /* only when log_subject = yes */
+    int64_t size;        /* bytes of header + body as received */
+    char *action;        /* accept, reject, tempfail, quarantine, discard */
+    int64_t received_at; /* seconds since the epoch, UTC */
+    char **rcpts;        /* envelope recipients without <> */
+    size_t nrcpts;
+};
+
+/* ledger_msg_new - empty record with a fresh random uid; caller frees */
+struct ledger_msg *ledger_msg_new(void);
+/* ledger_msg_free - free the record and everything it owns; returns NULL */
+struct ledger_msg *ledger_msg_free(struct ledger_msg *m);
+/* ledger_msg_set - replace *field with a copy of value (NULL allowed) */
+void ledger_msg_set(char **field, const char *value);
+/* ledger_msg_add_rcpt - append a copy of one recipient */
+void ledger_msg_add_rcpt(struct ledger_msg *m, const char *rcpt);
+/* ledger_direction_name - "inbound" or "outbound" */
+const char *ledger_direction_name(enum ledger_direction d);
+
+/* ledger_msg_encode - append the record in spool format to out */
+void ledger_msg_encode(const struct ledger_msg *m, struct buf *out);
+/*
+ * ledger_msg_decode - read one record from p[0..len). Returns the record
+ * (caller frees) and sets *used to the bytes consumed; returns NULL with
+ * *used = 0 if the data holds no complete record (torn tail), or NULL with
+ * *used > 0 if a complete but malformed record was skipped.
+ */
+struct ledger_msg *ledger_msg_decode(const char *p, size_t len, size_t *used);
+
+#endif

@@ -1,0 +1,98 @@
+/*
+ * store.h - the database behind the ledger, reports and (later) rules,
+ * keys and opens, spoken in operations, never in SQL.
+ *
+ * One backend today: SQLite (WAL mode, busy timeout, migrations from
+ * schema/NNN_name.sql embedded at build time, tracked in PRAGMA
+ * user_version). A PostgreSQL backend will sit behind the same calls,
+ * chosen by the database string ("postgresql://..." vs a path); each
+ * backend keeps all of its SQL in its own file. Every statement is
+ * prepared with bound parameters.
+ *
+ * A struct store is used by one thread at a time.
+ */
+#ifndef POSTMETER_STORE_H
+#define POSTMETER_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "ledger_msg.h"
+
+/* Result of an operation. */
+enum store_status {
+    STORE_OK = 0,
+    STORE_RETRY = 1, /* transient: locked, busy, read-only, disk full, I/O,
+                        cannot open; the same call may succeed later */
+    STORE_ERROR = 2  /* the data or the schema is wrong; retrying won't help */
+};
+
+struct store_migration {
+    int version;      /* 1, 2, 3, ... = PRAGMA user_version after it */
+    const char *name; /* from the file name, e.g. "initial" */
+    const char *sql;  /* the script, run inside one transaction */
+};
+
+/* The migrations embedded from schema/ (generated at build time). */
+extern const struct store_migration store_migrations[];
+extern const size_t store_migrations_count;
+
+#define STORE_READONLY 0x01 /* open for reading (reports, check) */
+#define STORE_NOCREATE 0x02 /* fail instead of creating a missing database */
+
+struct store;
+
+/*
+ * store_open - open the database named by dsn (a file path for SQLite).
+ * Returns NULL and writes a one-line reason into err[errlen] on failure.
+ * Does not migrate.
+ */
+struct store *store_open(const char *dsn, int flags, char *err, size_t errlen);
+/* store_close - close and free; returns NULL */
+struct store *store_close(struct store *s);
+/* store_error - the last error of s as one line (never NULL) */
+const char *store_error(const struct store *s);
+
+/* store_version - schema version of the open database (0 = empty), -1 on error */
+int store_version(struct store *s);
+/*
+ * store_migrate - apply migrations m[0..n) newer than the database's
+ * version, each in its own transaction, in order. A database newer than
+ * the newest migration is an error (an older binary must not write it).
+ */
+enum store_status store_migrate(struct store *s, const struct store_migration *m, size_t n);
+/*
+ * store_check - integrity_check and schema version against m[0..n); a
+ * human-readable report is appended to out. STORE_OK only if all is well.
+ */
+enum store_status store_check(struct store *s, const struct store_migration *m, size_t n,
+                              struct buf *out);
+
+/*
+ * store_put_messages - write msgs[0..n) (with their recipients) in ONE
+ * transaction. Records whose uid is already stored are skipped, so a
+ * replay after a crash never duplicates. All or nothing.
+ */
+enum store_status store_put_messages(struct store *s, struct ledger_msg *const *msgs, size_t n);
+
+/* Filter for store_report_messages(); zero/NULL fields do not filter. */
+struct store_msg_filter {
+    int64_t since;         /* received_at >= since (0 = no bound) */
+    int64_t until;         /* received_at < until (0 = no bound) */
+    const char *sender;    /* equals mail_from or header_from, case-insensitive */
+    const char *recipient; /* one of the recipients, case-insensitive */
+    size_t limit;          /* 0 = all */
+};
+
+/*
+ * store_report_messages - call fn once per matching message, oldest
+ * first, with a record that is only valid during the call. A non-zero
+ * return from fn stops the walk (not an error).
+ */
+enum store_status store_report_messages(struct store *s, const struct store_msg_filter *f,
+                                        int (*fn)(const struct ledger_msg *m, void *arg),
+                                        void *arg);
+
+#endif

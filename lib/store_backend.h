@@ -1,0 +1,47 @@
+/*
+ * store_backend.h - what a database backend provides to store.c
+ * (internal to lib/: nothing above store.h includes this).
+ *
+ * A backend embeds struct store as the first member of its own handle
+ * and fills in ops. store.c owns the dispatch by dsn and the error text;
+ * a backend owns all of its SQL and must never let a statement reach
+ * store.c or its callers.
+ */
+#ifndef POSTMETER_STORE_BACKEND_H
+#define POSTMETER_STORE_BACKEND_H
+
+#include "store.h"
+
+#define STORE_ERR_LEN 512
+
+struct store_ops {
+    const char *name; /* "sqlite", later "postgresql" */
+    void (*close)(struct store *s);
+    int (*version)(struct store *s);
+    enum store_status (*migrate)(struct store *s, const struct store_migration *m, size_t n);
+    enum store_status (*check)(struct store *s, const struct store_migration *m, size_t n,
+                               struct buf *out);
+    enum store_status (*put_messages)(struct store *s, struct ledger_msg *const *msgs, size_t n);
+    enum store_status (*report_messages)(struct store *s, const struct store_msg_filter *f,
+                                         int (*fn)(const struct ledger_msg *m, void *arg),
+                                         void *arg);
+};
+
+/* The part of every backend handle that store.c knows. */
+struct store {
+    const struct store_ops *ops;
+    char err[STORE_ERR_LEN]; /* last error, one line */
+};
+
+/* store_set_error - set the last error of s (printf-style; a long line is cut) */
+void store_set_error(struct store *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* store_check_numbering - m[i].version == i + 1 for all i; else sets the error */
+bool store_check_numbering(struct store *s, const struct store_migration *m, size_t n);
+
+/*
+ * store_sqlite_open - open an SQLite database file (see store_open()).
+ * Returns NULL with a reason in err[errlen].
+ */
+struct store *store_sqlite_open(const char *path, int flags, char *err, size_t errlen);
+
+#endif
