@@ -1,0 +1,302 @@
+/*
+ * main.c - postmeter-milter: the process around the callbacks.
+ *
+ * Start-up order: read config, open the milter socket and the database
+ * as root, hand them to the service user, detach, drop privileges, start
+ * the ledger writer, then run libmilter in its own thread. The main
+ * thread only waits for signals: SIGHUP reloads the configuration,
+ * SIGTERM/SIGINT stop accepting, let open connections finish, flush the
+ * ledger and exit. (libmilter's own signal thread would stop the filter
+ * on SIGHUP; the kernel delivers a process-directed signal to the main
+ * thread first when it is waiting for it, so ours sees it.)
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <grp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "daemon.h"
+#include "ledger.h"
+#include "log.h"
+#include "milter.h"
+#include "store.h"
+#include "util.h"
+
+extern struct smfiDesc milter_desc;
+
+static atomic_bool milter_thread_done;
+
+/* usage - print how to call us and exit */
+__attribute__((noreturn)) static void usage(int status)
+{
+    fprintf(status ? stderr : stdout,
+            "usage: postmeter-milter [-c FILE] [-f] [-d] [-t] [-V]\n"
+            "  -c FILE  configuration file (default %s)\n"
+            "  -f       stay in the foreground, log to stderr\n"
+            "  -d       log debug detail\n"
+            "  -t       check the configuration, print the effective values, exit\n"
+            "  -V       print the version and exit\n",
+            CONFIG_DEFAULT_PATH);
+    exit(status);
+}
+
+/* load_config - read path or die with every problem found */
+static struct config *load_config(const char *path)
+{
+    struct buf errors = BUF_INIT;
+    struct config *c = config_load(path, &errors);
+
+    if (c == NULL) {
+        fputs(buf_cstr(&errors), stderr);
+        die("%s: configuration has errors", path);
+    }
+    buf_free(&errors);
+    return c;
+}
+
+/* socket_path - the file behind a unix: socket spec, NULL for inet */
+static const char *socket_path(const char *spec)
+{
+    if (strncmp(spec, "unix:", 5) == 0)
+        return spec + 5;
+    if (strncmp(spec, "local:", 6) == 0)
+        return spec + 6;
+    return NULL;
+}
+
+/* open_socket - create the listening socket with its mode and group */
+static void open_socket(const struct config *c, const struct daemon_user *u)
+{
+    const char *path = socket_path(c->milter_socket);
+    gid_t gid = u->gid;
+    mode_t old;
+
+    if (smfi_setconn(c->milter_socket) != MI_SUCCESS)
+        die("milter_socket %s: not usable", c->milter_socket);
+    if (smfi_settimeout((int)c->milter_timeout) != MI_SUCCESS)
+        die("cannot set the milter timeout");
+    if (smfi_register(milter_desc) != MI_SUCCESS)
+        die("cannot register with libmilter");
+    old = umask(0777 & ~c->milter_socket_mode);
+    if (smfi_opensocket(true) != MI_SUCCESS)
+        die("cannot listen on %s (does its directory exist? is it in use?)", c->milter_socket);
+    umask(old);
+    if (path == NULL)
+        return;
+    if (c->milter_socket_group[0]) {
+        struct group *gr = getgrnam(c->milter_socket_group);
+
+        if (gr == NULL)
+            die("milter_socket_group: group \"%s\" does not exist", c->milter_socket_group);
+        gid = gr->gr_gid;
+    }
+    if (chmod(path, c->milter_socket_mode) != 0)
+        die("chmod %s: %s", path, strerror(errno));
+    if (geteuid() == 0 && chown(path, u->uid, gid) != 0)
+        die("chown %s: %s", path, strerror(errno));
+}
+
+/* prepare_database - create/migrate as root, then give the files to u */
+static void prepare_database(const struct config *c, const struct daemon_user *u)
+{
+    static const char *const suffix[] = {"", "-wal", "-shm"};
+    char err[512];
+    struct store *s = store_open(c->database, 0, err, sizeof(err));
+    char *spool = config_spool_path(c);
+
+    if (s == NULL) {
+        warn("database %s: %s (rows will wait in memory and the spool)", c->database, err);
+    } else {
+        if (store_migrate(s, store_migrations, store_migrations_count) != STORE_OK)
+            warn("database %s: %s", c->database, store_error(s));
+        store_close(s);
+    }
+    for (size_t i = 0; i < 3; i++) {
+        char *p = xasprintf("%s%s", c->database, suffix[i]);
+
+        daemon_give(p, u);
+        free(p);
+    }
+    daemon_give(spool, u);
+    free(spool);
+}
+
+/* sink_to_ledger - the milter's record sink */
+static void sink_to_ledger(void *arg, struct ledger_msg *m)
+{
+    ledger_put(arg, m);
+}
+
+/* milter_thread - run libmilter until it stops */
+static void *milter_thread(void *arg)
+{
+    (void)arg;
+    if (smfi_main() != MI_SUCCESS)
+        warn("libmilter stopped with an error");
+    atomic_store(&milter_thread_done, true);
+    return NULL;
+}
+
+/* reload - SIGHUP: read the file again; keep the old config on errors */
+static void reload(const char *path, const struct config *running)
+{
+    struct buf errors = BUF_INIT;
+    struct config *c = config_load(path, &errors);
+
+    if (c == NULL) {
+        char *line, *save = NULL;
+
+        for (line = strtok_r(errors.data, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+            warn("reload: %s", line);
+        warn("reload: configuration has errors; still running with the previous one");
+        buf_free(&errors);
+        return;
+    }
+    buf_free(&errors);
+    if (strcmp(c->milter_socket, running->milter_socket) || strcmp(c->user, running->user) ||
+        strcmp(c->database, running->database) || strcmp(c->ledger_spool, running->ledger_spool))
+        warn("reload: milter_socket, user, database and ledger_spool change only on restart");
+    log_set_debug(c->debug);
+    milter_replace_config(c);
+    info("configuration reloaded from %s", path);
+}
+
+/* ledger_from_config - ledger options from the configuration */
+static void ledger_from_config(const struct config *c, struct ledger_opts *o, char **spool)
+{
+    ledger_opts_default(o);
+    o->database = c->database;
+    *spool = config_spool_path(c);
+    o->spool_path = *spool;
+    o->queue_max = c->ledger_queue_max;
+    o->batch_max = c->ledger_batch_max;
+    o->flush_ms = c->ledger_flush_ms;
+    o->spool_max_bytes = (uint64_t)c->ledger_spool_max_mb << 20;
+}
+
+/* wait_connections - give open connections up to secs to finish */
+static void wait_connections(unsigned secs)
+{
+    for (unsigned i = 0; i < secs * 10 && milter_active() > 0; i++)
+        nanosleep(&(struct timespec){0, 100000000}, NULL);
+    if (milter_active() > 0)
+        warn("%u connection(s) still open at shutdown", milter_active());
+}
+
+int main(int argc, char **argv)
+{
+    const char *path = CONFIG_DEFAULT_PATH;
+    bool foreground = false, check = false, debug_opt = false;
+    struct daemon_user user;
+    struct ledger_opts lopts;
+    struct ledger *ledger;
+    struct ledger_stats st;
+    struct config *cfg, *running;
+    pthread_t tid;
+    sigset_t sigs;
+    char *spool, *pid_file;
+    int ch;
+
+    log_open("postmeter-milter", LOG_TO_STDERR);
+    while ((ch = getopt(argc, argv, "c:fdtVh")) != -1) {
+        switch (ch) {
+        case 'c':
+            path = optarg;
+            break;
+        case 'f':
+            foreground = true;
+            break;
+        case 'd':
+            debug_opt = true;
+            break;
+        case 't':
+            check = true;
+            break;
+        case 'V':
+            printf("postmeter-milter %s\n", POSTMETER_VERSION);
+            return 0;
+        case 'h':
+            usage(0);
+        default:
+            usage(2);
+        }
+    }
+    if (optind != argc)
+        usage(2);
+    cfg = load_config(path);
+    if (check) {
+        config_dump(cfg, stdout);
+        config_free(cfg);
+        return 0;
+    }
+    log_set_debug(debug_opt || cfg->debug);
+    if (!foreground)
+        log_open("postmeter-milter", LOG_TO_SYSLOG);
+    signal(SIGPIPE, SIG_IGN);
+
+    daemon_lookup_user(cfg->user, &user);
+    open_socket(cfg, &user);
+    if (!foreground)
+        daemon_detach();
+    pid_file = xstrdup(cfg->pid_file);
+    daemon_write_pidfile(pid_file);
+    prepare_database(cfg, &user);
+    daemon_drop_privileges(&user);
+
+    /* Signals are ours: block them before any thread exists. */
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGHUP);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+
+    ledger_from_config(cfg, &lopts, &spool);
+    ledger = ledger_start(&lopts);
+    running = cfg;
+    milter_setup(sink_to_ledger, ledger, cfg);
+    if ((errno = pthread_create(&tid, NULL, milter_thread, NULL)) != 0)
+        die("cannot start the milter thread: %s", strerror(errno));
+    info("postmeter-milter %s listening on %s", POSTMETER_VERSION, cfg->milter_socket);
+
+    for (;;) {
+        struct timespec tick = {1, 0};
+        int sig = sigtimedwait(&sigs, NULL, &tick);
+
+        if (atomic_load(&milter_thread_done))
+            break;
+        if (sig == SIGHUP) {
+            struct milter_cfg *mc;
+
+            reload(path, running);
+            mc = milter_cfg_acquire();
+            running = mc->c; /* stays alive: current config holds a reference */
+            milter_cfg_release(mc);
+        } else if (sig == SIGTERM || sig == SIGINT) {
+            info("stopping on signal %d", sig);
+            smfi_stop();
+            break;
+        }
+    }
+    pthread_join(tid, NULL);
+    wait_connections(10);
+    milter_teardown();
+    ledger_get_stats(ledger, &st);
+    ledger_stop(ledger, 10000);
+    info("stopped: %llu record(s) in, %llu written, %llu spooled, %llu dropped",
+         (unsigned long long)st.put, (unsigned long long)(st.written + st.replayed),
+         (unsigned long long)st.spooled, (unsigned long long)st.dropped);
+    daemon_remove_pidfile(pid_file);
+    free(pid_file);
+    free(spool);
+    free(user.name);
+    return 0;
+}
