@@ -1,0 +1,136 @@
+/*
+ * cmd_report.c - postmeter report messages: the ledger, filtered, as a
+ * table, CSV or JSON. Read-only; never changes the database.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "output.h"
+#include "timeutil.h"
+#include "util.h"
+
+static const struct out_col message_cols[] = {
+    {"received_at", OUT_STR, true}, {"direction", OUT_STR, true}, {"queue_id", OUT_STR, true},
+    {"message_id", OUT_STR, false}, {"mail_from", OUT_STR, true}, {"recipients", OUT_LIST, true},
+    {"header_from", OUT_STR, true}, {"subject", OUT_STR, false},  {"client_ip", OUT_STR, true},
+    {"client_ptr", OUT_STR, false}, {"helo", OUT_STR, false},     {"sasl_user", OUT_STR, false},
+    {"size", OUT_INT, true},        {"action", OUT_STR, true},    {"host", OUT_STR, false},
+};
+#define NCOLS (sizeof(message_cols) / sizeof(message_cols[0]))
+
+/* message_row - one ledger record as an output row */
+static int message_row(const struct ledger_msg *m, void *arg)
+{
+    char when[TIME_ISO_LEN];
+    struct out_val v[NCOLS] = {
+        {.s = time_format_iso(m->received_at, when)},
+        {.s = ledger_direction_name(m->direction)},
+        {.s = m->queue_id},
+        {.s = m->message_id},
+        {.s = m->mail_from},
+        {.list = m->rcpts, .n = m->nrcpts},
+        {.s = m->header_from},
+        {.s = m->subject},
+        {.s = m->client_ip},
+        {.s = m->client_ptr},
+        {.s = m->helo},
+        {.s = m->sasl_user},
+        {.i = m->size},
+        {.s = m->action},
+        {.s = m->host},
+    };
+
+    out_row(arg, v);
+    return 0;
+}
+
+/* parse_time_opt - --since/--until value or exit with usage */
+static int64_t parse_time_opt(const char *opt, const char *v, int64_t now)
+{
+    int64_t t;
+
+    if (!time_parse(v, now, &t)) {
+        fprintf(stderr, "postmeter: %s: \"%s\" is not a time (ISO 8601, now, 30m, 12h, 7d, 2w)\n",
+                opt, v);
+        exit(CLI_USAGE);
+    }
+    return t;
+}
+
+/* report_messages - postmeter report messages [filters] [--format F] */
+static int report_messages(const struct config *c, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"since", required_argument, NULL, 's'},
+        {"until", required_argument, NULL, 'u'},
+        {"sender", required_argument, NULL, 'f'},
+        {"recipient", required_argument, NULL, 'r'},
+        {"format", required_argument, NULL, 'F'},
+        {"limit", required_argument, NULL, 'n'},
+        {NULL, 0, NULL, 0},
+    };
+    struct store_msg_filter f = {0};
+    enum out_format format = OUT_TABLE;
+    int64_t now = time_now();
+    struct store *s;
+    struct out *o;
+    enum store_status st;
+    char *end;
+    int ch;
+
+    while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (ch) {
+        case 's':
+            f.since = parse_time_opt("--since", optarg, now);
+            break;
+        case 'u':
+            f.until = parse_time_opt("--until", optarg, now);
+            break;
+        case 'f':
+            f.sender = optarg;
+            break;
+        case 'r':
+            f.recipient = optarg;
+            break;
+        case 'n':
+            f.limit = strtoul(optarg, &end, 10);
+            if (*optarg == '\0' || *end != '\0') {
+                fprintf(stderr, "postmeter: --limit: \"%s\" is not a number\n", optarg);
+                return CLI_USAGE;
+            }
+            break;
+        case 'F':
+            if (!out_parse_format(optarg, &format)) {
+                fprintf(stderr, "postmeter: --format: use table, csv or json\n");
+                return CLI_USAGE;
+            }
+            break;
+        default:
+            return CLI_USAGE;
+        }
+    }
+    if (optind != argc) {
+        fprintf(stderr, "postmeter: report messages: unexpected \"%s\"\n", argv[optind]);
+        return CLI_USAGE;
+    }
+    s = cli_open_store(c, STORE_READONLY | STORE_NOCREATE);
+    o = out_new(format, message_cols, NCOLS, stdout);
+    st = store_report_messages(s, &f, message_row, o);
+    out_end(o);
+    if (st != STORE_OK)
+        fprintf(stderr, "postmeter: %s: %s\n", c->database, store_error(s));
+    store_close(s);
+    return st == STORE_OK ? CLI_OK : CLI_FAIL;
+}
+
+/* cmd_report - report KIND ... */
+int cmd_report(const struct config *c, int argc, char **argv)
+{
+    if (argc >= 2 && strcmp(argv[1], "messages") == 0)
+        return report_messages(c, argc - 1, argv + 1);
+    fprintf(stderr, "usage: postmeter report messages [options]\n");
+    return CLI_USAGE;
+}
