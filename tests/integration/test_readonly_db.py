@@ -1,0 +1,124 @@
+#!/usr/bin/python3
+"""test_readonly_db.py - a database that cannot be written never blocks mail.
+
+postmeter-milter runs as nobody. Once its writer has closed the idle
+database, the file is made read-only (0444); mail sent then must still
+be delivered, its rows must not be in the database yet; when the file is
+writable again the rows appear (within ~30 s), none twice. The second
+case stops the milter (SIGTERM) while the file is read-only: the rows
+must survive in the spool and be written after a restart.
+"""
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from pmtest.harness import (INBOUND_IP, OUTBOUND_IP, check, check_eq, log, main_with_harness,
+                            make_message, new_message_id, rows_by_mid, wait_for)
+
+MIDS = []
+
+
+def db_row_count(h):
+    return len(h.ledger_rows())
+
+
+def milter_has_db_open(h):
+    """milter_has_db_open - does the milter hold the database file open?"""
+    pid = h.milter_pid
+    if pid is None:
+        return False
+    fd_dir = "/proc/%d/fd" % pid
+    real = os.path.realpath(h.database)
+    for fd in os.listdir(fd_dir):
+        try:
+            if os.readlink(os.path.join(fd_dir, fd)) == real:
+                return True
+        except OSError:
+            pass
+    return False
+
+
+def wait_writer_idle(h, timeout=20):
+    """the writer closes the database after ~2 s idle"""
+    wait_for(lambda: not milter_has_db_open(h), timeout,
+             "postmeter-milter to close the idle database")
+
+
+def send_some(h, n, tag):
+    out = []
+    for i in range(n):
+        mid = new_message_id()
+        inbound = i % 2 == 0
+        rcpt = "alice@example.test" if inbound else "carol@remote.test"
+        sender = "x@remote.test" if inbound else "alice@example.test"
+        msg = make_message([("From", sender), ("To", rcpt), ("Subject", "%s %d" % (tag, i))],
+                           "readonly test %s %d\n" % (tag, i), message_id=mid)
+        h.send(sender, [rcpt], msg, source_ip=INBOUND_IP if inbound else OUTBOUND_IP)
+        out.append((mid, rcpt))
+        MIDS.append(mid)
+    return out
+
+
+def wait_delivered_mids(h, sent):
+    want = {}
+    for mid, rcpt in sent:
+        want.setdefault(rcpt, set()).add(mid)
+    for rcpt, mids in want.items():
+        wait_for(lambda: mids <= set(h.delivered_mids(rcpt)), 60,
+                 "delivery of %d message(s) to %s" % (len(mids), rcpt), interval=0.3)
+
+
+def check_no_duplicates(h):
+    rows = h.ledger_rows()
+    by = rows_by_mid(rows)
+    for mid in MIDS:
+        check_eq(len(by.get(mid, [])), 1, "rows for <%s>" % mid)
+    check_eq(len(rows), len(MIDS), "rows in the ledger")
+
+
+def test_readonly_while_running(h):
+    send_some(h, 1, "before")
+    h.wait_ledger_rows(1, 30)
+    wait_writer_idle(h)
+    os.chmod(h.database, 0o444)
+    log("database made read-only: %s" % h.database)
+    try:
+        sent = send_some(h, 3, "readonly")
+        wait_delivered_mids(h, sent)
+        time.sleep(3)  # give the writer time to try (and fail)
+        check_eq(db_row_count(h), 1, "rows in the database while it is read-only")
+        check(h.milter_alive(), "milter alive with a read-only database")
+    finally:
+        os.chmod(h.database, 0o644)
+    log("database writable again")
+    h.wait_ledger_rows(len(MIDS), 30)
+    time.sleep(3)  # a replay that runs twice would show now
+    check_no_duplicates(h)
+
+
+def test_readonly_then_sigterm(h):
+    wait_writer_idle(h)
+    before = db_row_count(h)
+    os.chmod(h.database, 0o444)
+    try:
+        sent = send_some(h, 2, "spooled")
+        wait_delivered_mids(h, sent)
+        rc = h.stop_milter()
+        check_eq(rc, 0, "exit status of postmeter-milter after SIGTERM")
+        check_eq(db_row_count(h), before, "rows in the read-only database after SIGTERM")
+        check(os.path.exists(h.spool) and os.path.getsize(h.spool) > 0,
+              "spool file %s holds the rows" % h.spool)
+    finally:
+        os.chmod(h.database, 0o644)
+    h.start_milter()
+    h.wait_ledger_rows(len(MIDS), 30)
+    time.sleep(3)
+    check_no_duplicates(h)
+
+
+if __name__ == "__main__":
+    main_with_harness([
+        ("read-only database while running", test_readonly_while_running),
+        ("read-only database, then SIGTERM and restart", test_readonly_then_sigterm),
+    ], name="readonly")
