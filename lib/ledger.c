@@ -117,11 +117,18 @@ static size_t copy_head(struct ledger *l, struct ledger_msg **out, size_t max)
     return n;
 }
 
-/* db_failed - note a failed attempt: close, back off, warn now and then */
-static void db_failed(struct ledger *l, const char *why)
+/*
+ * db_failed - note a failed attempt: close, back off, warn now and then.
+ * why may point into the store's own error text, so it is copied before
+ * the store is closed.
+ */
+static void db_failed(struct ledger *l, const char *why_in)
 {
     uint64_t now = mono_ms();
+    char why[512];
 
+    if (!strlcpy_ok(why, why_in, sizeof(why)))
+        debug("ledger: error message cut");
     l->store = store_close(l->store);
     l->backoff_ms = l->backoff_ms ? l->backoff_ms * 2 : BACKOFF_MIN_MS;
     if (l->backoff_ms > l->o.retry_max_ms)
