@@ -312,13 +312,15 @@ class Harness:
       state_dir             fixed state dir (demo); default: fresh temp dir
       keep_state            keep the state dir even after a clean run
       milter_debug          start the milter with -d
+      milter_unix           milter on a unix: socket (mode 0660, group
+                            postfix) instead of inet: on loopback
       users                 {address: password}
     """
 
     def __init__(self, name="pmtest", milter=True, milter_default_action="tempfail",
                  milter_conf=None, log_subject=False, postfix_conf=None,
                  transport="dovecot", dovecot=None, state_dir=None, keep_state=False,
-                 milter_debug=True, users=None, base_dir=None):
+                 milter_debug=True, users=None, base_dir=None, milter_unix=False):
         self.name = name
         self.use_milter = milter
         self.milter_default_action = milter_default_action
@@ -330,6 +332,7 @@ class Harness:
         self.fixed_state_dir = state_dir
         self.keep_state = keep_state
         self.milter_debug = milter_debug
+        self.milter_unix = milter_unix
         self.users = dict(users or DEFAULT_USERS)
         self.base_dir = base_dir
         self.failed = False
@@ -428,7 +431,7 @@ class Harness:
                                           dir=self.base_dir or "/tmp")
         # Postfix, Dovecot's mail user and nobody must get through it.
         os.chmod(self.state, 0o755)
-        for d in ("postfix", "postfix/etc", "postfix/bin", "dovecot", "unbound"):
+        for d in ("postfix", "postfix/etc", "postfix/bin", "dovecot", "unbound", "run"):
             os.makedirs(os.path.join(self.state, d), exist_ok=True)
 
     def path(self, *parts):
@@ -583,7 +586,9 @@ protocol lmtp {{
         """milter_settings - the postmeter.conf keys the harness writes"""
         db_dir = self.path("postmeter")
         s = {
-            "milter_socket": "inet:%d@127.0.0.1" % self.milter_port,
+            "milter_socket": ("unix:" + self.milter_socket_path() if self.milter_unix
+                              else "inet:%d@127.0.0.1" % self.milter_port),
+            "milter_socket_group": "postfix" if self.milter_unix else "",
             "user": MILTER_USER,
             "database": os.path.join(db_dir, "postmeter.db"),
             "log_subject": "yes" if self.log_subject else "no",
@@ -612,6 +617,34 @@ protocol lmtp {{
             f.write("# written by pmtest/harness.py\n")
             for k, v in s.items():
                 f.write("%s = %s\n" % (k, v))
+
+    def milter_socket_path(self):
+        return self.path("run", "milter.sock")
+
+    def milter_postfix_spec(self):
+        """milter_postfix_spec - the milter as Postfix's smtpd_milters names it"""
+        if self.milter_unix:
+            return "unix:" + self.milter_socket_path()
+        return "inet:127.0.0.1:%d" % self.milter_port
+
+    def wait_milter_ready(self, timeout=30.0):
+        """wait_milter_ready - until the milter accepts connections"""
+        if not self.milter_unix:
+            wait_port(self.milter_port, proc=self.milter_proc, what="postmeter-milter",
+                      timeout=timeout)
+            return
+
+        def ready():
+            if self.milter_proc.poll() is not None:
+                raise RuntimeError("postmeter-milter exited with status %s"
+                                   % self.milter_proc.returncode)
+            try:
+                with socket.socket(socket.AF_UNIX) as u:
+                    u.connect(self.milter_socket_path())
+                return True
+            except OSError:
+                return False
+        wait_for(ready, timeout, "postmeter-milter on %s" % self.milter_socket_path(), 0.05)
 
     def milter_log(self):
         return self.path("milter.log")
@@ -642,7 +675,7 @@ protocol lmtp {{
                                             stderr=logf, env=env)
         logf.close()
         if wait:
-            wait_port(self.milter_port, proc=self.milter_proc, what="postmeter-milter")
+            self.wait_milter_ready()
         return self.milter_proc.pid
 
     @property
@@ -779,8 +812,8 @@ protocol lmtp {{
         else:
             s["virtual_transport"] = "lmtp:inet:127.0.0.1:%d" % self.lmtp_port
         if self.use_milter:
-            s["smtpd_milters"] = "inet:127.0.0.1:%d" % self.milter_port
-            s["non_smtpd_milters"] = "inet:127.0.0.1:%d" % self.milter_port
+            s["smtpd_milters"] = self.milter_postfix_spec()
+            s["non_smtpd_milters"] = self.milter_postfix_spec()
         s.update(self.postfix_conf_extra)
         return s
 
