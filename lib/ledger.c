@@ -483,6 +483,9 @@ struct ledger *ledger_start(const struct ledger_opts *opts)
     l->rejected_path = xasprintf("%s.rejected", l->spool_path);
     l->is_file = strncmp(l->database, "postgres", 8) != 0;
     l->high_water = l->o.queue_max * 3 / 4;
+    /* Until the writer has opened the spool, it may hold records from an
+       earlier run: a ledger_flush() before then must wait for their replay. */
+    l->spool_pending = true;
     l->ring = xcalloc(l->o.queue_max, sizeof(*l->ring));
     l->batch = xcalloc(l->o.batch_max, sizeof(*l->batch));
     pthread_mutex_init(&l->mu, NULL);

@@ -29,11 +29,13 @@ struct spool {
     int fd;             /* -1 until the file exists */
     dev_t dev;
     ino_t ino;
-    uint64_t size;    /* bytes in the file */
-    uint64_t done;    /* records before this offset are stored */
-    uint64_t next;    /* end of the batch handed out by spool_next() */
-    uint64_t skipped; /* malformed records skipped while replaying */
-    struct buf rd;    /* read window */
+    uint64_t size;      /* bytes in the file */
+    uint64_t done;      /* records before this offset are stored */
+    uint64_t next;      /* end of the batch handed out by spool_next() */
+    uint64_t skipped;   /* malformed records skipped while replaying */
+    uint64_t skip_mark; /* skips before this offset are counted already: a batch
+                           read again after a failed commit counts nothing twice */
+    struct buf rd;      /* read window */
 };
 
 /* seterr - write a one-line reason into err[errlen] (a cut line is still useful) */
@@ -77,8 +79,9 @@ static int scan(struct spool *sp, uint64_t *pos, uint64_t limit, struct ledger_m
         if (used > 0) {
             at += used;
             *pos = off + at;
-            if (m == NULL && count_skips) {
+            if (m == NULL && count_skips && *pos - used >= sp->skip_mark) {
                 sp->skipped++;
+                sp->skip_mark = *pos;
                 warn("spool %s: skipped a malformed record at offset %llu", sp->path,
                      (unsigned long long)(*pos - used));
             }
@@ -143,7 +146,7 @@ static int attach(struct spool *sp, int fd, char *err, size_t errlen)
     sp->dev = st.st_dev;
     sp->ino = st.st_ino;
     sp->size = (uint64_t)st.st_size;
-    sp->done = sp->next = 0;
+    sp->done = sp->next = sp->skip_mark = 0;
     if (scan(sp, &end, sp->size, NULL, 0, &n, &torn, false) != 0) {
         seterr(err, errlen, "read %s: %s", sp->path, strerror(errno));
         sp->fd = -1;
@@ -248,7 +251,7 @@ long spool_append(struct spool *sp, struct ledger_msg *const *msgs, size_t n)
              (unsigned long long)(sp->size - sp->done));
         close(sp->fd);
         sp->fd = -1;
-        sp->size = sp->done = sp->next = 0;
+        sp->size = sp->done = sp->next = sp->skip_mark = 0;
     }
     if (sp->fd < 0 && open_file(sp, true, err, sizeof(err)) != 0) {
         warn("spool: %s", err);
@@ -300,9 +303,12 @@ int spool_next(struct spool *sp, struct ledger_msg **msgs, size_t max, size_t *n
     }
     if (torn && *n < max) {
         /* Cannot happen to a file only we append to; never loop on it. */
-        warn("spool %s: ignoring %llu bytes of garbage at the end", sp->path,
-             (unsigned long long)(sp->size - pos));
-        sp->skipped++;
+        if (pos >= sp->skip_mark) {
+            warn("spool %s: ignoring %llu bytes of garbage at the end", sp->path,
+                 (unsigned long long)(sp->size - pos));
+            sp->skipped++;
+            sp->skip_mark = sp->size;
+        }
         pos = sp->size;
     }
     sp->next = pos;
@@ -319,7 +325,7 @@ void spool_done(struct spool *sp)
         warn("spool %s: cannot truncate after replay: %s", sp->path, strerror(errno));
         return; /* replayed again next time: harmless, uids are unique */
     }
-    sp->size = sp->done = sp->next = 0;
+    sp->size = sp->done = sp->next = sp->skip_mark = 0;
 }
 
 /* spool_replay - hand every pending record to fn, in batches, oldest first */
