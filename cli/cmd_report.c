@@ -18,13 +18,38 @@ static const struct out_col message_cols[] = {
     {"header_from", OUT_STR, true}, {"subject", OUT_STR, false},  {"client_ip", OUT_STR, true},
     {"client_ptr", OUT_STR, false}, {"helo", OUT_STR, false},     {"sasl_user", OUT_STR, false},
     {"size", OUT_INT, true},        {"action", OUT_STR, true},    {"host", OUT_STR, false},
+    {"dmarc", OUT_STR, true},       {"auth", OUT_LIST, false},
 };
 #define NCOLS (sizeof(message_cols) / sizeof(message_cols[0]))
+
+/* auth_text - one result as "method=result key=value ..."; caller frees */
+static char *auth_text(const struct ledger_auth *a)
+{
+    const char *const kv[][2] = {
+        {"identity", a->identity}, {"selector", a->selector},       {"algorithm", a->algorithm},
+        {"policy", a->policy},     {"disposition", a->disposition}, {"reason", a->reason},
+    };
+    struct buf b = BUF_INIT;
+
+    buf_printf(&b, "%s=%s", a->method, a->result);
+    for (size_t i = 0; i < sizeof(kv) / sizeof(kv[0]); i++)
+        if (kv[i][1])
+            buf_printf(&b, " %s=%s", kv[i][0], kv[i][1]);
+    return buf_steal(&b);
+}
 
 /* message_row - one ledger record as an output row */
 static int message_row(const struct ledger_msg *m, void *arg)
 {
     char when[TIME_ISO_LEN];
+    char **auth = xcalloc(m->nauth + 1, sizeof(*auth));
+    const char *dmarc = NULL;
+
+    for (size_t i = 0; i < m->nauth; i++) {
+        auth[i] = auth_text(&m->auth[i]);
+        if (strcmp(m->auth[i].method, "dmarc") == 0)
+            dmarc = m->auth[i].result;
+    }
     struct out_val v[NCOLS] = {
         {.s = time_format_iso(m->received_at, when)},
         {.s = ledger_direction_name(m->direction)},
@@ -41,9 +66,14 @@ static int message_row(const struct ledger_msg *m, void *arg)
         {.i = m->size},
         {.s = m->action},
         {.s = m->host},
+        {.s = dmarc},
+        {.list = auth, .n = m->nauth},
     };
 
     out_row(arg, v);
+    for (size_t i = 0; i < m->nauth; i++)
+        free(auth[i]);
+    free(auth);
     return 0;
 }
 

@@ -50,6 +50,27 @@ static const struct {
 };
 #define N_STR_FIELDS (sizeof(str_fields) / sizeof(str_fields[0]))
 
+/* The fields of an authentication result, by spool name ("auth" starts one). */
+static const struct {
+    const char *name;
+    size_t off;
+} auth_fields[] = {
+    {"auth_result", offsetof(struct ledger_auth, result)},
+    {"auth_identity", offsetof(struct ledger_auth, identity)},
+    {"auth_selector", offsetof(struct ledger_auth, selector)},
+    {"auth_algorithm", offsetof(struct ledger_auth, algorithm)},
+    {"auth_policy", offsetof(struct ledger_auth, policy)},
+    {"auth_disposition", offsetof(struct ledger_auth, disposition)},
+    {"auth_reason", offsetof(struct ledger_auth, reason)},
+};
+#define N_AUTH_FIELDS (sizeof(auth_fields) / sizeof(auth_fields[0]))
+
+/* auth_field - address of the string field at offset off of a */
+static char **auth_field(struct ledger_auth *a, size_t off)
+{
+    return (char **)((char *)a + off);
+}
+
 /* str_field - address of the string field at offset off of m */
 static char **str_field(struct ledger_msg *m, size_t off)
 {
@@ -91,8 +112,32 @@ struct ledger_msg *ledger_msg_free(struct ledger_msg *m)
     for (size_t i = 0; i < m->nrcpts; i++)
         free(m->rcpts[i]);
     free(m->rcpts);
+    for (size_t i = 0; i < m->nauth; i++) {
+        free(m->auth[i].method);
+        for (size_t j = 0; j < N_AUTH_FIELDS; j++)
+            free(*auth_field(&m->auth[i], auth_fields[j].off));
+    }
+    free(m->auth);
     free(m);
     return NULL;
+}
+
+/* ledger_msg_add_auth - append an authentication result */
+struct ledger_auth *ledger_msg_add_auth(struct ledger_msg *m, const char *method,
+                                        const char *result)
+{
+    struct ledger_auth *a;
+
+    if (m->nauth >= LEDGER_AUTH_MAX)
+        return NULL;
+    /* Capacity is implicit, as for recipients: 4, then doubled. */
+    if (m->nauth == 0 || (m->nauth >= 4 && (m->nauth & (m->nauth - 1)) == 0))
+        m->auth = xrealloc(m->auth, (m->nauth ? m->nauth * 2 : 4) * sizeof(*m->auth));
+    a = &m->auth[m->nauth++];
+    memset(a, 0, sizeof(*a));
+    a->method = xstrdup(method ? method : "");
+    a->result = xstrdup(result ? result : "");
+    return a;
 }
 
 /* ledger_msg_set - replace *field with a copy of value */
@@ -186,6 +231,12 @@ void ledger_msg_encode(const struct ledger_msg *m, struct buf *out)
         put_str(out, str_fields[i].name, *str_field((struct ledger_msg *)m, str_fields[i].off));
     for (size_t i = 0; i < m->nrcpts; i++)
         put_str(out, "rcpt", m->rcpts[i]);
+    for (size_t i = 0; i < m->nauth; i++) {
+        put_str(out, "auth", m->auth[i].method);
+        for (size_t j = 0; j < N_AUTH_FIELDS; j++)
+            put_str(out, auth_fields[j].name,
+                    *auth_field((struct ledger_auth *)&m->auth[i], auth_fields[j].off));
+    }
     if (!snprintf_ok(
             end, sizeof(end), "E %08x\n",
             (unsigned)crc32_update(0, (const unsigned char *)out->data + start, out->len - start)))
@@ -301,6 +352,27 @@ static bool apply_field(struct ledger_msg *m, const char *name, size_t nlen, con
         return parse_int(v, vlen, &m->received_at);
     } else if (name_is(name, nlen, "rcpt")) {
         add_rcpt_owned(m, xstrndup(v, vlen));
+    } else if (name_is(name, nlen, "auth")) {
+        char *method = xstrndup(v, vlen);
+        struct ledger_auth *a = ledger_msg_add_auth(m, method, NULL);
+
+        free(method);
+        if (a == NULL)
+            return false;
+        a->result = xfree(a->result); /* set by its own field */
+    } else if (nlen > 5 && memcmp(name, "auth_", 5) == 0) {
+        /* belongs to the last "auth"; unknown auth_ names are from a newer binary */
+        for (size_t i = 0; i < N_AUTH_FIELDS; i++) {
+            if (name_is(name, nlen, auth_fields[i].name)) {
+                char **f;
+
+                if (m->nauth == 0)
+                    return false;
+                f = auth_field(&m->auth[m->nauth - 1], auth_fields[i].off);
+                free(*f);
+                *f = xstrndup(v, vlen);
+            }
+        }
     } else {
         for (size_t i = 0; i < N_STR_FIELDS; i++) {
             if (name_is(name, nlen, str_fields[i].name)) {
@@ -403,6 +475,8 @@ struct ledger_msg *ledger_msg_decode(const char *p, size_t len, size_t *used)
         return NULL;
     }
     *used = pos;
+    for (size_t i = 0; valid && i < m->nauth; i++)
+        valid = m->auth[i].result != NULL;
     if (!valid || !have_uid)
         return ledger_msg_free(m);
     return m;

@@ -20,6 +20,24 @@ enum ledger_direction { LEDGER_INBOUND = 0, LEDGER_OUTBOUND = 1 };
 
 #define LEDGER_UID_LEN 32 /* hex characters of a record's unique id */
 
+/*
+ * One authentication result of a message: spf (per identity), dkim (per
+ * signature), dmarc, and later dkim-sign for outbound mail. Strings are
+ * owned by the record; NULL = not applicable.
+ */
+struct ledger_auth {
+    char *method;      /* "spf", "dkim", "dmarc", ... */
+    char *result;      /* RFC 8601 result word: pass, fail, none, ... */
+    char *identity;    /* spf: the domain checked; dkim: d=; dmarc: header.from domain */
+    char *selector;    /* dkim: s= */
+    char *algorithm;   /* dkim: a= */
+    char *policy;      /* dmarc: the published policy that applied */
+    char *disposition; /* dmarc: what that policy asked for (after pct) */
+    char *reason;      /* a short comment, as in the Authentication-Results header */
+};
+
+#define LEDGER_AUTH_MAX 64 /* results kept per message at most */
+
 struct ledger_msg {
     char uid[LEDGER_UID_LEN + 1]; /* random, unique; makes replays idempotent */
     char *host;                   /* name of the host that wrote the record */
@@ -39,6 +57,8 @@ struct ledger_msg {
     int64_t received_at; /* seconds since the epoch, UTC */
     char **rcpts;        /* envelope recipients without <> */
     size_t nrcpts;
+    struct ledger_auth *auth; /* authentication results, in header order */
+    size_t nauth;
 };
 
 /* ledger_msg_new - empty record with a fresh random uid; caller frees */
@@ -49,6 +69,13 @@ struct ledger_msg *ledger_msg_free(struct ledger_msg *m);
 void ledger_msg_set(char **field, const char *value);
 /* ledger_msg_add_rcpt - append a copy of one recipient */
 void ledger_msg_add_rcpt(struct ledger_msg *m, const char *rcpt);
+/*
+ * ledger_msg_add_auth - append a result (copies of method and result) and
+ * return it for the other fields (set with ledger_msg_set); NULL once
+ * LEDGER_AUTH_MAX results are held.
+ */
+struct ledger_auth *ledger_msg_add_auth(struct ledger_msg *m, const char *method,
+                                        const char *result);
 /* ledger_direction_name - "inbound" or "outbound" */
 const char *ledger_direction_name(enum ledger_direction d);
 

@@ -27,6 +27,7 @@ struct sqlite_store {
     int flags;
     sqlite3_stmt *ins_msg;  /* cached by put_messages */
     sqlite3_stmt *ins_rcpt; /* cached by put_messages */
+    sqlite3_stmt *ins_auth; /* cached by put_messages */
 };
 
 static const char sql_ins_msg[] =
@@ -37,6 +38,12 @@ static const char sql_ins_msg[] =
     " ON CONFLICT (uid) DO NOTHING";
 static const char sql_ins_rcpt[] =
     "INSERT INTO message_recipients (message_id, position, address) VALUES (?1, ?2, ?3)";
+static const char sql_ins_auth[] =
+    "INSERT INTO message_auth (message_id, position, method, result, identity, selector,"
+    " algorithm, policy, disposition, reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+static const char sql_report_auth[] =
+    "SELECT method, result, identity, selector, algorithm, policy, disposition, reason"
+    " FROM message_auth WHERE message_id = ?1 ORDER BY position";
 static const char sql_report_cols[] =
     "SELECT id, uid, host, queue_id, message_id, date_header, direction, client_ip,"
     " client_ptr, helo, sasl_user, mail_from, header_from, subject, size, action,"
@@ -187,6 +194,7 @@ static void sqlite_close(struct store *s)
 
     sqlite3_finalize(ss->ins_msg);
     sqlite3_finalize(ss->ins_rcpt);
+    sqlite3_finalize(ss->ins_auth);
     if (sqlite3_close_v2(ss->db) != SQLITE_OK)
         warn("database: close: %s", sqlite3_errmsg(ss->db));
     free(ss);
@@ -413,6 +421,24 @@ static int insert_one(struct sqlite_store *ss, const struct ledger_msg *m)
         if (rc != SQLITE_DONE)
             return rc;
     }
+    st = ss->ins_auth;
+    for (size_t i = 0; i < m->nauth; i++) {
+        const struct ledger_auth *a = &m->auth[i];
+        const char *const vals[] = {a->method,    a->result, a->identity,    a->selector,
+                                    a->algorithm, a->policy, a->disposition, a->reason};
+
+        rc = sqlite3_bind_int64(st, 1, id);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_bind_int64(st, 2, (sqlite3_int64)i);
+        for (int k = 0; k < 8 && rc == SQLITE_OK; k++)
+            rc = bind_str(st, k + 3, vals[k]);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_step(st);
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+        if (rc != SQLITE_DONE)
+            return rc;
+    }
     return SQLITE_OK;
 }
 
@@ -436,6 +462,8 @@ static enum store_status sqlite_put_messages(struct store *s, struct ledger_msg 
     rc = prepare_cached(ss, &ss->ins_msg, sql_ins_msg);
     if (rc == SQLITE_OK)
         rc = prepare_cached(ss, &ss->ins_rcpt, sql_ins_rcpt);
+    if (rc == SQLITE_OK)
+        rc = prepare_cached(ss, &ss->ins_auth, sql_ins_auth);
     if (rc == SQLITE_OK) {
         what = "begin";
         rc = exec_simple(ss->db, "BEGIN IMMEDIATE");
@@ -463,8 +491,33 @@ static char *col_str(sqlite3_stmt *st, int i)
     return t ? xstrndup((const char *)t, (size_t)sqlite3_column_bytes(st, i)) : NULL;
 }
 
-/* row_to_msg - a record from one report row plus its recipients; caller frees */
-static int row_to_msg(sqlite3_stmt *row, sqlite3_stmt *rq, struct ledger_msg **out)
+/* load_auth - the authentication results of message id into m */
+static int load_auth(sqlite3_stmt *ra, sqlite3_int64 id, struct ledger_msg *m)
+{
+    int rc = sqlite3_bind_int64(ra, 1, id);
+
+    while (rc == SQLITE_OK && (rc = sqlite3_step(ra)) == SQLITE_ROW) {
+        const unsigned char *method = sqlite3_column_text(ra, 0);
+        const unsigned char *result = sqlite3_column_text(ra, 1);
+        struct ledger_auth *a = ledger_msg_add_auth(m, (const char *)method, (const char *)result);
+
+        if (a) {
+            a->identity = col_str(ra, 2);
+            a->selector = col_str(ra, 3);
+            a->algorithm = col_str(ra, 4);
+            a->policy = col_str(ra, 5);
+            a->disposition = col_str(ra, 6);
+            a->reason = col_str(ra, 7);
+        }
+        rc = SQLITE_OK;
+    }
+    sqlite3_reset(ra);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc == SQLITE_OK ? SQLITE_ERROR : rc;
+}
+
+/* row_to_msg - a record from one report row, its recipients and results; caller frees */
+static int row_to_msg(sqlite3_stmt *row, sqlite3_stmt *rq, sqlite3_stmt *ra,
+                      struct ledger_msg **out)
 {
     struct ledger_msg *m = xcalloc(1, sizeof(*m));
     const unsigned char *uid = sqlite3_column_text(row, 1);
@@ -498,9 +551,13 @@ static int row_to_msg(sqlite3_stmt *row, sqlite3_stmt *rq, struct ledger_msg **o
         rc = SQLITE_OK;
     }
     sqlite3_reset(rq);
-    if (rc != SQLITE_DONE) {
+    if (rc == SQLITE_DONE)
+        rc = load_auth(ra, sqlite3_column_int64(row, 0), m);
+    else if (rc == SQLITE_OK)
+        rc = SQLITE_ERROR;
+    if (rc != SQLITE_OK) {
         ledger_msg_free(m);
-        return rc == SQLITE_OK ? SQLITE_ERROR : rc;
+        return rc;
     }
     *out = m;
     return SQLITE_OK;
@@ -529,7 +586,7 @@ static enum store_status sqlite_report_messages(struct store *s, const struct st
 {
     struct sqlite_store *ss = sq(s);
     struct buf sql = BUF_INIT;
-    sqlite3_stmt *st = NULL, *rq = NULL;
+    sqlite3_stmt *st = NULL, *rq = NULL, *ra = NULL;
     enum store_status status = STORE_OK;
     int rc;
 
@@ -550,6 +607,8 @@ static enum store_status sqlite_report_messages(struct store *s, const struct st
     if (rc == SQLITE_OK)
         rc = sqlite3_prepare_v2(ss->db, sql_report_rcpts, -1, &rq, NULL);
     if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(ss->db, sql_report_auth, -1, &ra, NULL);
+    if (rc == SQLITE_OK)
         rc = bind_named_int(st, ":since", f->since);
     if (rc == SQLITE_OK)
         rc = bind_named_int(st, ":until", f->until);
@@ -566,7 +625,7 @@ static enum store_status sqlite_report_messages(struct store *s, const struct st
         struct ledger_msg *m = NULL;
         int stop;
 
-        rc = row_to_msg(st, rq, &m);
+        rc = row_to_msg(st, rq, ra, &m);
         if (rc != SQLITE_OK)
             break;
         stop = fn(m, arg);
@@ -580,6 +639,7 @@ static enum store_status sqlite_report_messages(struct store *s, const struct st
         status = fail(ss, rc, "report");
     sqlite3_finalize(st);
     sqlite3_finalize(rq);
+    sqlite3_finalize(ra);
     rollback(ss); /* ends the read transaction */
     buf_free(&sql);
     return status;
