@@ -10,7 +10,8 @@
  *   sleeps on its query's condition variable until the callback fills
  *   the result or the deadline (submission + timeout_ms, monotonic clock)
  *   passes. On timeout the lookup is ub_cancel()led and the waiter gets
- *   DNS_TEMPFAIL.
+ *   DNS_TEMPFAIL. dns_cancel() is a waiter that gives up at once (the
+ *   same path as a timeout, without waiting).
  *
  *   Ownership of a query: it holds one reference for the waiter and one
  *   for the callback while libunbound may still call it. libunbound skips
@@ -39,6 +40,9 @@
  *   syntax -> DNS_TEMPFAIL; a name libunbound cannot parse (empty label,
  *   label > 63, name > 255 octets), FORMERR, NOTIMP, REFUSED, other
  *   rcodes and malformed rdata (any record of the answer) -> DNS_PERMFAIL.
+ *   One libunbound limitation is worked around: it reports SERVFAIL for
+ *   an answer holding a zero-length rdata (which it cannot copy out), so
+ *   for TXT such an answer is read from ub_result.answer_packet.
  *   rcode is the DNS rcode, or -1 when there was no answer.
  *
  *   Names come back in presentation form without the trailing dot ("."
@@ -265,6 +269,87 @@ static bool parse_rdata(int type, const unsigned char *p, size_t len, struct dns
     return false;
 }
 
+/* skip_name - step over a (possibly compressed) name at p[*off] */
+static bool skip_name(const unsigned char *p, size_t len, size_t *off)
+{
+    while (*off < len) {
+        unsigned l = p[*off];
+
+        if (l == 0) {
+            (*off)++;
+            return true;
+        }
+        if ((l & 0xc0) == 0xc0) {
+            if (len - *off < 2)
+                return false;
+            *off += 2;
+            return true;
+        }
+        if (l > 63)
+            return false;
+        *off += 1 + l;
+    }
+    return false;
+}
+
+/*
+ * txt_from_packet - the TXT records of the answer packet libunbound kept.
+ * libunbound 1.17 cannot hand a zero-length rdata out through
+ * ub_result.data (its result conversion fails on it) and then reports
+ * SERVFAIL although the answer says NOERROR. A zero-length TXT record is
+ * just an empty string to us (as parse_txt() reads it), so for TXT we read
+ * the answer section ourselves. NULL if the packet is not a NOERROR answer
+ * holding TXT records that we can walk.
+ */
+static struct dns_result *txt_from_packet(const struct ub_result *u)
+{
+    const unsigned char *p = u->answer_packet;
+    size_t len = u->answer_len > 0 ? (size_t)u->answer_len : 0, off = 12, start, n = 0;
+    struct dns_result *r = NULL;
+    unsigned qd, an;
+
+    if (p == NULL || len < 12 || (p[2] & 0x80) == 0 || (p[3] & 0x0f) != 0)
+        return NULL;
+    qd = (unsigned)p[4] << 8 | p[5];
+    an = (unsigned)p[6] << 8 | p[7];
+    for (unsigned i = 0; i < qd; i++) {
+        if (!skip_name(p, len, &off) || len - off < 4)
+            return NULL;
+        off += 4;
+    }
+    start = off;
+    for (int pass = 0; pass < 2; pass++) {
+        off = start;
+        for (unsigned i = 0; i < an; i++) {
+            unsigned type, class, rdlen;
+
+            if (!skip_name(p, len, &off) || len - off < 10)
+                return dns_result_free(r);
+            type = (unsigned)p[off] << 8 | p[off + 1];
+            class = (unsigned)p[off + 2] << 8 | p[off + 3];
+            rdlen = (unsigned)p[off + 8] << 8 | p[off + 9];
+            off += 10;
+            if (rdlen > len - off)
+                return dns_result_free(r);
+            if (type == DNS_T_TXT && class == 1) {
+                if (pass == 0)
+                    n++;
+                else if (!parse_txt(p + off, rdlen, r, r->n++))
+                    return dns_result_free(r);
+            }
+            off += rdlen;
+        }
+        if (pass == 0) {
+            if (n == 0)
+                return NULL;
+            r = result_new(DNS_OK, 0);
+            r->txt = xcalloc(n, sizeof(*r->txt));
+            r->txt_len = xcalloc(n, sizeof(*r->txt_len));
+        }
+    }
+    return r;
+}
+
 /* result_from_ub - map libunbound's answer to ours; caller frees */
 static struct dns_result *result_from_ub(int type, int err, const struct ub_result *u)
 {
@@ -273,6 +358,8 @@ static struct dns_result *result_from_ub(int type, int err, const struct ub_resu
 
     if (err != 0 || u == NULL)
         return result_new(err == UB_SYNTAX ? DNS_PERMFAIL : DNS_TEMPFAIL, -1);
+    if (u->rcode == 2 && type == DNS_T_TXT && !u->bogus && (r = txt_from_packet(u)) != NULL)
+        return r;
     switch (u->rcode) {
     case 0:
         break;
@@ -455,6 +542,23 @@ struct dns_query *dns_submit(struct dns *d, const char *name, int type)
     return q;
 }
 
+/* give_up - (mu held) the waiter leaves a query that is not done: cancel
+ * it with libunbound, or leave it to the callback that is under way */
+static void give_up(struct dns *d, struct dns_query *q)
+{
+    int rc;
+
+    pthread_mutex_unlock(&d->mu);
+    rc = ub_cancel(d->ctx, q->async_id);
+    pthread_mutex_lock(&d->mu);
+    if (!q->done) {
+        if (rc == UB_NOERROR)
+            cb_unlink(d, q); /* libunbound will not call back */
+        else
+            q->waiter_gone = true; /* the callback is under way */
+    }
+}
+
 /* dns_wait - wait for a submitted query, free it, return its result */
 struct dns_result *dns_wait(struct dns_query *q)
 {
@@ -471,19 +575,8 @@ struct dns_result *dns_wait(struct dns_query *q)
         if (rc != 0 && rc != EINTR)
             bug("dns_wait: pthread_cond_timedwait: %s", strerror(rc));
     }
-    if (!q->done) {
-        int rc;
-
-        pthread_mutex_unlock(&d->mu);
-        rc = ub_cancel(d->ctx, q->async_id);
-        pthread_mutex_lock(&d->mu);
-        if (!q->done) {
-            if (rc == UB_NOERROR)
-                cb_unlink(d, q); /* libunbound will not call back */
-            else
-                q->waiter_gone = true; /* the callback is under way */
-        }
-    }
+    if (!q->done)
+        give_up(d, q);
     if (q->done) {
         r = q->res;
         q->res = NULL;
@@ -496,6 +589,23 @@ struct dns_result *dns_wait(struct dns_query *q)
     if (free_it)
         query_free(q);
     return r;
+}
+
+/* dns_cancel - give up on a submitted query without waiting; frees it */
+struct dns_query *dns_cancel(struct dns_query *q)
+{
+    struct dns *d = q->d;
+    bool free_it;
+
+    pthread_mutex_lock(&d->mu);
+    if (!q->done)
+        give_up(d, q);
+    q->refs--;
+    free_it = q->refs == 0;
+    pthread_mutex_unlock(&d->mu);
+    if (free_it)
+        query_free(q); /* also frees a result that came in meanwhile */
+    return NULL;
 }
 
 /* dns_lookup - dns_submit + dns_wait */

@@ -68,6 +68,12 @@ struct dns_query *dns_submit(struct dns *d, const char *name, int type);
  * dns_result_free). Never returns NULL.
  */
 struct dns_result *dns_wait(struct dns_query *q);
+/*
+ * dns_cancel - give up on a submitted query without waiting for it (the
+ * caller no longer wants the answer, e.g. an SMTP transaction was
+ * aborted); frees the query; returns NULL. Use instead of dns_wait().
+ */
+struct dns_query *dns_cancel(struct dns_query *q);
 /* dns_lookup - dns_submit + dns_wait */
 struct dns_result *dns_lookup(struct dns *d, const char *name, int type);
 /* dns_result_free - free a result; returns NULL */
