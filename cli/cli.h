@@ -17,5 +17,6 @@ struct store *cli_open_store(const struct config *c, int flags);
 int cmd_config(const struct config *c, int argc, char **argv);
 int cmd_db(const struct config *c, int argc, char **argv);
 int cmd_report(const struct config *c, int argc, char **argv);
+int cmd_spf(const struct config *c, int argc, char **argv);
 
 #endif

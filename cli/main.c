@@ -1,6 +1,6 @@
 /*
  * main.c - postmeter, the command line tool: global options, then one
- * subcommand (db, report; more with later features).
+ * subcommand (db, config, report, spf; more with later features).
  *
  * Reads the same configuration file as the daemons. Without -c, a missing
  * default file means built-in defaults; a file given with -c must exist.
@@ -26,6 +26,9 @@ static int usage(FILE *fp, int status)
                 "  db check        integrity check and schema version\n"
                 "  config show     every key's effective value\n"
                 "  config defaults every key with its default and doc line\n"
+                "  spf --ip IP [--helo NAME] [--mail-from ADDR] [--identity mailfrom|helo]\n"
+                "                  evaluate SPF as postmeter-milter would; prints the result,\n"
+                "                  then the explanation or problem (exit 0 whatever it is)\n"
                 "\n"
                 "T is ISO 8601 (2026-11-24, 2026-11-24T10:00:00Z), \"now\", or a span\n"
                 "before now: 30m, 12h, 7d, 2w.\n");
@@ -83,6 +86,8 @@ int main(int argc, char **argv)
         status = cmd_config(c, argc, argv);
     else if (strcmp(argv[0], "report") == 0)
         status = cmd_report(c, argc, argv);
+    else if (strcmp(argv[0], "spf") == 0)
+        status = cmd_spf(c, argc, argv);
     else {
         fprintf(stderr, "postmeter: unknown command \"%s\"\n", argv[0]);
         status = usage(stderr, CLI_USAGE);

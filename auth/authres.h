@@ -1,0 +1,56 @@
+/*
+ * authres.h - the Authentication-Results header field (RFC 8601): writing
+ * ours, and recognising ones that claim our authserv-id.
+ *
+ * A header is built method by method (spf, dkim per signature, dmarc,
+ * iprev), each with its result, an optional comment and properties
+ * (smtp.mailfrom=..., header.d=...). Values that are not RFC 2045 tokens
+ * are quoted, comments are escaped, and lines are folded with "\n\t" (the
+ * form libmilter's smfi_insheader() expects), so whatever a sender put
+ * into an identity cannot break the field's syntax.
+ *
+ * This file must never decide results: it only writes what it is given.
+ */
+#ifndef POSTMETER_AUTHRES_H
+#define POSTMETER_AUTHRES_H
+
+#include <stdbool.h>
+
+#include "buf.h"
+
+#define AUTHRES_HEADER "Authentication-Results"
+
+struct authres {
+    struct buf b;     /* the field value being built */
+    size_t line_len;  /* characters on the current (last) line */
+    unsigned methods; /* methods written so far */
+};
+
+/* authres_begin - start a value for authserv_id (ar is reset) */
+void authres_begin(struct authres *ar, const char *authserv_id);
+/*
+ * authres_method - start "; method=result", with an optional comment
+ * "(reason)" after the result (NULL or "" = none).
+ */
+void authres_method(struct authres *ar, const char *method, const char *result,
+                    const char *comment);
+/* authres_prop - add " ptype.property=value" to the current method */
+void authres_prop(struct authres *ar, const char *ptype_property, const char *value);
+/*
+ * authres_finish - the finished field value (without the name); "none"
+ * is written when no method was added. Caller frees; ar is emptied.
+ */
+char *authres_finish(struct authres *ar);
+/* authres_free - drop a value being built */
+void authres_free(struct authres *ar);
+
+/*
+ * authres_authserv_id - the authserv-id a received Authentication-Results
+ * value claims (comments and white space skipped, quotes removed), or
+ * NULL if it has none. Caller frees.
+ */
+char *authres_authserv_id(const char *value);
+/* authres_is_ours - does a received value claim authserv_id (case-insensitive)? */
+bool authres_is_ours(const char *value, const char *authserv_id);
+
+#endif

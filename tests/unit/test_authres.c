@@ -1,0 +1,184 @@
+/*
+ * test_authres.c - Authentication-Results writing and recognition.
+ *
+ * Golden values for whole headers, quoting of hostile identities (no
+ * CR/LF, no unbalanced quotes or parentheses can get through), folding,
+ * and the authserv-id of received fields (the forgery defence).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "authres.h"
+#include "util.h"
+
+/* test_golden - a typical inbound header, byte for byte */
+static void test_golden(void **state)
+{
+    struct authres ar;
+    char *v;
+
+    (void)state;
+    authres_begin(&ar, "mx.example.test");
+    authres_method(&ar, "spf", "pass", NULL);
+    authres_prop(&ar, "smtp.mailfrom", "bounce@example.org");
+    authres_method(&ar, "dkim", "pass", "2048-bit key");
+    authres_prop(&ar, "header.d", "example.org");
+    authres_prop(&ar, "header.s", "sel2026");
+    authres_prop(&ar, "header.a", "rsa-sha256");
+    authres_prop(&ar, "header.b", "abcdEFGH");
+    authres_method(&ar, "dmarc", "pass", "p=reject dis=none");
+    authres_prop(&ar, "header.from", "example.org");
+    v = authres_finish(&ar);
+    assert_string_equal(v, "mx.example.test;\n"
+                           "\tspf=pass smtp.mailfrom=bounce@example.org;\n"
+                           "\tdkim=pass (2048-bit key) header.d=example.org header.s=sel2026\n"
+                           "\theader.a=rsa-sha256 header.b=abcdEFGH;\n"
+                           "\tdmarc=pass (p=reject dis=none) header.from=example.org");
+    free(v);
+}
+
+/* test_none - no method at all gives "; none" */
+static void test_none(void **state)
+{
+    struct authres ar;
+    char *v;
+
+    (void)state;
+    authres_begin(&ar, "mx.example.test");
+    v = authres_finish(&ar);
+    assert_string_equal(v, "mx.example.test; none");
+    free(v);
+}
+
+struct value_case {
+    const char *in;
+    const char *out; /* as it appears after "x=" */
+};
+
+/* test_values - tokens and plain addresses stand, the rest is quoted safely */
+static void test_values(void **state)
+{
+    static const struct value_case cases[] = {
+        {"example.org", "example.org"},
+        {"user@example.org", "user@example.org"},
+        {"first.last@sub.example.org", "first.last@sub.example.org"},
+        {"@example.org", "@example.org"},
+        {"", "\"\""},
+        {"a b@example.org", "\"a b@example.org\""},
+        {"x\"y@example.org", "\"x\\\"y@example.org\""},
+        {"evil\r\nX-Injected: 1", "\"evil??X-Injected: 1\""},
+        {"a;dkim=pass", "\"a;dkim=pass\""},
+        {"back\\slash", "\"back\\\\slash\""},
+        {"..@example.org", "\"..@example.org\""},
+        {"a@b@example.org", "\"a@b@example.org\""},
+        {"a@exa mple.org", "\"a@exa mple.org\""},
+        {"b=abc+/9", "\"b=abc+/9\""},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct authres ar;
+        char *v, *want;
+
+        authres_begin(&ar, "id");
+        authres_method(&ar, "m", "r", NULL);
+        authres_prop(&ar, "x", cases[i].in);
+        v = authres_finish(&ar);
+        want = xasprintf("id;\n\tm=r x=%s", cases[i].out);
+        if (strcmp(v, want) != 0)
+            fail_msg("case %zu: got [%s] want [%s]", i, v, want);
+        assert_null(strchr(v + strlen("id;\n\t"), '\r'));
+        free(want);
+        free(v);
+    }
+}
+
+/* test_comment_escaped - parentheses, backslashes and controls in comments */
+static void test_comment_escaped(void **state)
+{
+    struct authres ar;
+    char *v;
+
+    (void)state;
+    authres_begin(&ar, "id");
+    authres_method(&ar, "dkim", "fail", "bad (very) \\ sig\n");
+    v = authres_finish(&ar);
+    assert_string_equal(v, "id;\n\tdkim=fail (bad \\(very\\) \\\\ sig?)");
+    free(v);
+}
+
+/* test_fold_long - no line passes 78 columns when properties are short */
+static void test_fold_long(void **state)
+{
+    struct authres ar;
+    char *v, *line, *save = NULL;
+
+    (void)state;
+    authres_begin(&ar, "mx.example.test");
+    for (int i = 0; i < 5; i++) {
+        authres_method(&ar, "dkim", "pass", NULL);
+        authres_prop(&ar, "header.d", "a-rather-long-domain-name.example.org");
+        authres_prop(&ar, "header.s", "selector-2026-11-25");
+        authres_prop(&ar, "header.a", "ed25519-sha256");
+        authres_prop(&ar, "header.b", "ABCDEFGH");
+    }
+    v = authres_finish(&ar);
+    for (line = strtok_r(v, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+        assert_true((line[0] == '\t' ? 8 + strlen(line + 1) : strlen(line)) <= 78);
+    free(v);
+}
+
+struct id_case {
+    const char *value;
+    const char *id; /* NULL = none */
+    bool ours;      /* against "mx.example.test" */
+};
+
+/* test_authserv_id - which received fields claim our id */
+static void test_authserv_id(void **state)
+{
+    static const struct id_case cases[] = {
+        {"mx.example.test; spf=pass smtp.mailfrom=a@b", "mx.example.test", true},
+        {"MX.Example.TEST; none", "MX.Example.TEST", true},
+        {" (forged) mx.example.test;dkim=pass", "mx.example.test", true},
+        {"mx.example.test 1; none", "mx.example.test", true},
+        {"\"mx.example.test\"; none", "mx.example.test", true},
+        {"mx.example.test.evil; none", "mx.example.test.evil", false},
+        {"other.example; spf=pass", "other.example", false},
+        {"(only a comment)", NULL, false},
+        {"", NULL, false},
+        {"\"unterminated; none", NULL, false},
+        {"(nested (comment)) mx.example.test; none", "mx.example.test", true},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *id = authres_authserv_id(cases[i].value);
+
+        if (cases[i].id == NULL) {
+            if (id != NULL)
+                fail_msg("case %zu: got id [%s], want none", i, id);
+        } else {
+            assert_non_null(id);
+            assert_string_equal(id, cases[i].id);
+        }
+        assert_int_equal(authres_is_ours(cases[i].value, "mx.example.test"), cases[i].ours);
+        free(id);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_golden),    cmocka_unit_test(test_none),
+        cmocka_unit_test(test_values),    cmocka_unit_test(test_comment_escaped),
+        cmocka_unit_test(test_fold_long), cmocka_unit_test(test_authserv_id),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
