@@ -46,6 +46,8 @@ struct config {
     char *authserv_id; /* "" = hostname */
     struct netlist trusted_networks;
     char **trusted_networks_text; /* as written, NULL-terminated */
+    unsigned dkim_max_signatures; /* DKIM-Signature fields verified per message */
+    unsigned dkim_min_key_bits;   /* RSA keys shorter than this fail */
 
     /* dns */
     char **dns_servers; /* NULL-terminated, empty = resolv.conf */
