@@ -1,0 +1,505 @@
+/*
+ * from_domain.c - the candidate author domains of RFC5322.From, read
+ * strictly, for DMARC.
+ *
+ * SUMMARY
+ *   A lexer turns a field body into RFC 5322 tokens (atoms, quoted
+ *   strings, domain literals, specials), dropping CFWS: white space,
+ *   folding and nested comments with quoted-pairs. A recursive-descent
+ *   parser accepts address-list (RFC 6854: mailboxes and groups), with
+ *   the obsolete forms that cost nothing: null list elements, '.' in
+ *   display names (obs-phrase), CFWS around dots, and one trailing dot
+ *   on a domain. Anything else - an unterminated comment, quote, literal
+ *   or angle-addr, a route, nested groups, a word where a separator must
+ *   be, a domain that is not a usable DNS name - rejects the whole field,
+ *   and then every "@domain" in its raw text becomes a candidate instead
+ *   (salvage). See from_domain.h for the outcome of each case.
+ *
+ *   lib/mailaddr.c is deliberately not used: it is the ledger's lenient
+ *   reader (it recovers from unbalanced brackets and keeps going), which
+ *   is right for logging and wrong for deciding who the author is.
+ *
+ * NEVER
+ *   Never reads past a value's end, never decodes encoded-words (a
+ *   display name is not an identity), never lets a syntax error remove a
+ *   domain from the candidates, never keeps more than FROM_DOMAIN_MAX.
+ */
+#include <stdbool.h>
+#include <string.h>
+
+#include "from_domain.h"
+#include "orgdomain.h"
+
+enum tok {
+    T_END,
+    T_ERR,
+    T_ATOM,
+    T_QSTR,
+    T_DLIT,
+    T_DOT,
+    T_AT,
+    T_LT,
+    T_GT,
+    T_COMMA,
+    T_SEMI,
+    T_COLON
+};
+
+struct lex {
+    const char *p, *end; /* unread input */
+    enum tok t;          /* current token */
+    const char *s;       /* its text (quotes and brackets included) */
+    size_t len;
+};
+
+/* A small ordered set of distinct normalised domains. */
+struct dset {
+    size_t n;
+    bool overflow; /* a distinct domain did not fit */
+    char d[FROM_DOMAIN_MAX][ORGDOMAIN_LEN];
+};
+
+/* One field's findings, committed only if the field parses. */
+struct field {
+    struct dset addr;   /* addr-spec domains */
+    struct dset quoted; /* '@domain' inside local-parts */
+    unsigned flags;
+    size_t nmailboxes;
+};
+
+/* is_atext - RFC 5322 atext, plus any non-ASCII byte (RFC 6532) */
+static bool is_atext(unsigned char c)
+{
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c >= 0x80)
+        return true;
+    return c != '\0' && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL;
+}
+
+/* is_wsp - white space or a line break of a folded field */
+static bool is_wsp(unsigned char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/* is_domain_char - a byte that may be part of a name in salvage */
+static bool is_domain_char(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_' || c == '.' || c >= 0x80;
+}
+
+/* dset_add - add a normalised name unless present; overflow when full */
+static void dset_add(struct dset *s, const char *name)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (strcmp(s->d[i], name) == 0)
+            return;
+    if (s->n == FROM_DOMAIN_MAX) {
+        s->overflow = true;
+        return;
+    }
+    memcpy(s->d[s->n++], name, ORGDOMAIN_LEN);
+}
+
+/* dset_merge - add every member of src to dst, in order */
+static void dset_merge(struct dset *dst, const struct dset *src)
+{
+    for (size_t i = 0; i < src->n; i++)
+        dset_add(dst, src->d[i]);
+    if (src->overflow)
+        dst->overflow = true;
+}
+
+/* skip_comment - skip a comment starting at lx->p ('('); false if unterminated */
+static bool skip_comment(struct lex *lx)
+{
+    size_t depth = 0;
+
+    while (lx->p < lx->end) {
+        char c = *lx->p++;
+
+        if (c == '\\') {
+            if (lx->p == lx->end)
+                return false;
+            lx->p++;
+        } else if (c == '(') {
+            depth++;
+        } else if (c == ')' && --depth == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* lex_next - read the next token into lx->t / s / len */
+static void lex_next(struct lex *lx)
+{
+    const char *start;
+    unsigned char c;
+
+    for (;;) {
+        while (lx->p < lx->end && is_wsp((unsigned char)*lx->p))
+            lx->p++;
+        if (lx->p == lx->end || *lx->p != '(')
+            break;
+        if (!skip_comment(lx)) {
+            lx->t = T_ERR;
+            return;
+        }
+    }
+    start = lx->s = lx->p;
+    lx->len = 1;
+    if (lx->p == lx->end) {
+        lx->t = T_END;
+        lx->len = 0;
+        return;
+    }
+    c = (unsigned char)*lx->p++;
+    switch (c) {
+    case '.':
+        lx->t = T_DOT;
+        return;
+    case '@':
+        lx->t = T_AT;
+        return;
+    case '<':
+        lx->t = T_LT;
+        return;
+    case '>':
+        lx->t = T_GT;
+        return;
+    case ',':
+        lx->t = T_COMMA;
+        return;
+    case ';':
+        lx->t = T_SEMI;
+        return;
+    case ':':
+        lx->t = T_COLON;
+        return;
+    case '"':
+    case '[':
+        lx->t = T_ERR;
+        while (lx->p < lx->end) {
+            char d = *lx->p++;
+
+            if (d == '\\') {
+                if (lx->p == lx->end)
+                    return;
+                lx->p++;
+            } else if (c == '"' && d == '"') {
+                lx->t = T_QSTR;
+                break;
+            } else if (c == '[' && d == ']') {
+                lx->t = T_DLIT;
+                break;
+            } else if (c == '[' && d == '[') {
+                return;
+            }
+        }
+        lx->len = (size_t)(lx->p - start);
+        return;
+    }
+    if (!is_atext(c)) {
+        lx->t = T_ERR;
+        return;
+    }
+    while (lx->p < lx->end && is_atext((unsigned char)*lx->p))
+        lx->p++;
+    lx->t = T_ATOM;
+    lx->len = (size_t)(lx->p - start);
+}
+
+/* salvage - every "@domain" in s[0..len) into set; odd ones flag INVALID */
+static void salvage(const char *s, size_t len, struct dset *set, unsigned *flags)
+{
+    const char *end = s + len;
+
+    for (const char *p = s; p < end; p++) {
+        const char *start, *q;
+        char name[ORGDOMAIN_LEN];
+        size_t n;
+
+        if (*p != '@')
+            continue;
+        start = q = p + 1;
+        if (q < end && *q == '[') {
+            *flags |= FROM_DOMAIN_INVALID;
+            continue;
+        }
+        while (q < end && is_domain_char((unsigned char)*q))
+            q++;
+        n = (size_t)(q - start);
+        while (n > 0 && start[n - 1] == '.')
+            n--;
+        if (q < end && is_atext((unsigned char)*q))
+            *flags |= FROM_DOMAIN_INVALID; /* "@victim.example!": the rest is no name */
+        if (n == 0)
+            continue;
+        if (orgdomain_normalize(start, n, name) == ORGDOMAIN_NAME)
+            dset_add(set, name);
+        else
+            *flags |= FROM_DOMAIN_INVALID;
+    }
+}
+
+struct words {
+    const char *start, *end; /* raw span of the words */
+    size_t nwords, ndots;
+    bool local_ok;  /* word *("." word) */
+    bool phrase_ok; /* word *(word / ".") */
+    bool has_qstr;
+};
+
+/* collect_words - consume atoms, quoted strings and dots; classify them */
+static void collect_words(struct lex *lx, struct words *w)
+{
+    enum tok prev = T_END;
+
+    memset(w, 0, sizeof(*w));
+    w->start = w->end = lx->s;
+    w->local_ok = w->phrase_ok = true;
+    while (lx->t == T_ATOM || lx->t == T_QSTR || lx->t == T_DOT) {
+        if (lx->t == T_DOT) {
+            w->ndots++;
+            if (prev != T_ATOM && prev != T_QSTR)
+                w->local_ok = false;
+            if (prev == T_END)
+                w->phrase_ok = false;
+        } else {
+            w->nwords++;
+            if (prev == T_ATOM || prev == T_QSTR)
+                w->local_ok = false;
+            if (lx->t == T_QSTR)
+                w->has_qstr = true;
+        }
+        prev = lx->t;
+        w->end = lx->s + lx->len;
+        lex_next(lx);
+    }
+    if (prev == T_DOT || w->nwords == 0)
+        w->local_ok = false;
+    if (w->nwords == 0)
+        w->phrase_ok = false;
+}
+
+/* parse_domain - the domain after '@'; false on a syntax error or a bad name */
+static bool parse_domain(struct lex *lx, struct field *f)
+{
+    char text[4 * ORGDOMAIN_LEN], name[ORGDOMAIN_LEN];
+    size_t n = 0;
+    bool too_long = false;
+    enum orgdomain_kind kind;
+
+    if (lx->t == T_DLIT) {
+        f->flags |= FROM_DOMAIN_INVALID; /* an address literal names no domain */
+        lex_next(lx);
+        return true;
+    }
+    if (lx->t != T_ATOM)
+        return false;
+    for (;;) {
+        if (n + lx->len + 1 < sizeof(text)) {
+            memcpy(text + n, lx->s, lx->len);
+            n += lx->len;
+        } else {
+            too_long = true;
+        }
+        lex_next(lx);
+        if (lx->t != T_DOT)
+            break;
+        if (n + 1 < sizeof(text))
+            text[n++] = '.';
+        lex_next(lx);
+        if (lx->t != T_ATOM)
+            break; /* one trailing dot */
+    }
+    if (too_long)
+        return false;
+    kind = orgdomain_normalize(text, n, name);
+    if (kind == ORGDOMAIN_LITERAL) {
+        f->flags |= FROM_DOMAIN_INVALID;
+        return true;
+    }
+    if (kind != ORGDOMAIN_NAME)
+        return false;
+    dset_add(&f->addr, name);
+    return true;
+}
+
+/* finish_mailbox - count a mailbox; a quoted local-part's '@domain's are candidates */
+static void finish_mailbox(struct field *f, const struct words *local)
+{
+    size_t before = f->quoted.n;
+
+    f->nmailboxes++;
+    if (local->has_qstr || memchr(local->start, '(', (size_t)(local->end - local->start))) {
+        salvage(local->start, (size_t)(local->end - local->start), &f->quoted, &f->flags);
+        if (f->quoted.n > before || f->quoted.overflow)
+            f->flags |= FROM_DOMAIN_QUOTED;
+    }
+}
+
+/* parse_mailbox - a mailbox, or a group's display name and ':' (*group set) */
+static bool parse_mailbox(struct lex *lx, struct field *f, bool *group)
+{
+    struct words w, local;
+
+    collect_words(lx, &w);
+    switch (lx->t) {
+    case T_AT: /* addr-spec */
+        if (!w.local_ok)
+            return false;
+        lex_next(lx);
+        if (!parse_domain(lx, f))
+            return false;
+        finish_mailbox(f, &w);
+        return true;
+    case T_LT: /* [display-name] angle-addr */
+        if (w.nwords + w.ndots > 0 && !w.phrase_ok)
+            return false;
+        lex_next(lx);
+        collect_words(lx, &local);
+        if (lx->t != T_AT || !local.local_ok)
+            return false;
+        lex_next(lx);
+        if (!parse_domain(lx, f) || lx->t != T_GT)
+            return false;
+        lex_next(lx);
+        finish_mailbox(f, &local);
+        return true;
+    case T_COLON: /* display-name ":" of a group */
+        if (!w.phrase_ok)
+            return false;
+        lex_next(lx);
+        *group = true;
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* parse_field - a whole address-list; false on any syntax error */
+static bool parse_field(const char *value, struct field *f)
+{
+    struct lex lx = {value, value + strlen(value), T_END, value, 0};
+    bool in_group = false;
+
+    lex_next(&lx);
+    for (;;) {
+        bool group = false;
+
+        switch (lx.t) {
+        case T_END:
+            return !in_group;
+        case T_COMMA: /* null element (obs-addr-list) */
+            lex_next(&lx);
+            continue;
+        case T_SEMI:
+            if (!in_group)
+                return false;
+            in_group = false;
+            lex_next(&lx);
+            if (lx.t != T_COMMA && lx.t != T_END)
+                return false;
+            continue;
+        default:
+            break;
+        }
+        if (!parse_mailbox(&lx, f, &group))
+            return false;
+        if (group) {
+            if (in_group)
+                return false; /* groups do not nest */
+            in_group = true;
+            f->flags |= FROM_DOMAIN_GROUP;
+            continue;
+        }
+        if (lx.t == T_COMMA || lx.t == T_END || (lx.t == T_SEMI && in_group))
+            continue;
+        return false;
+    }
+}
+
+/* analyze_field - one field into the running sets */
+static void analyze_field(const char *value, struct dset *addr, struct dset *quoted,
+                          struct from_domains *out)
+{
+    struct field f;
+
+    memset(&f, 0, sizeof(f));
+    if (parse_field(value, &f)) {
+        dset_merge(addr, &f.addr);
+        dset_merge(quoted, &f.quoted);
+        out->flags |= f.flags;
+        out->nmailboxes += f.nmailboxes;
+    } else {
+        unsigned flags = FROM_DOMAIN_SYNTAX;
+
+        memset(&f.addr, 0, sizeof(f.addr));
+        memset(&f.quoted, 0, sizeof(f.quoted));
+        salvage(value, strlen(value), &f.addr, &flags);
+        dset_merge(addr, &f.addr);
+        out->flags |= flags;
+    }
+    if (f.addr.n == 0 && f.quoted.n == 0 && !f.addr.overflow)
+        out->flags |= FROM_DOMAIN_EMPTY;
+}
+
+/* from_domain_analyze - the candidate author domains of the From fields */
+void from_domain_analyze(const char *const *values, size_t nvalues, struct from_domains *out)
+{
+    struct dset addr, quoted, all;
+
+    memset(out, 0, sizeof(*out));
+    out->nfields = nvalues;
+    if (nvalues == 0) {
+        out->flags = FROM_DOMAIN_ABSENT;
+        return;
+    }
+    if (nvalues > 1)
+        out->flags |= FROM_DOMAIN_FIELDS;
+    memset(&addr, 0, sizeof(addr));
+    memset(&quoted, 0, sizeof(quoted));
+    for (size_t i = 0; i < nvalues && !addr.overflow && !quoted.overflow; i++)
+        analyze_field(values[i] ? values[i] : "", &addr, &quoted, out);
+
+    memset(&all, 0, sizeof(all));
+    dset_merge(&all, &addr);
+    dset_merge(&all, &quoted);
+    out->n = all.n;
+    memcpy(out->domain, all.d, sizeof(out->domain));
+    if (all.overflow)
+        out->flags |= FROM_DOMAIN_TOO_MANY;
+    if (all.n > 1 || all.overflow)
+        out->flags |= FROM_DOMAIN_MULTI;
+}
+
+/* from_domain_usable - can DMARC be evaluated for these candidates? */
+bool from_domain_usable(const struct from_domains *fd)
+{
+    return fd->n > 0 && !(fd->flags & FROM_DOMAIN_TOO_MANY);
+}
+
+/* from_domain_problem - short text for the oddest flag, or NULL */
+const char *from_domain_problem(unsigned flags)
+{
+    static const struct {
+        unsigned flag;
+        const char *text;
+    } texts[] = {
+        {FROM_DOMAIN_ABSENT, "no From field"},
+        {FROM_DOMAIN_TOO_MANY, "too many From domains"},
+        {FROM_DOMAIN_FIELDS, "several From fields"},
+        {FROM_DOMAIN_SYNTAX, "malformed From field"},
+        {FROM_DOMAIN_INVALID, "From domain is a literal or invalid"},
+        {FROM_DOMAIN_QUOTED, "'@' inside a quoted From local-part"},
+        {FROM_DOMAIN_EMPTY, "From field without a mailbox"},
+        {FROM_DOMAIN_MULTI, "several From domains"},
+    };
+
+    for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++)
+        if (flags & texts[i].flag)
+            return texts[i].text;
+    return NULL;
+}
