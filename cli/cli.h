@@ -14,6 +14,7 @@ enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
 /* cli_open_store - open the configured database or exit with a message */
 struct store *cli_open_store(const struct config *c, int flags);
 
+int cmd_auth(const struct config *c, int argc, char **argv);
 int cmd_config(const struct config *c, int argc, char **argv);
 int cmd_db(const struct config *c, int argc, char **argv);
 int cmd_report(const struct config *c, int argc, char **argv);

@@ -26,6 +26,9 @@ static int usage(FILE *fp, int status)
                 "  db check        integrity check and schema version\n"
                 "  config show     every key's effective value\n"
                 "  config defaults every key with its default and doc line\n"
+                "  auth --ip IP [--helo NAME] [--mail-from ADDR] < MESSAGE\n"
+                "                  the Authentication-Results header and the action\n"
+                "                  postmeter-milter would give this inbound message\n"
                 "  spf --ip IP [--helo NAME] [--mail-from ADDR] [--identity mailfrom|helo]\n"
                 "                  evaluate SPF as postmeter-milter would; prints the result,\n"
                 "                  then the explanation or problem (exit 0 whatever it is)\n"
@@ -86,6 +89,8 @@ int main(int argc, char **argv)
         status = cmd_config(c, argc, argv);
     else if (strcmp(argv[0], "report") == 0)
         status = cmd_report(c, argc, argv);
+    else if (strcmp(argv[0], "auth") == 0)
+        status = cmd_auth(c, argc, argv);
     else if (strcmp(argv[0], "spf") == 0)
         status = cmd_spf(c, argc, argv);
     else {

@@ -33,10 +33,13 @@ struct cfg_key {
 };
 
 static const char *const on_error_choices[] = {"accept", "tempfail", NULL};
+static const char *const enforce_choices[] = {"none", "quarantine", "reject", NULL};
+static const char *const quarantine_choices[] = {"hold", "header", NULL};
 
 static bool check_socket(const char *v, struct buf *why);
 static bool check_dns_server(const char *v, struct buf *why);
 static bool check_nonempty(const char *v, struct buf *why);
+static bool check_net_or_domain(const char *v, struct buf *why);
 
 #define OFF(f) offsetof(struct config, f)
 
@@ -83,6 +86,14 @@ static const struct cfg_key cfg_keys[] = {
      "resolvers to forward to, ADDR[@PORT], comma separated (empty: /etc/resolv.conf)"},
     {"dns_timeout_ms", CFG_UINT, OFF(dns_timeout_ms), "5000", 100, 60000, NULL, NULL,
      "how long one DNS lookup may take before it is a temporary error"},
+    {"dmarc_enforce", CFG_ENUM, OFF(dmarc_enforce), "reject", 0, 0, enforce_choices, NULL,
+     "strongest action for mail failing DMARC: reject (as the policy says), quarantine, none"},
+    {"dmarc_quarantine", CFG_ENUM, OFF(dmarc_quarantine), "hold", 0, 0, quarantine_choices, NULL,
+     "quarantine as Postfix hold (hold) or by adding an X-Postmeter-Quarantine header (header)"},
+    {"on_temperror", CFG_ENUM, OFF(on_temperror), "accept", 0, 0, on_error_choices, NULL,
+     "DMARC temperror (DNS trouble): accept the mail, or tempfail so the sender retries"},
+    {"auth_allow", CFG_LIST, OFF(auth_allow), "", 0, 0, NULL, check_net_or_domain,
+     "client networks and From domains (with subdomains) whose mail is never refused or held"},
     {"debug", CFG_BOOL, OFF(debug), "no", 0, 0, NULL, NULL, "log debug detail"},
 };
 
@@ -96,6 +107,22 @@ static bool check_nonempty(const char *v, struct buf *why)
         return false;
     }
     return true;
+}
+
+/* check_net_or_domain - an address, ADDRESS/PREFIX, or a domain name */
+static bool check_net_or_domain(const char *v, struct buf *why)
+{
+    struct cidr cidr;
+    size_t n = strlen(v);
+
+    if (cidr_parse(v, &cidr))
+        return true;
+    if (n > 0 && n <= 253 && v[0] != '.' && v[0] != '-' &&
+        strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_") == n &&
+        strstr(v, "..") == NULL && strchr(v, '.') != NULL)
+        return true;
+    buf_printf(why, "\"%s\" is neither a network (ADDRESS[/PREFIX]) nor a domain name", v);
+    return false;
 }
 
 /* check_port - "1".."65535" */

@@ -19,6 +19,10 @@
 #define CONFIG_DEFAULT_PATH POSTMETER_SYSCONFDIR "/postmeter/postmeter.conf"
 
 enum config_on_error { ON_ERROR_ACCEPT = 0, ON_ERROR_TEMPFAIL = 1 };
+/* dmarc_enforce: the strongest action a DMARC failure may cause */
+enum config_enforce { ENFORCE_NONE = 0, ENFORCE_QUARANTINE = 1, ENFORCE_REJECT = 2 };
+/* dmarc_quarantine: how quarantine is done */
+enum config_quarantine { QUARANTINE_HOLD = 0, QUARANTINE_HEADER = 1 };
 
 struct config {
     char *path; /* file it was read from, NULL for built-in defaults */
@@ -52,6 +56,12 @@ struct config {
     /* dns */
     char **dns_servers; /* NULL-terminated, empty = resolv.conf */
     unsigned dns_timeout_ms;
+
+    /* inbound policy */
+    int dmarc_enforce;    /* enum config_enforce */
+    int dmarc_quarantine; /* enum config_quarantine */
+    int on_temperror;     /* enum config_on_error */
+    char **auth_allow;    /* networks and domains never refused, NULL-terminated */
 
     bool debug;
 };

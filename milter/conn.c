@@ -59,6 +59,7 @@ void conn_begin_message(struct conn *c, const char *mail_from, const char *sasl_
 void conn_reset_message(struct conn *c)
 {
     c->msg = ledger_msg_free(c->msg);
+    c->auth = inbound_end(c->auth);
     c->outbound = false;
     c->seen_message_id = c->seen_date = c->seen_from = c->seen_subject = false;
 }

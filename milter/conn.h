@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "inbound.h"
 #include "ledger_msg.h"
 #include "milter.h"
 #include "netaddr.h"
@@ -19,6 +20,7 @@
 struct conn {
     struct milter_cfg *cfg; /* configuration this connection started with */
     unsigned long nr_flags; /* SMFIP_NR_* steps the MTA will not wait for */
+    bool leadspc;           /* header values keep their leading space (SMFIP_HDR_LEADSPC) */
 
     /* connection */
     bool have_addr; /* false for local submissions without an address */
@@ -33,6 +35,7 @@ struct conn {
     struct ledger_msg *msg;
     bool outbound;
     bool seen_message_id, seen_date, seen_from, seen_subject;
+    struct inbound_msg *auth; /* inbound checks in progress (stage_auth), or NULL */
 };
 
 /* conn_new - state for a new connection; takes the configuration reference */

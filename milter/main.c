@@ -25,9 +25,12 @@
 
 #include "config.h"
 #include "daemon.h"
+#include "dns.h"
+#include "inbound.h"
 #include "ledger.h"
 #include "log.h"
 #include "milter.h"
+#include "stage_auth.h"
 #include "store.h"
 #include "util.h"
 
@@ -165,6 +168,10 @@ static void reload(const char *path, const struct config *running)
     if (strcmp(c->milter_socket, running->milter_socket) || strcmp(c->user, running->user) ||
         strcmp(c->database, running->database) || strcmp(c->ledger_spool, running->ledger_spool))
         warn("reload: milter_socket, user, database and ledger_spool change only on restart");
+    if (c->dns_timeout_ms != running->dns_timeout_ms ||
+        c->dkim_max_signatures != running->dkim_max_signatures ||
+        c->dkim_min_key_bits != running->dkim_min_key_bits)
+        warn("reload: dns_*, dkim_max_signatures and dkim_min_key_bits change only on restart");
     log_set_debug(c->debug);
     milter_replace_config(c);
     info("configuration reloaded from %s", path);
@@ -201,6 +208,9 @@ int main(int argc, char **argv)
     struct ledger *ledger;
     struct ledger_stats st;
     struct config *cfg, *running;
+    struct dns *dns;
+    struct inbound *inbound;
+    char err[512];
     pthread_t tid;
     sigset_t sigs;
     char *spool, *pid_file;
@@ -243,6 +253,17 @@ int main(int argc, char **argv)
         log_open("postmeter-milter", LOG_TO_SYSLOG);
     signal(SIGPIPE, SIG_IGN);
 
+    /*
+     * Signals are ours: block them before the socket exists (a SIGTERM
+     * that comes as soon as the pid file appears must still end in a
+     * clean stop) and before any thread exists (all threads inherit it).
+     */
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGHUP);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+
     daemon_lookup_user(cfg->user, &user);
     open_socket(cfg, &user);
     if (!foreground)
@@ -252,15 +273,14 @@ int main(int argc, char **argv)
     prepare_database(cfg, &user);
     daemon_drop_privileges(&user);
 
-    /* Signals are ours: block them before any thread exists. */
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGHUP);
-    sigaddset(&sigs, SIGTERM);
-    sigaddset(&sigs, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-
     ledger_from_config(cfg, &lopts, &spool);
     ledger = ledger_start(&lopts);
+    /* DNS and the inbound checks: dns_servers and the DKIM limits change on restart only. */
+    if ((dns = dns_open(cfg->dns_servers, cfg->dns_timeout_ms, err, sizeof(err))) == NULL)
+        die("dns: %s", err);
+    if ((inbound = inbound_open(dns, cfg, err, sizeof(err))) == NULL)
+        die("inbound checks: %s", err);
+    auth_stage_setup(inbound);
     running = cfg;
     milter_setup(sink_to_ledger, ledger, cfg);
     if ((errno = pthread_create(&tid, NULL, milter_thread, NULL)) != 0)
@@ -288,6 +308,9 @@ int main(int argc, char **argv)
     }
     pthread_join(tid, NULL);
     wait_connections(10);
+    auth_stage_setup(NULL);
+    inbound_close(inbound);
+    dns_close(dns);
     milter_teardown();
     ledger_get_stats(ledger, &st);
     ledger_stop(ledger, 10000);

@@ -15,6 +15,7 @@
 #include "log.h"
 #include "milter.h"
 #include "smfi.h"
+#include "stage_auth.h"
 #include "stage_ledger.h"
 #include "util.h"
 
@@ -154,7 +155,9 @@ sfsistat milter_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1, unsi
     (void)f3;
     *pf0 = f0 & (SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_CHGBODY | SMFIF_QUARANTINE);
     c->nr_flags = f1 & want_nr;
-    *pf1 = c->nr_flags | (f1 & (SMFIP_NOUNKNOWN | SMFIP_NODATA));
+    /* DKIM's simple canonicalization needs the exact bytes after the colon. */
+    c->leadspc = (f1 & SMFIP_HDR_LEADSPC) != 0;
+    *pf1 = c->nr_flags | (f1 & (SMFIP_NOUNKNOWN | SMFIP_NODATA | SMFIP_HDR_LEADSPC));
     *pf2 = *pf3 = 0;
     return SMFIS_CONTINUE;
 }
@@ -188,6 +191,7 @@ sfsistat milter_envfrom(SMFICTX *ctx, char **argv)
 
     conn_begin_message(c, from, smfi->getsymval(ctx, "{auth_authen}"));
     free(from);
+    auth_stage_begin(c);
     return SMFIS_CONTINUE;
 }
 
@@ -211,6 +215,7 @@ sfsistat milter_header(SMFICTX *ctx, char *name, char *value)
     struct conn *c = get_conn(ctx);
 
     ledger_stage_header(c, name ? name : "", value ? value : "");
+    auth_stage_header(c, name ? name : "", value ? value : "");
     return reply(c, SMFIP_NR_HDR);
 }
 
@@ -220,6 +225,7 @@ sfsistat milter_eoh(SMFICTX *ctx)
     struct conn *c = get_conn(ctx);
 
     ledger_stage_bytes(c, 2); /* the empty line */
+    auth_stage_eoh(c);
     return reply(c, SMFIP_NR_EOH);
 }
 
@@ -228,8 +234,8 @@ sfsistat milter_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
 {
     struct conn *c = get_conn(ctx);
 
-    (void)chunk;
     ledger_stage_bytes(c, len);
+    auth_stage_body(c, chunk, len);
     return reply(c, SMFIP_NR_BODY);
 }
 
@@ -237,17 +243,20 @@ sfsistat milter_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
 sfsistat milter_eom(SMFICTX *ctx)
 {
     struct conn *c = get_conn(ctx);
-    const char *queue_id = smfi->getsymval(ctx, "i");
+    const char *queue_id = smfi->getsymval(ctx, "i"), *action = "accept";
+    sfsistat st;
 
     if (c->msg == NULL)
         return internal_error(c, "end of message without MAIL FROM");
     if (queue_id == NULL)
         queue_id = smfi->getsymval(ctx, "{i}");
-    /* inbound: spf, dkim-verify, dmarc, authres; outbound: pixel, dkim-sign */
-    ledger_stage_eom(c, queue_id, "accept");
+    ledger_msg_set(&c->msg->queue_id, queue_id && *queue_id ? queue_id : NULL);
+    /* inbound: spf, dkim-verify, dmarc, authres, policy; outbound (later): pixel, dkim-sign */
+    st = auth_stage_eom(c, ctx, &action);
+    ledger_stage_eom(c, queue_id, action);
     c->messages++;
     conn_reset_message(c);
-    return SMFIS_CONTINUE;
+    return st;
 }
 
 /* milter_abort - the message was abandoned (RSET, lost client) */

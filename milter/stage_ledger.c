@@ -49,8 +49,8 @@ void ledger_stage_header(struct conn *c, const char *name, const char *value)
 
     if (m == NULL)
         return;
-    /* "Name: value\r\n" as it travels in the message */
-    m->size += (int64_t)(strlen(name) + strlen(value) + 4);
+    /* "Name: value\r\n" as it travels in the message (the space is in value with leadspc) */
+    m->size += (int64_t)(strlen(name) + strlen(value) + (c->leadspc ? 3 : 4));
     if (!c->seen_message_id && strcasecmp(name, "Message-ID") == 0) {
         c->seen_message_id = true;
         m->message_id = unfold(value);
