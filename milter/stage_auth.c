@@ -11,6 +11,7 @@
 #include "log.h"
 #include "smfi.h"
 #include "stage_auth.h"
+#include "util.h"
 
 static struct inbound *auth_inbound;
 
@@ -51,6 +52,20 @@ void auth_stage_body(struct conn *c, const unsigned char *chunk, size_t len)
         inbound_body(c->auth, chunk, len);
 }
 
+/*
+ * add_header - insert name: value at the top. With SMFIP_HDR_LEADSPC the
+ * MTA takes the value as it stands after the colon, so the space that
+ * separates them is ours to give.
+ */
+static int add_header(struct conn *c, SMFICTX *ctx, const char *name, const char *value)
+{
+    char *v = c->leadspc ? xasprintf(" %s", value) : xstrdup(value);
+    int rc = smfi->insheader(ctx, 0, (char *)name, v);
+
+    free(v);
+    return rc;
+}
+
 /* auth_stage_eom - decide and apply */
 sfsistat auth_stage_eom(struct conn *c, SMFICTX *ctx, const char **action)
 {
@@ -75,12 +90,12 @@ sfsistat auth_stage_eom(struct conn *c, SMFICTX *ctx, const char **action)
         if (smfi->chgheader(ctx, AUTHRES_HEADER, (int)v->remove[i], NULL) != MI_SUCCESS)
             warn("%s: cannot remove a forged %s field", qid, AUTHRES_HEADER);
     }
-    if (smfi->insheader(ctx, 0, AUTHRES_HEADER, (char *)v->authres) != MI_SUCCESS)
+    if (add_header(c, ctx, AUTHRES_HEADER, v->authres) != MI_SUCCESS)
         warn("%s: cannot add the %s field", qid, AUTHRES_HEADER);
     if (v->action == INBOUND_QUARANTINE) {
         info("%s: quarantine: %s", qid, v->reason);
         if (v->quarantine_header) {
-            if (smfi->insheader(ctx, 0, INBOUND_QUARANTINE_HEADER, (char *)v->reason) != MI_SUCCESS)
+            if (add_header(c, ctx, INBOUND_QUARANTINE_HEADER, v->reason) != MI_SUCCESS)
                 warn("%s: cannot add the %s field", qid, INBOUND_QUARANTINE_HEADER);
         } else if (smfi->quarantine(ctx, (char *)v->reason) != MI_SUCCESS) {
             warn("%s: the MTA refused to hold the message", qid);

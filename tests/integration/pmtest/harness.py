@@ -314,13 +314,17 @@ class Harness:
       milter_debug          start the milter with -d
       milter_unix           milter on a unix: socket (mode 0660, group
                             postfix) instead of inet: on loopback
+      zones, zone_data      more (zone, kind) local zones and local-data
+                            records for the test DNS
+      unbound_extra         more unbound.conf lines (verbatim, after server:)
       users                 {address: password}
     """
 
     def __init__(self, name="pmtest", milter=True, milter_default_action="tempfail",
                  milter_conf=None, log_subject=False, postfix_conf=None,
                  transport="dovecot", dovecot=None, state_dir=None, keep_state=False,
-                 milter_debug=True, users=None, base_dir=None, milter_unix=False):
+                 milter_debug=True, users=None, base_dir=None, milter_unix=False, zones=(),
+                 zone_data=(), unbound_extra=()):
         self.name = name
         self.use_milter = milter
         self.milter_default_action = milter_default_action
@@ -333,6 +337,9 @@ class Harness:
         self.keep_state = keep_state
         self.milter_debug = milter_debug
         self.milter_unix = milter_unix
+        self.zones = list(ZONES) + list(zones)
+        self.zone_data = list(ZONE_DATA) + list(zone_data)
+        self.unbound_extra = list(unbound_extra)
         self.users = dict(users or DEFAULT_USERS)
         self.base_dir = base_dir
         self.failed = False
@@ -441,8 +448,8 @@ class Harness:
     # unbound
 
     def start_unbound(self):
-        self.unbound = Unbound(self.path("unbound"), self.dns_port,
-                               local_zones=list(ZONES), local_data=list(ZONE_DATA))
+        self.unbound = Unbound(self.path("unbound"), self.dns_port, local_zones=self.zones,
+                               local_data=self.zone_data, extra_server=self.unbound_extra)
         self.unbound.start()
 
     def stop_unbound(self):
@@ -1082,10 +1089,10 @@ postlog   unix-dgram n  -       n       -       1       postlogd
     # ------------------------------------------------------------------
     # the ledger
 
-    def cli(self, *args, check=True, timeout=60):
-        """cli - run postmeter -c CONF ARGS; CompletedProcess"""
+    def cli(self, *args, check=True, timeout=60, input=None):
+        """cli - run postmeter -c CONF ARGS (stdin: input bytes); CompletedProcess"""
         return run([self.cli_bin, "-c", self.milter_conf_path] + list(args), check=check,
-                   timeout=timeout)
+                   timeout=timeout, input=input)
 
     def ledger_rows(self, *filters):
         """ledger_rows - postmeter report messages --format json, as a list"""
