@@ -1,6 +1,6 @@
 /*
- * cmd_report.c - postmeter report messages: the ledger, filtered, as a
- * table, CSV or JSON. Read-only; never changes the database.
+ * cmd_report.c - postmeter report messages | auth: the ledger, filtered,
+ * as a table, CSV or JSON. Read-only; never changes the database.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -156,11 +156,94 @@ static int report_messages(const struct config *c, int argc, char **argv)
     return st == STORE_OK ? CLI_OK : CLI_FAIL;
 }
 
+static const struct out_col auth_cols[] = {
+    {"domain", OUT_STR, true},      {"messages", OUT_INT, true},   {"spf_pass", OUT_INT, true},
+    {"spf_fail", OUT_INT, true},    {"dkim_pass", OUT_INT, true},  {"dkim_fail", OUT_INT, true},
+    {"dmarc_pass", OUT_INT, true},  {"dmarc_fail", OUT_INT, true}, {"rejected", OUT_INT, true},
+    {"quarantined", OUT_INT, true},
+};
+#define NAUTHCOLS (sizeof(auth_cols) / sizeof(auth_cols[0]))
+
+/* auth_row - one domain's counts as an output row */
+static int auth_row(const struct store_auth_row *r, void *arg)
+{
+    struct out_val v[NAUTHCOLS] = {
+        {.s = r->domain[0] ? r->domain : "(no From domain)"},
+        {.i = r->messages},
+        {.i = r->spf_pass},
+        {.i = r->spf_fail},
+        {.i = r->dkim_pass},
+        {.i = r->dkim_fail},
+        {.i = r->dmarc_pass},
+        {.i = r->dmarc_fail},
+        {.i = r->rejected},
+        {.i = r->quarantined},
+    };
+
+    out_row(arg, v);
+    return 0;
+}
+
+/* report_auth - postmeter report auth [--since T] [--until T] [--domain D] [--format F] */
+static int report_auth(const struct config *c, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"since", required_argument, NULL, 's'},
+        {"until", required_argument, NULL, 'u'},
+        {"domain", required_argument, NULL, 'd'},
+        {"format", required_argument, NULL, 'F'},
+        {NULL, 0, NULL, 0},
+    };
+    struct store_auth_filter f = {0};
+    enum out_format format = OUT_TABLE;
+    int64_t now = time_now();
+    struct store *s;
+    struct out *o;
+    enum store_status st;
+    int ch;
+
+    while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (ch) {
+        case 's':
+            f.since = parse_time_opt("--since", optarg, now);
+            break;
+        case 'u':
+            f.until = parse_time_opt("--until", optarg, now);
+            break;
+        case 'd':
+            f.domain = optarg;
+            break;
+        case 'F':
+            if (!out_parse_format(optarg, &format)) {
+                fprintf(stderr, "postmeter: --format: use table, csv or json\n");
+                return CLI_USAGE;
+            }
+            break;
+        default:
+            return CLI_USAGE;
+        }
+    }
+    if (optind != argc) {
+        fprintf(stderr, "postmeter: report auth: unexpected \"%s\"\n", argv[optind]);
+        return CLI_USAGE;
+    }
+    s = cli_open_store(c, STORE_READONLY | STORE_NOCREATE);
+    o = out_new(format, auth_cols, NAUTHCOLS, stdout);
+    st = store_report_auth(s, &f, auth_row, o);
+    out_end(o);
+    if (st != STORE_OK)
+        fprintf(stderr, "postmeter: %s: %s\n", c->database, store_error(s));
+    store_close(s);
+    return st == STORE_OK ? CLI_OK : CLI_FAIL;
+}
+
 /* cmd_report - report KIND ... */
 int cmd_report(const struct config *c, int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "messages") == 0)
         return report_messages(c, argc - 1, argv + 1);
-    fprintf(stderr, "usage: postmeter report messages [options]\n");
+    if (argc >= 2 && strcmp(argv[1], "auth") == 0)
+        return report_auth(c, argc - 1, argv + 1);
+    fprintf(stderr, "usage: postmeter report messages|auth [options]\n");
     return CLI_USAGE;
 }

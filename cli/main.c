@@ -22,6 +22,8 @@ static int usage(FILE *fp, int status)
                 "commands:\n"
                 "  report messages [--since T] [--until T] [--sender A] [--recipient A]\n"
                 "                  [--limit N] [--format table|csv|json]\n"
+                "  report auth [--since T] [--until T] [--domain D] [--format F]\n"
+                "                  inbound SPF/DKIM/DMARC pass and fail counts per From domain\n"
                 "  db migrate      create the database or bring its schema up to date\n"
                 "  db check        integrity check and schema version\n"
                 "  config show     every key's effective value\n"

@@ -114,3 +114,12 @@ enum store_status store_report_messages(struct store *s, const struct store_msg_
 
     return s->ops->report_messages(s, f ? f : &none, fn, arg);
 }
+
+/* store_report_auth - per header.from domain counts of inbound mail */
+enum store_status store_report_auth(struct store *s, const struct store_auth_filter *f,
+                                    int (*fn)(const struct store_auth_row *r, void *arg), void *arg)
+{
+    static const struct store_auth_filter none;
+
+    return s->ops->report_auth(s, f ? f : &none, fn, arg);
+}

@@ -95,4 +95,34 @@ enum store_status store_report_messages(struct store *s, const struct store_msg_
                                         int (*fn)(const struct ledger_msg *m, void *arg),
                                         void *arg);
 
+/* Filter for store_report_auth(); zero/NULL fields do not filter. */
+struct store_auth_filter {
+    int64_t since;      /* received_at >= since */
+    int64_t until;      /* received_at < until */
+    const char *domain; /* header.from domain, or a subdomain of it (case-insensitive) */
+};
+
+/*
+ * One header.from domain's inbound mail. Counts are messages: dkim_pass
+ * has at least one passing signature, dkim_fail has signatures and none
+ * passing; spf_fail counts fail and softfail.
+ */
+struct store_auth_row {
+    const char *domain; /* lower case; "" when the message had no usable From */
+    int64_t messages;
+    int64_t spf_pass, spf_fail;
+    int64_t dkim_pass, dkim_fail;
+    int64_t dmarc_pass, dmarc_fail;
+    int64_t rejected, quarantined;
+};
+
+/*
+ * store_report_auth - call fn once per header.from domain of inbound
+ * mail, busiest first, with a row valid only during the call. A non-zero
+ * return from fn stops the walk.
+ */
+enum store_status store_report_auth(struct store *s, const struct store_auth_filter *f,
+                                    int (*fn)(const struct store_auth_row *r, void *arg),
+                                    void *arg);
+
 #endif

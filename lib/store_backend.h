@@ -25,6 +25,9 @@ struct store_ops {
     enum store_status (*report_messages)(struct store *s, const struct store_msg_filter *f,
                                          int (*fn)(const struct ledger_msg *m, void *arg),
                                          void *arg);
+    enum store_status (*report_auth)(struct store *s, const struct store_auth_filter *f,
+                                     int (*fn)(const struct store_auth_row *r, void *arg),
+                                     void *arg);
 };
 
 /* The part of every backend handle that store.c knows. */

@@ -314,6 +314,23 @@ def test_cli_auth_matches_milter(h):
           p.stdout.decode())
 
 
+def test_report_auth(h):
+    """postmeter report auth counts what the cases above sent for dmarc.test"""
+    import json
+    rows = json.loads(h.cli("report", "auth", "--domain", "dmarc.test", "--format",
+                            "json").stdout)
+    got = {r["domain"]: r for r in rows}
+    check_eq(sorted(got), ["dmarc.test", "news.dmarc.test"], "domains")
+    d = got["dmarc.test"]
+    check_eq((d["messages"], d["dmarc_pass"], d["dmarc_fail"], d["rejected"], d["spf_pass"],
+              d["spf_fail"]), (2, 1, 1, 1, 1, 1), "dmarc.test counts")
+    check_eq((got["news.dmarc.test"]["messages"], got["news.dmarc.test"]["dmarc_pass"]), (1, 1),
+             "news.dmarc.test counts")
+    table = h.cli("report", "auth").stdout.decode()
+    check(table.splitlines()[0].split()[:3] == ["domain", "messages", "spf_pass"], "table header",
+          table)
+
+
 if __name__ == "__main__":
     with SILENT:
         main_with_harness([
@@ -326,5 +343,6 @@ if __name__ == "__main__":
             ("DMARC p=quarantine -> Postfix hold queue", test_dmarc_quarantine_hold),
             ("forged Authentication-Results removed", test_forged_authres_removed),
             ("postmeter auth prints what the milter adds", test_cli_auth_matches_milter),
+            ("postmeter report auth", test_report_auth),
         ], name="inbound", zones=ZONES, zone_data=ZONE_DATA, unbound_extra=UNBOUND_EXTRA,
             log_subject=True)

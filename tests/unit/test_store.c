@@ -529,6 +529,132 @@ static void test_put_and_report(void **state)
         ledger_msg_free(msgs[i]);
 }
 
+struct auth_spec {
+    const char *from_domain; /* dmarc identity; NULL = no dmarc row */
+    const char *spf, *dmarc; /* results; NULL = no row */
+    const char *dkim[3];     /* dkim results, NULL-terminated */
+    const char *action;
+    enum ledger_direction dir;
+    int64_t at;
+};
+
+static const struct auth_spec auth_specs[] = {
+    {"a.example", "pass", "pass", {"pass", NULL}, "accept", LEDGER_INBOUND, 100},
+    {"A.Example", "fail", "fail", {"fail", NULL}, "reject", LEDGER_INBOUND, 200},
+    {"a.example", "softfail", "fail", {"fail", "pass", NULL}, "quarantine", LEDGER_INBOUND, 300},
+    {"news.a.example", "none", "pass", {"pass", NULL}, "accept", LEDGER_INBOUND, 400},
+    {"b.example", "pass", "none", {NULL}, "accept", LEDGER_INBOUND, 500},
+    {"a.example", NULL, NULL, {NULL}, "accept", LEDGER_OUTBOUND, 600}, /* not counted */
+    {NULL, "pass", "permerror", {NULL}, "accept", LEDGER_INBOUND, 700},
+    {"xa.example", "pass", "pass", {NULL}, "accept", LEDGER_INBOUND, 800},
+};
+#define NAUTHSPECS (sizeof(auth_specs) / sizeof(auth_specs[0]))
+
+struct auth_want {
+    const char *domain;
+    int64_t n[9]; /* messages spf_pass spf_fail dkim_pass dkim_fail dmarc_pass dmarc_fail
+                     rejected quarantined */
+};
+
+struct auth_collect {
+    struct auth_want got[NAUTHSPECS];
+    size_t n;
+};
+
+/* auth_fn - report callback: copy the row */
+static int auth_fn(const struct store_auth_row *r, void *arg)
+{
+    struct auth_collect *c = arg;
+    struct auth_want *w = &c->got[c->n++];
+
+    w->domain = strdup(r->domain);
+    w->n[0] = r->messages;
+    w->n[1] = r->spf_pass;
+    w->n[2] = r->spf_fail;
+    w->n[3] = r->dkim_pass;
+    w->n[4] = r->dkim_fail;
+    w->n[5] = r->dmarc_pass;
+    w->n[6] = r->dmarc_fail;
+    w->n[7] = r->rejected;
+    w->n[8] = r->quarantined;
+    return 0;
+}
+
+struct auth_case {
+    const char *name;
+    struct store_auth_filter f;
+    struct auth_want want[6]; /* in report order; domain NULL ends */
+};
+
+static const struct auth_case auth_cases[] = {
+    {"all",
+     {0},
+     {{"a.example", {3, 1, 2, 2, 1, 1, 2, 1, 1}},
+      {"", {1, 1, 0, 0, 0, 0, 0, 0, 0}},
+      {"b.example", {1, 1, 0, 0, 0, 0, 0, 0, 0}},
+      {"news.a.example", {1, 0, 0, 1, 0, 1, 0, 0, 0}},
+      {"xa.example", {1, 1, 0, 0, 0, 1, 0, 0, 0}}}},
+    {"domain-and-subdomains",
+     {.domain = "A.EXAMPLE"},
+     {{"a.example", {3, 1, 2, 2, 1, 1, 2, 1, 1}}, {"news.a.example", {1, 0, 0, 1, 0, 1, 0, 0, 0}}}},
+    {"since-until",
+     {.since = 200, .until = 500},
+     {{"a.example", {2, 0, 2, 1, 1, 0, 2, 1, 1}}, {"news.a.example", {1, 0, 0, 1, 0, 1, 0, 0, 0}}}},
+};
+
+/* test_report_auth - counts per header.from domain, inbound only, filters */
+static void test_report_auth(void **state)
+{
+    const char *path = new_db();
+    struct store *s = open_ok(path, 0);
+    struct ledger_msg *msgs[NAUTHSPECS];
+
+    (void)state;
+    assert_int_equal(store_migrate(s, store_migrations, store_migrations_count), STORE_OK);
+    for (size_t i = 0; i < NAUTHSPECS; i++) {
+        const struct auth_spec *a = &auth_specs[i];
+        struct ledger_msg *m = msgs[i] = ledger_msg_new();
+        struct ledger_auth *r;
+
+        m->direction = a->dir;
+        m->received_at = a->at;
+        ledger_msg_set(&m->action, a->action);
+        if (a->spf)
+            ledger_msg_set(&ledger_msg_add_auth(m, "spf", a->spf)->identity, "x.example");
+        for (size_t k = 0; a->dkim[k]; k++)
+            ledger_msg_add_auth(m, "dkim", a->dkim[k]);
+        if (a->dmarc) {
+            r = ledger_msg_add_auth(m, "dmarc", a->dmarc);
+            ledger_msg_set(&r->identity, a->from_domain);
+        }
+    }
+    assert_int_equal(store_put_messages(s, msgs, NAUTHSPECS), STORE_OK);
+    for (size_t c = 0; c < sizeof(auth_cases) / sizeof(auth_cases[0]); c++) {
+        const struct auth_case *ac = &auth_cases[c];
+        struct auth_collect got = {0};
+        size_t nwant = 0;
+
+        assert_int_equal(store_report_auth(s, &ac->f, auth_fn, &got), STORE_OK);
+        while (nwant < 6 && ac->want[nwant].domain)
+            nwant++;
+        if (got.n != nwant)
+            fail_msg("%s: %zu rows, want %zu", ac->name, got.n, nwant);
+        for (size_t i = 0; i < nwant; i++) {
+            if (strcmp(got.got[i].domain, ac->want[i].domain) != 0)
+                fail_msg("%s: row %zu is %s, want %s", ac->name, i, got.got[i].domain,
+                         ac->want[i].domain);
+            for (size_t k = 0; k < 9; k++)
+                if (got.got[i].n[k] != ac->want[i].n[k])
+                    fail_msg("%s: %s count %zu is %lld, want %lld", ac->name, ac->want[i].domain, k,
+                             (long long)got.got[i].n[k], (long long)ac->want[i].n[k]);
+            free((char *)got.got[i].domain);
+        }
+    }
+    store_close(s);
+    for (size_t i = 0; i < NAUTHSPECS; i++)
+        ledger_msg_free(msgs[i]);
+}
+
 /* test_put_idempotent - a uid already stored is skipped, with its recipients */
 static void test_put_idempotent(void **state)
 {
@@ -756,6 +882,7 @@ int main(void)
         cmocka_unit_test(test_check_embedded),
         cmocka_unit_test(test_put_and_report),
         cmocka_unit_test(test_put_idempotent),
+        cmocka_unit_test(test_report_auth),
         cmocka_unit_test(test_put_all_or_nothing),
         cmocka_unit_test(test_open_errors),
         cmocka_unit_test(test_readonly_connection),
