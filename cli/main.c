@@ -1,6 +1,6 @@
 /*
  * main.c - postmeter, the command line tool: global options, then one
- * subcommand (db, config, report, spf; more with later features).
+ * subcommand (db, config, report, auth, spf, dkim, dns).
  *
  * Reads the same configuration file as the daemons. Without -c, a missing
  * default file means built-in defaults; a file given with -c must exist.
@@ -34,6 +34,18 @@ static int usage(FILE *fp, int status)
                 "  spf --ip IP [--helo NAME] [--mail-from ADDR] [--identity mailfrom|helo]\n"
                 "                  evaluate SPF as postmeter-milter would; prints the result,\n"
                 "                  then the explanation or problem (exit 0 whatever it is)\n"
+                "  dkim keygen DOMAIN [--selector S] [--algorithm rsa|ed25519] [--bits N]\n"
+                "                  make a signing key (active, or pending if the domain already\n"
+                "                  signs with that algorithm) and print its TXT record\n"
+                "  dkim list [DOMAIN] [--format table|csv|json]\n"
+                "  dkim rotate DOMAIN [--selector S] [--algorithm A] [--bits N]\n"
+                "                  make a pending key (published, not signing) to replace one\n"
+                "  dkim rotate DOMAIN --activate [SELECTOR] [--force]\n"
+                "                  sign with the published pending key, retire the old one\n"
+                "  dkim remove DOMAIN SELECTOR [--delete-file] [--force]\n"
+                "  dns DOMAIN [--mx HOST] [--rua MAILTO] [--check]\n"
+                "                  the DKIM, SPF, DMARC and MX records to publish (zone-file\n"
+                "                  syntax); --check compares them with DNS (exit 1 if wrong)\n"
                 "\n"
                 "T is ISO 8601 (2026-11-24, 2026-11-24T10:00:00Z), \"now\", or a span\n"
                 "before now: 30m, 12h, 7d, 2w.\n");
@@ -95,6 +107,10 @@ int main(int argc, char **argv)
         status = cmd_auth(c, argc, argv);
     else if (strcmp(argv[0], "spf") == 0)
         status = cmd_spf(c, argc, argv);
+    else if (strcmp(argv[0], "dkim") == 0)
+        status = cmd_dkim(c, argc, argv);
+    else if (strcmp(argv[0], "dns") == 0)
+        status = cmd_dns(c, argc, argv);
     else {
         fprintf(stderr, "postmeter: unknown command \"%s\"\n", argv[0]);
         status = usage(stderr, CLI_USAGE);

@@ -39,6 +39,7 @@ static const char *const quarantine_choices[] = {"hold", "header", NULL};
 static bool check_socket(const char *v, struct buf *why);
 static bool check_dns_server(const char *v, struct buf *why);
 static bool check_nonempty(const char *v, struct buf *why);
+static bool check_absolute(const char *v, struct buf *why);
 static bool check_net_or_domain(const char *v, struct buf *why);
 
 #define OFF(f) offsetof(struct config, f)
@@ -94,6 +95,8 @@ static const struct cfg_key cfg_keys[] = {
      "DMARC temperror (DNS trouble): accept the mail, or tempfail so the sender retries"},
     {"auth_allow", CFG_LIST, OFF(auth_allow), "", 0, 0, NULL, check_net_or_domain,
      "client networks and From domains (with subdomains) whose mail is never refused or held"},
+    {"dkim_key_dir", CFG_STRING, OFF(dkim_key_dir), POSTMETER_SYSCONFDIR "/postmeter/keys", 0, 0,
+     NULL, check_absolute, "directory of the DKIM private keys that postmeter dkim makes"},
     {"debug", CFG_BOOL, OFF(debug), "no", 0, 0, NULL, NULL, "log debug detail"},
 };
 
@@ -104,6 +107,16 @@ static bool check_nonempty(const char *v, struct buf *why)
 {
     if (*v == '\0') {
         buf_puts(why, "must not be empty");
+        return false;
+    }
+    return true;
+}
+
+/* check_absolute - the value must be an absolute path */
+static bool check_absolute(const char *v, struct buf *why)
+{
+    if (v[0] != '/') {
+        buf_printf(why, "\"%s\" is not an absolute path", v);
         return false;
     }
     return true;

@@ -63,6 +63,10 @@ struct config {
     int on_temperror;     /* enum config_on_error */
     char **auth_allow;    /* networks and domains never refused, NULL-terminated */
 
+
+    /* outbound */
+    char *dkim_key_dir; /* absolute; DKIM private keys made by postmeter dkim */
+
     bool debug;
 };
 

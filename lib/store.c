@@ -123,3 +123,131 @@ enum store_status store_report_auth(struct store *s, const struct store_auth_fil
 
     return s->ops->report_auth(s, f ? f : &none, fn, arg);
 }
+
+static const char *const dkim_alg_names[] = {"rsa-sha256", "ed25519-sha256"};
+static const char *const dkim_state_names[] = {"active", "pending", "retired"};
+
+/* store_dkim_alg_name - the a= tag of an algorithm */
+const char *store_dkim_alg_name(enum store_dkim_alg a)
+{
+    if ((unsigned)a >= sizeof(dkim_alg_names) / sizeof(dkim_alg_names[0]))
+        bug("store_dkim_alg_name: algorithm %d", (int)a);
+    return dkim_alg_names[a];
+}
+
+/* store_dkim_alg_parse - the algorithm named s */
+bool store_dkim_alg_parse(const char *s, enum store_dkim_alg *a)
+{
+    for (size_t i = 0; i < sizeof(dkim_alg_names) / sizeof(dkim_alg_names[0]); i++) {
+        if (s != NULL && strcmp(s, dkim_alg_names[i]) == 0) {
+            *a = (enum store_dkim_alg)i;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* store_dkim_state_name - the name of a key state */
+const char *store_dkim_state_name(enum store_dkim_state st)
+{
+    if ((unsigned)st >= sizeof(dkim_state_names) / sizeof(dkim_state_names[0]))
+        bug("store_dkim_state_name: state %d", (int)st);
+    return dkim_state_names[st];
+}
+
+/* store_dkim_state_parse - the state named s */
+bool store_dkim_state_parse(const char *s, enum store_dkim_state *st)
+{
+    for (size_t i = 0; i < sizeof(dkim_state_names) / sizeof(dkim_state_names[0]); i++) {
+        if (s != NULL && strcmp(s, dkim_state_names[i]) == 0) {
+            *st = (enum store_dkim_state)i;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* dkim_name - lower-case copy of a domain or selector, NULL (error set) if unusable */
+static char *dkim_name(struct store *s, const char *what, const char *v)
+{
+    if (v == NULL || v[0] == '\0') {
+        store_set_error(s, "DKIM key: empty %s", what);
+        return NULL;
+    }
+    return str_lower(xstrdup(v));
+}
+
+/* store_put_dkim_key - add a DKIM key */
+enum store_status store_put_dkim_key(struct store *s, const struct store_dkim_key *k)
+{
+    struct store_dkim_key low = *k;
+    enum store_status st = STORE_ERROR;
+    char *domain = dkim_name(s, "domain", k->domain);
+    char *selector = domain ? dkim_name(s, "selector", k->selector) : NULL;
+
+    if (selector == NULL) {
+        free(domain);
+        return STORE_ERROR; /* error set */
+    }
+    if ((unsigned)k->algorithm > STORE_DKIM_ED25519_SHA256 ||
+        (unsigned)k->state > STORE_DKIM_RETIRED)
+        store_set_error(s, "DKIM key %s %s: bad algorithm or state", domain, selector);
+    else if (k->key_file == NULL || k->key_file[0] != '/')
+        store_set_error(s, "DKIM key %s %s: key file \"%s\" is not an absolute path", domain,
+                        selector, k->key_file ? k->key_file : "");
+    else if (k->bits == 0)
+        store_set_error(s, "DKIM key %s %s: key size 0", domain, selector);
+    else {
+        low.domain = domain;
+        low.selector = selector;
+        st = s->ops->put_dkim_key(s, &low);
+    }
+    free(domain);
+    free(selector);
+    return st;
+}
+
+/* store_list_dkim_keys - walk the DKIM keys of one domain or all */
+enum store_status store_list_dkim_keys(struct store *s, const char *domain,
+                                       int (*fn)(const struct store_dkim_key *k, void *arg),
+                                       void *arg)
+{
+    char *low = domain ? str_lower(xstrdup(domain)) : NULL;
+    enum store_status st = s->ops->list_dkim_keys(s, low, fn, arg);
+
+    free(low);
+    return st;
+}
+
+/* store_set_dkim_key_state - move a key to another state */
+enum store_status store_set_dkim_key_state(struct store *s, const char *domain,
+                                           const char *selector, enum store_dkim_state state,
+                                           int64_t now)
+{
+    enum store_status st = STORE_ERROR;
+    char *d = dkim_name(s, "domain", domain);
+    char *sel = d ? dkim_name(s, "selector", selector) : NULL;
+
+    if (sel != NULL && (unsigned)state > STORE_DKIM_RETIRED)
+        store_set_error(s, "DKIM key %s %s: bad state %d", d, sel, (int)state);
+    else if (sel != NULL)
+        st = s->ops->set_dkim_key_state(s, d, sel, state, now);
+    free(d);
+    free(sel);
+    return st;
+}
+
+/* store_remove_dkim_key - forget a key */
+enum store_status store_remove_dkim_key(struct store *s, const char *domain, const char *selector,
+                                        bool even_active)
+{
+    enum store_status st = STORE_ERROR;
+    char *d = dkim_name(s, "domain", domain);
+    char *sel = d ? dkim_name(s, "selector", selector) : NULL;
+
+    if (sel != NULL)
+        st = s->ops->remove_dkim_key(s, d, sel, even_active);
+    free(d);
+    free(sel);
+    return st;
+}

@@ -1,6 +1,6 @@
 /*
- * store.h - the database behind the ledger, reports and (later) rules,
- * keys and opens, spoken in operations, never in SQL.
+ * store.h - the database behind the ledger, reports, DKIM keys and
+ * (later) rules and opens, spoken in operations, never in SQL.
  *
  * One backend today: SQLite (WAL mode, busy timeout, migrations from
  * schema/NNN_name.sql embedded at build time, tracked in PRAGMA
@@ -124,5 +124,75 @@ struct store_auth_row {
 enum store_status store_report_auth(struct store *s, const struct store_auth_filter *f,
                                     int (*fn)(const struct store_auth_row *r, void *arg),
                                     void *arg);
+
+/*
+ * DKIM signing keys (schema 003_dkim_keys). A key is pending (made by a
+ * rotation: published in DNS, not signing yet), active (signs; at most
+ * one per domain and algorithm) or retired (no longer signs, still
+ * published for verification until removed). The private key stays in
+ * key_file; the database never holds it.
+ */
+enum store_dkim_alg { STORE_DKIM_RSA_SHA256 = 0, STORE_DKIM_ED25519_SHA256 = 1 };
+enum store_dkim_state { STORE_DKIM_ACTIVE = 0, STORE_DKIM_PENDING = 1, STORE_DKIM_RETIRED = 2 };
+
+/*
+ * One key. What a signer needs: sign for domain (d=) with selector (s=),
+ * algorithm (a= is store_dkim_alg_name()) and the PEM in key_file, when
+ * state is STORE_DKIM_ACTIVE.
+ */
+struct store_dkim_key {
+    const char *domain;   /* lower case, no trailing dot */
+    const char *selector; /* lower case */
+    enum store_dkim_alg algorithm;
+    unsigned bits;        /* RSA modulus size; 256 for Ed25519 */
+    const char *key_file; /* absolute path of the PEM private key */
+    enum store_dkim_state state;
+    int64_t created_at;   /* seconds since the epoch */
+    int64_t activated_at; /* 0 = never active */
+    int64_t retired_at;   /* 0 = not retired */
+};
+
+/* store_dkim_alg_name - "rsa-sha256" or "ed25519-sha256" (the a= tag) */
+const char *store_dkim_alg_name(enum store_dkim_alg a);
+/* store_dkim_alg_parse - the algorithm named s (as above); false if none */
+bool store_dkim_alg_parse(const char *s, enum store_dkim_alg *a);
+/* store_dkim_state_name - "active", "pending" or "retired" */
+const char *store_dkim_state_name(enum store_dkim_state st);
+/* store_dkim_state_parse - the state named s; false if none */
+bool store_dkim_state_parse(const char *s, enum store_dkim_state *st);
+
+/*
+ * store_put_dkim_key - add k (domain and selector are stored in lower
+ * case). STORE_ERROR if the domain already has that selector, if k is
+ * active and the domain already has an active key of its algorithm, or
+ * if a field is unusable (empty name, relative key_file).
+ */
+enum store_status store_put_dkim_key(struct store *s, const struct store_dkim_key *k);
+/*
+ * store_list_dkim_keys - call fn once per key of domain (NULL = every
+ * domain), ordered by domain, then active, pending, retired, then
+ * algorithm and age (oldest first), with a record valid only during the
+ * call. A non-zero return from fn stops the walk (not an error).
+ */
+enum store_status store_list_dkim_keys(struct store *s, const char *domain,
+                                       int (*fn)(const struct store_dkim_key *k, void *arg),
+                                       void *arg);
+/*
+ * store_set_dkim_key_state - move a key to state at time now, in one
+ * transaction. Making a key active retires the domain's active key of
+ * the same algorithm (a rotation); leaving retired clears retired_at.
+ * Setting the state a key already has changes nothing. STORE_ERROR if
+ * there is no such key.
+ */
+enum store_status store_set_dkim_key_state(struct store *s, const char *domain,
+                                           const char *selector, enum store_dkim_state state,
+                                           int64_t now);
+/*
+ * store_remove_dkim_key - forget a key (never touches its file).
+ * STORE_ERROR if there is no such key, or if it is active and
+ * even_active is false.
+ */
+enum store_status store_remove_dkim_key(struct store *s, const char *domain, const char *selector,
+                                        bool even_active);
 
 #endif

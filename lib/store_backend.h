@@ -28,6 +28,16 @@ struct store_ops {
     enum store_status (*report_auth)(struct store *s, const struct store_auth_filter *f,
                                      int (*fn)(const struct store_auth_row *r, void *arg),
                                      void *arg);
+    /* DKIM keys: names already lower case and checked by store.c */
+    enum store_status (*put_dkim_key)(struct store *s, const struct store_dkim_key *k);
+    enum store_status (*list_dkim_keys)(struct store *s, const char *domain,
+                                        int (*fn)(const struct store_dkim_key *k, void *arg),
+                                        void *arg);
+    enum store_status (*set_dkim_key_state)(struct store *s, const char *domain,
+                                            const char *selector, enum store_dkim_state state,
+                                            int64_t now);
+    enum store_status (*remove_dkim_key)(struct store *s, const char *domain, const char *selector,
+                                         bool even_active);
 };
 
 /* The part of every backend handle that store.c knows. */

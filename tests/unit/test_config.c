@@ -122,6 +122,7 @@ static const struct bad_case bad_cases[] = {
     {"dns_servers = 127.0.0.1@0\n",
      "1: dns_servers: \"127.0.0.1@0\" is not ADDRESS[@PORT] with a literal IP address\n"},
     {"database =\n", "1: database: must not be empty\n"},
+    {"dkim_key_dir = keys\n", "1: dkim_key_dir: \"keys\" is not an absolute path\n"},
     {"just some words\n", "1: expected \"key = value\"\n"},
     {"log_subject = yes\nlog_subject = no\n", "2: log_subject is already set at line 1\n"},
 };

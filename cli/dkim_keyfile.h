@@ -1,0 +1,66 @@
+/*
+ * dkim_keyfile.h - DKIM private key files for postmeter dkim and
+ * postmeter dns: make a key with OpenSSL and write it so that only root
+ * and the milter's group can ever read it, and derive the public key
+ * that goes into DNS from a key file (ours or made elsewhere).
+ *
+ * Nothing here ever prints, logs or returns private key material.
+ */
+#ifndef POSTMETER_CLI_DKIM_KEYFILE_H
+#define POSTMETER_CLI_DKIM_KEYFILE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "buf.h"
+#include "store.h"
+
+#define KEYFILE_MODE         0640 /* root rw, the milter's group r, nobody else */
+#define KEYFILE_DIR_MODE     0750
+#define KEYFILE_RSA_MIN      1024
+#define KEYFILE_RSA_MAX      4096
+#define KEYFILE_RSA_BITS     2048 /* default */
+#define KEYFILE_ED25519_BITS 256
+
+/* The public half of a key. */
+struct keyfile_pub {
+    enum store_dkim_alg algorithm;
+    unsigned bits; /* RSA modulus size; 256 for Ed25519 */
+    char *p;       /* base64 for the p= tag (RFC 6376 / RFC 8463); caller frees */
+};
+
+/*
+ * keyfile_ensure_dir - make dir (mode 0750, owner root, group gid when
+ * gid != (gid_t)-1) unless it exists; its parent must exist. False with a
+ * reason in err[errlen].
+ */
+bool keyfile_ensure_dir(const char *dir, gid_t gid, char *err, size_t errlen);
+/*
+ * keyfile_create - generate a key (RSA of bits, or Ed25519) and write it
+ * as PKCS#8 PEM to path, which must not exist: through a temporary file
+ * in the same directory made with O_EXCL and mode 0600, given group gid
+ * (unless (gid_t)-1; owner root when we are root), then mode 0640,
+ * fsync, and a rename that never replaces an existing file. The public
+ * half goes to *pub. False with a reason in err[errlen]; then no file is
+ * left behind.
+ */
+bool keyfile_create(const char *path, enum store_dkim_alg a, unsigned bits, gid_t gid,
+                    struct keyfile_pub *pub, char *err, size_t errlen);
+/*
+ * keyfile_public - read the private key in path (PEM: PKCS#8 or
+ * traditional; never asks for a passphrase) and derive its public half
+ * into *pub. False with a reason in err[errlen].
+ */
+bool keyfile_public(const char *path, struct keyfile_pub *pub, char *err, size_t errlen);
+/* keyfile_pub_free - free pub's strings */
+void keyfile_pub_free(struct keyfile_pub *pub);
+
+/*
+ * keyfile_public_of - keyfile_public() of stored key k's file, checking
+ * that it holds a key of k's algorithm. False with a reason in err[errlen].
+ */
+bool keyfile_public_of(const struct store_dkim_key *k, struct keyfile_pub *pub, char *err,
+                       size_t errlen);
+
+#endif
