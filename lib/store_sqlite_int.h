@@ -1,0 +1,55 @@
+/*
+ * store_sqlite_int.h - what the SQLite backend's files share (internal to
+ * lib/: store_sqlite.c, store_sqlite_report.c, store_sqlite_keys.c).
+ */
+#ifndef POSTMETER_STORE_SQLITE_INT_H
+#define POSTMETER_STORE_SQLITE_INT_H
+
+#include <sqlite3.h>
+
+#include "store_backend.h"
+
+struct sqlite_store {
+    struct store base; /* first: a struct store * is a struct sqlite_store * */
+    sqlite3 *db;
+    int flags;
+    sqlite3_stmt *ins_msg;  /* cached by put_messages */
+    sqlite3_stmt *ins_rcpt; /* cached by put_messages */
+    sqlite3_stmt *ins_auth; /* cached by put_messages */
+};
+
+/* sqlite_of - the SQLite handle behind s */
+struct sqlite_store *sqlite_of(struct store *s);
+/* sqlite_fail - record the connection's last error under what; returns its status */
+enum store_status sqlite_fail(struct sqlite_store *ss, int rc, const char *what);
+/* sqlite_exec - run one parameterless statement to completion; SQLite result code */
+int sqlite_exec(sqlite3 *db, const char *sql);
+/* sqlite_rollback - end a failed transaction, if one is open */
+void sqlite_rollback(struct sqlite_store *ss);
+/* sqlite_bind_str - bind a C string, or NULL as SQL NULL */
+int sqlite_bind_str(sqlite3_stmt *st, int i, const char *v);
+/* sqlite_col_str - copy of text column i, NULL for SQL NULL; caller frees */
+char *sqlite_col_str(sqlite3_stmt *st, int i);
+/* sqlite_bind_named_int - bind an int64 to :name if the statement uses it */
+int sqlite_bind_named_int(sqlite3_stmt *st, const char *name, sqlite3_int64 v);
+/* sqlite_bind_named_str - bind a string to :name if the statement uses it */
+int sqlite_bind_named_str(sqlite3_stmt *st, const char *name, const char *v);
+
+/* The operations of the other files (see store_backend.h). */
+enum store_status sqlite_report_messages(struct store *s, const struct store_msg_filter *f,
+                                         int (*fn)(const struct ledger_msg *m, void *arg),
+                                         void *arg);
+enum store_status sqlite_report_auth(struct store *s, const struct store_auth_filter *f,
+                                     int (*fn)(const struct store_auth_row *r, void *arg),
+                                     void *arg);
+enum store_status sqlite_put_dkim_key(struct store *s, const struct store_dkim_key *k);
+enum store_status sqlite_list_dkim_keys(struct store *s, const char *domain,
+                                        int (*fn)(const struct store_dkim_key *k, void *arg),
+                                        void *arg);
+enum store_status sqlite_set_dkim_key_state(struct store *s, const char *domain,
+                                            const char *selector, enum store_dkim_state state,
+                                            int64_t now);
+enum store_status sqlite_remove_dkim_key(struct store *s, const char *domain, const char *selector,
+                                         bool even_active);
+
+#endif
