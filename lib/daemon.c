@@ -59,18 +59,29 @@ void daemon_detach(void)
         close(fd);
 }
 
-/* daemon_write_pidfile - write our pid to path */
+/*
+ * daemon_write_pidfile - write our pid to path, atomically (a temporary
+ * file renamed over it), so a reader never sees an empty or half-written
+ * pid file.
+ */
 void daemon_write_pidfile(const char *path)
 {
+    char *tmp;
     FILE *fp;
 
     if (path == NULL || *path == '\0')
         return;
-    if ((fp = fopen(path, "w")) == NULL)
-        die("%s: cannot write pid file: %s", path, strerror(errno));
+    tmp = xasprintf("%s.%ld.tmp", path, (long)getpid());
+    if ((fp = fopen(tmp, "w")) == NULL)
+        die("%s: cannot write pid file: %s", tmp, strerror(errno));
     fprintf(fp, "%ld\n", (long)getpid());
-    if (fclose(fp) != 0)
-        die("%s: cannot write pid file: %s", path, strerror(errno));
+    if (fclose(fp) != 0 || rename(tmp, path) != 0) {
+        int e = errno;
+
+        unlink(tmp);
+        die("%s: cannot write pid file: %s", path, strerror(e));
+    }
+    free(tmp);
 }
 
 /* daemon_remove_pidfile - remove path if it holds our pid */
