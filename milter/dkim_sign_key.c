@@ -1,0 +1,358 @@
+/*
+ * dkim_sign_key.c - the private keys of milter/dkim_sign: read from PEM
+ * files once, checked, kept in memory in the form libopendkim signs with.
+ *
+ * DESCRIPTION
+ *   dkims_key_load() reads the file itself (a missing or unreadable file
+ *   is told apart from a bad key), parses it with OpenSSL - no passphrase
+ *   callback that could prompt: an encrypted key is an error -, checks
+ *   the key type against the algorithm and the RSA size (RFC 8301: at
+ *   least 1024 bits), and keeps the key re-encoded as unencrypted PKCS#8
+ *   PEM in memory. That NUL-terminated PEM string is what libopendkim's
+ *   dkim_sign() takes for both algorithms: 2.11 tells PEM ("-----") from
+ *   base64 DER ("MII", which the 48-byte DER of an Ed25519 key never
+ *   starts with) and reads either with PEM_read_bio_PrivateKey() /
+ *   d2i_PrivateKey_bio(); it has no way to take the raw Ed25519 seed, and
+ *   signs Ed25519 over the SHA-256 header hash (RFC 8463) with the
+ *   EVP_PKEY it decoded. The key buffer is wiped (OPENSSL_cleanse) when
+ *   the key is freed, and so is the file buffer right after parsing.
+ *
+ *   libopendkim copies the PEM into every handle (dkim_sign) and decodes
+ *   it again at end of message (dkim_privkey_load); 2.11 has no call to
+ *   hand it a parsed key. Our allocator for libopendkim wipes every block
+ *   it frees, so those per-message copies leave nothing behind.
+ *
+ * NEVER
+ *   Never logs, prints or puts in an error string any part of a key file;
+ *   never prompts for a passphrase; never leaves a copy of key material
+ *   in freed memory that it allocated.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/bio.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "dkim_sign.h"
+#include "dkim_sign_int.h"
+#include "util.h"
+
+#define KEY_FILE_MAX   (64 * 1024) /* an RSA-16384 PEM is about 12 KiB */
+#define RSA_MIN_BITS   1024        /* RFC 8301 3.2 */
+#define ED25519_PUBLEN 32
+
+/* dkims_alg_name - the a= word of a libopendkim algorithm */
+const char *dkims_alg_name(dkim_alg_t alg)
+{
+    return alg == DKIM_SIGN_ED25519SHA256 ? "ed25519-sha256" : "rsa-sha256";
+}
+
+/* valid_name - a domain or selector libopendkim and DNS can take: LDH/underscore labels */
+static bool valid_name(const char *s)
+{
+    size_t len = strlen(s), label = 0;
+
+    if (len == 0 || len > 253)
+        return false;
+    for (const char *p = s; *p; p++) {
+        unsigned char c = (unsigned char)*p;
+
+        if (c == '.') {
+            if (label == 0)
+                return false; /* leading dot or ".." */
+            label = 0;
+            continue;
+        }
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_'))
+            return false;
+        if (++label > 63)
+            return false;
+    }
+    return label > 0; /* no trailing dot */
+}
+
+/* parse_alg - the algorithm a configuration word names; false if none */
+static bool parse_alg(const char *word, dkim_alg_t *alg)
+{
+    if (strcasecmp(word, "rsa-sha256") == 0 || strcasecmp(word, "rsa") == 0) {
+        *alg = DKIM_SIGN_RSASHA256;
+        return true;
+    }
+    if (strcasecmp(word, "ed25519-sha256") == 0 || strcasecmp(word, "ed25519") == 0) {
+        *alg = DKIM_SIGN_ED25519SHA256;
+        return true;
+    }
+    return false;
+}
+
+/*
+ * read_key_file - the whole file in a buffer of *size bytes (data plus a
+ * NUL); NULL with a reason in err. Caller wipes and frees.
+ */
+static unsigned char *read_key_file(const char *path, size_t *len, size_t *size, char *err,
+                                    size_t errlen)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    struct stat st;
+    unsigned char *data;
+    size_t got = 0;
+
+    if (fd < 0) {
+        (void)snprintf_ok(err, errlen, "dkim-sign: %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    if (fstat(fd, &st) != 0) {
+        (void)snprintf_ok(err, errlen, "dkim-sign: %s: %s", path, strerror(errno));
+        close(fd);
+        return NULL;
+    }
+    if (!S_ISREG(st.st_mode) || st.st_size <= 0 || st.st_size > KEY_FILE_MAX) {
+        (void)snprintf_ok(err, errlen, "dkim-sign: %s: %s", path,
+                          !S_ISREG(st.st_mode) ? "not a regular file"
+                          : st.st_size <= 0    ? "empty file"
+                                               : "too large for a private key");
+        close(fd);
+        return NULL;
+    }
+    *size = (size_t)st.st_size + 1;
+    data = xmalloc(*size);
+    while (got < *size - 1) {
+        ssize_t n = read(fd, data + got, *size - 1 - got);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            (void)snprintf_ok(err, errlen, "dkim-sign: %s: read error: %s", path, strerror(errno));
+            close(fd);
+            OPENSSL_cleanse(data, *size);
+            return xfree(data);
+        }
+        if (n == 0)
+            break; /* shrank since fstat: take what is there */
+        got += (size_t)n;
+    }
+    close(fd);
+    data[got] = '\0';
+    *len = got;
+    return data;
+}
+
+/* no_passphrase - OpenSSL's passphrase callback: never prompt, note that one was wanted */
+static int no_passphrase(char *buf, int size, int rwflag, void *arg)
+{
+    (void)buf;
+    (void)size;
+    (void)rwflag;
+    *(bool *)arg = true;
+    return -1;
+}
+
+/* parse_key - the private key of a PEM buffer; NULL with a reason in err */
+static EVP_PKEY *parse_key(const char *path, const unsigned char *data, size_t len, char *err,
+                           size_t errlen)
+{
+    BIO *bio = BIO_new_mem_buf(data, (int)len);
+    EVP_PKEY *pkey = NULL;
+    bool asked = false;
+
+    if (bio == NULL) {
+        (void)snprintf_ok(err, errlen, "dkim-sign: %s: out of memory", path);
+        return NULL;
+    }
+    pkey = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, &asked);
+    BIO_free(bio);
+    ERR_clear_error(); /* nothing of it is for the next user of this thread's queue */
+    if (pkey == NULL)
+        (void)snprintf_ok(err, errlen, "dkim-sign: %s: %s", path,
+                          asked ? "encrypted private keys are not supported"
+                          : memmem(data, len, "-----BEGIN", 10)
+                              ? "no private key that can be read in it"
+                              : "not a PEM private key file");
+    return pkey;
+}
+
+/* check_key - does the key suit the algorithm; sets *bits; false with a reason in err */
+static bool check_key(const char *path, EVP_PKEY *pkey, dkim_alg_t alg, unsigned *bits, char *err,
+                      size_t errlen)
+{
+    int type = EVP_PKEY_get_base_id(pkey);
+
+    if (alg == DKIM_SIGN_ED25519SHA256) {
+        if (type != EVP_PKEY_ED25519) {
+            (void)snprintf_ok(err, errlen, "dkim-sign: %s: not an Ed25519 key (ed25519-sha256)",
+                              path);
+            return false;
+        }
+        *bits = 256;
+        return true;
+    }
+    if (type != EVP_PKEY_RSA) {
+        (void)snprintf_ok(err, errlen, "dkim-sign: %s: not an RSA key (rsa-sha256)", path);
+        return false;
+    }
+    if (EVP_PKEY_get_bits(pkey) < RSA_MIN_BITS) {
+        (void)snprintf_ok(err, errlen, "dkim-sign: %s: RSA key of %d bits: at least %d needed",
+                          path, EVP_PKEY_get_bits(pkey), RSA_MIN_BITS);
+        return false;
+    }
+    *bits = (unsigned)EVP_PKEY_get_bits(pkey);
+    return true;
+}
+
+/* encode_key - fill k->pem (PKCS#8 PEM) and k->pub from a parsed key; false on failure */
+static bool encode_key(struct dkims_key *k, EVP_PKEY *pkey)
+{
+    BIO *out = BIO_new(BIO_s_mem());
+    char *p = NULL;
+    long n;
+    bool ok = false;
+
+    /* a memory BIO wipes its buffer when it grows and when it is freed */
+    if (out == NULL || PEM_write_bio_PrivateKey(out, pkey, NULL, NULL, 0, NULL, NULL) != 1)
+        goto done;
+    n = BIO_get_mem_data(out, &p);
+    if (n <= 0 || p == NULL)
+        goto done;
+    k->pemlen = (size_t)n;
+    k->pem = xmalloc(k->pemlen + 1);
+    memcpy(k->pem, p, k->pemlen);
+    k->pem[k->pemlen] = '\0';
+    if (k->alg == DKIM_SIGN_ED25519SHA256) {
+        k->pub = xmalloc(ED25519_PUBLEN);
+        k->publen = ED25519_PUBLEN;
+        ok = EVP_PKEY_get_raw_public_key(pkey, k->pub, &k->publen) == 1 &&
+             k->publen == ED25519_PUBLEN;
+    } else {
+        unsigned char *der = NULL;
+        int dlen = i2d_PUBKEY(pkey, &der);
+
+        if (dlen > 0) {
+            k->pub = xmalloc((size_t)dlen);
+            memcpy(k->pub, der, (size_t)dlen);
+            k->publen = (size_t)dlen;
+            ok = true;
+        }
+        OPENSSL_free(der);
+    }
+done:
+    BIO_free(out);
+    ERR_clear_error();
+    return ok;
+}
+
+/* dkims_key_load - read and check a PEM private key file once */
+struct dkims_key *dkims_key_load(const char *domain, const char *selector, const char *algorithm,
+                                 const char *path, char *err, size_t errlen)
+{
+    struct dkims_key *k;
+    unsigned char *data;
+    size_t len = 0, size = 0;
+    EVP_PKEY *pkey;
+    dkim_alg_t alg;
+    unsigned bits = 0;
+
+    if (domain == NULL || !valid_name(domain)) {
+        (void)snprintf_ok(err, errlen, "dkim-sign: bad signing domain \"%s\"",
+                          domain ? domain : "");
+        return NULL;
+    }
+    if (selector == NULL || !valid_name(selector)) {
+        (void)snprintf_ok(err, errlen, "dkim-sign: %s: bad selector \"%s\"", domain,
+                          selector ? selector : "");
+        return NULL;
+    }
+    if (algorithm == NULL || !parse_alg(algorithm, &alg)) {
+        (void)snprintf_ok(err, errlen,
+                          "dkim-sign: %s: unknown algorithm \"%s\" (rsa-sha256 or ed25519-sha256)",
+                          domain, algorithm ? algorithm : "");
+        return NULL;
+    }
+    if (path == NULL || *path == '\0') {
+        (void)snprintf_ok(err, errlen, "dkim-sign: %s: no key file", domain);
+        return NULL;
+    }
+    data = read_key_file(path, &len, &size, err, errlen);
+    if (data == NULL)
+        return NULL;
+    pkey = parse_key(path, data, len, err, errlen);
+    OPENSSL_cleanse(data, size);
+    free(data);
+    if (pkey == NULL)
+        return NULL;
+    if (!check_key(path, pkey, alg, &bits, err, errlen)) {
+        EVP_PKEY_free(pkey);
+        return NULL;
+    }
+    k = xcalloc(1, sizeof(*k));
+    k->domain = xstrdup(domain);
+    k->selector = xstrdup(selector);
+    k->alg = alg;
+    k->bits = bits;
+    if (!encode_key(k, pkey)) {
+        (void)snprintf_ok(err, errlen, "dkim-sign: %s: cannot re-encode the key", path);
+        EVP_PKEY_free(pkey);
+        return dkims_key_free(k);
+    }
+    EVP_PKEY_free(pkey);
+    return k;
+}
+
+/* dkims_key_free - wipe and free a key */
+struct dkims_key *dkims_key_free(struct dkims_key *k)
+{
+    if (k == NULL)
+        return NULL;
+    if (k->pem) {
+        OPENSSL_cleanse(k->pem, k->pemlen + 1);
+        free(k->pem);
+    }
+    free(k->pub);
+    free(k->domain);
+    free(k->selector);
+    OPENSSL_cleanse(k, sizeof(*k));
+    return xfree(k);
+}
+
+/* dkims_key_domain - d= */
+const char *dkims_key_domain(const struct dkims_key *k)
+{
+    return k->domain;
+}
+
+/* dkims_key_selector - s= */
+const char *dkims_key_selector(const struct dkims_key *k)
+{
+    return k->selector;
+}
+
+/* dkims_key_algorithm - a= */
+const char *dkims_key_algorithm(const struct dkims_key *k)
+{
+    return dkims_alg_name(k->alg);
+}
+
+/* dkims_key_bits - key size */
+unsigned dkims_key_bits(const struct dkims_key *k)
+{
+    return k->bits;
+}
+
+/* dkims_key_public - base64 p= value; caller frees */
+char *dkims_key_public(const struct dkims_key *k)
+{
+    char *out = xmalloc(4 * ((k->publen + 2) / 3) + 1);
+
+    EVP_EncodeBlock((unsigned char *)out, k->pub, (int)k->publen);
+    return out;
+}

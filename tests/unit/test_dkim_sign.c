@@ -1,0 +1,689 @@
+/*
+ * test_dkim_sign.c - milter/dkim_sign without an MTA: key loading (RSA
+ * PKCS#1 and PKCS#8, Ed25519 PKCS#8, and every way a key file can be
+ * wrong), the signed header list and From oversigning in h=, dual
+ * signing, the shape of the field value (folds only), signatures checked
+ * by auth/dkim_verify (libopendkim's verifier, keys served from the
+ * public halves), abandoned messages, keys freed after dkims_begin(), and
+ * threads sharing one signer.
+ *
+ * The keys are the test-only ones of tests/data/dkim-sign (gen.sh).
+ */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "buf.h"
+#include "dkim_sign.h"
+#include "dkim_verify.h"
+#include "dns.h"
+#include "util.h"
+
+#define KEYDIR TEST_DATA_DIR "/dkim-sign/"
+
+/*
+ * libopendkim 2.11 never frees the key it decodes for an Ed25519
+ * signature (dkim_free() releases the crypto state of RSA signatures
+ * only). LeakSanitizer is told about that one allocation site, with full
+ * stacks (libcrypto has no frame pointers); every other leak still fails.
+ */
+const char *__lsan_default_suppressions(void);
+const char *__lsan_default_options(void);
+const char *__asan_default_options(void);
+
+const char *__lsan_default_suppressions(void)
+{
+    return "leak:dkim_privkey_load\n";
+}
+
+const char *__lsan_default_options(void)
+{
+    return "print_suppressions=0";
+}
+
+const char *__asan_default_options(void)
+{
+    return "fast_unwind_on_malloc=0";
+}
+
+/* A test message: header fields as in a file ("Name: value", LF folds) and a CRLF body. */
+struct tmsg {
+    const char *const *fields;
+    size_t nf;
+    const char *body;
+};
+
+static const char *const full_fields[] = {
+    "Received: from client.example.test by mx.example.test",
+    "From: Alice <alice@example.test>",
+    "To: Bob <bob@example.org>,\n\tCarol <carol@example.org>",
+    "Cc: dave@example.org",
+    "Subject: a subject\n that is folded",
+    "Date: Mon, 1 Jan 2024 10:00:00 +0000",
+    "message-id: <1@example.test>",
+    "Reply-To: alice+reply@example.test",
+    "MIME-Version: 1.0",
+    "Content-Type: text/plain; charset=utf-8",
+    "Content-Transfer-Encoding: 8bit",
+    "X-Mailer: test",
+    "List-Id: <list.example.test>",
+};
+static const struct tmsg full = {
+    full_fields, sizeof(full_fields) / sizeof(full_fields[0]),
+    "Hello \xc3\xa9t\xc3\xa9,\r\n\r\nline  with   spaces  \r\n\r\n\r\n"};
+
+static const char *const short_fields[] = {
+    "From: alice@example.test",
+    "To: bob@example.org",
+    "Subject: short",
+};
+static const struct tmsg short_msg = {short_fields, 3, "x\r\n"};
+
+/* load - a key of tests/data/dkim-sign that must load */
+static struct dkims_key *load(const char *file, const char *alg, const char *selector)
+{
+    char path[512], err[256] = "";
+    struct dkims_key *k;
+
+    assert_true(snprintf_ok(path, sizeof(path), "%s%s", KEYDIR, file));
+    k = dkims_key_load("example.test", selector, alg, path, err, sizeof(err));
+    if (k == NULL)
+        fail_msg("%s: %s", file, err);
+    return k;
+}
+
+/* split - "Name: value" into the name and the value as libmilter gives it; caller frees both */
+static void split(const char *text, bool leadspc, char **name, char **value)
+{
+    const char *colon = strchr(text, ':'), *v;
+
+    assert_non_null(colon);
+    v = colon + 1;
+    if (!leadspc && *v == ' ')
+        v++;
+    *name = xstrndup(text, (size_t)(colon - text));
+    *value = xstrdup(v);
+}
+
+/* feed - a message through a signer up to (not including) end of message */
+static void feed(struct dkims_msg *m, const struct tmsg *t, bool leadspc, size_t chunk)
+{
+    size_t len = strlen(t->body);
+
+    for (size_t i = 0; i < t->nf; i++) {
+        char *name, *value;
+
+        split(t->fields[i], leadspc, &name, &value);
+        dkims_header(m, name, value);
+        free(name);
+        free(value);
+    }
+    dkims_eoh(m);
+    for (size_t i = 0; i < len; i += chunk)
+        dkims_body(m, (const unsigned char *)t->body + i, len - i < chunk ? len - i : chunk);
+}
+
+/* sign - sign t; the message (caller ends it) and its results in *sigs */
+static struct dkims_msg *sign(struct dkims *s, struct dkims_key *const *keys, size_t nkeys,
+                              unsigned flags, const struct tmsg *t, size_t chunk,
+                              const struct dkims_sig **sigs, size_t *nok)
+{
+    struct dkims_msg *m = dkims_begin(s, keys, nkeys, flags);
+
+    feed(m, t, (flags & DKIMS_LEADSPC) != 0, chunk);
+    *nok = dkims_eom(m, sigs);
+    return m;
+}
+
+/* The verifier's key lookups, answered from the keys' public halves. */
+struct pubkeys {
+    struct dkims_key *const *keys;
+    size_t n;
+};
+
+/* pub_lookup - a dkimv lookup function over loaded keys */
+static struct dns_result *pub_lookup(void *arg, const char *name)
+{
+    const struct pubkeys *pk = arg;
+    struct dns_result *r = xcalloc(1, sizeof(*r));
+
+    r->status = DNS_NXDOMAIN;
+    r->rcode = 3;
+    for (size_t i = 0; i < pk->n; i++) {
+        const struct dkims_key *k = pk->keys[i];
+        char want[300], *p;
+
+        assert_true(snprintf_ok(want, sizeof(want), "%s._domainkey.%s", dkims_key_selector(k),
+                                dkims_key_domain(k)));
+        if (strcmp(want, name) != 0)
+            continue;
+        p = dkims_key_public(k);
+        r->status = DNS_OK;
+        r->rcode = 0;
+        r->n = 1;
+        r->txt = xcalloc(1, sizeof(char *));
+        r->txt_len = xcalloc(1, sizeof(size_t));
+        r->txt[0] = xasprintf("v=DKIM1; k=%s; p=%s",
+                              strncmp(dkims_key_algorithm(k), "ed25519", 7) ? "rsa" : "ed25519", p);
+        r->txt_len[0] = strlen(r->txt[0]);
+        free(p);
+        break;
+    }
+    return r;
+}
+
+/* Changes made to a signed message before it is verified. */
+struct change {
+    const char *top;       /* a field added above everything ("Name: value") */
+    const char *bottom;    /* a field added below the others */
+    const char *body;      /* another body */
+    size_t refold;         /* 1-based index of a field whose first space becomes "\n\t" */
+    size_t leadspc_verify; /* 1: the verifier's milter has SMFIP_HDR_LEADSPC */
+};
+
+/* vfield - one field into the verifier */
+static void vfield(struct dkimv_msg *vm, const char *text, bool leadspc)
+{
+    char *name, *value;
+
+    split(text, leadspc, &name, &value);
+    dkimv_header(vm, name, value);
+    free(name);
+    free(value);
+}
+
+/*
+ * verify - what auth/dkim_verify says about the signatures of a signed
+ * message, as "pass|pass"; caller frees.
+ */
+static char *verify(const struct pubkeys *pk, const struct dkims_sig *sigs, size_t n,
+                    const struct tmsg *t, const struct change *c)
+{
+    char err[256];
+    struct dkimv *v = dkimv_open(NULL, 5, 1024, err, sizeof(err));
+    bool leadspc = c && c->leadspc_verify;
+    struct dkimv_msg *vm;
+    const struct dkimv_results *r;
+    const char *body = c && c->body ? c->body : t->body;
+    struct buf out = BUF_INIT;
+
+    assert_non_null(v);
+    dkimv_set_lookup(v, pub_lookup, (void *)pk);
+    vm = dkimv_begin(v, "unit", leadspc ? DKIMV_LEADSPC : 0);
+    if (c && c->top)
+        vfield(vm, c->top, leadspc);
+    for (size_t i = 0; i < n; i++) {
+        /* the MTA wrote "DKIM-Signature: " + value; a milter gets it back like this */
+        char *text = xasprintf("DKIM-Signature: %s", sigs[i].value);
+
+        vfield(vm, text, leadspc);
+        free(text);
+    }
+    for (size_t i = 0; i < t->nf; i++) {
+        if (c && c->refold == i + 1) {
+            char *text = xstrdup(t->fields[i]), *sp = strchr(strchr(text, ':') + 2, ' ');
+            char *refolded;
+
+            assert_non_null(sp);
+            *sp = '\0';
+            refolded = xasprintf("%s\n\t%s", text, sp + 1);
+            vfield(vm, refolded, leadspc);
+            free(refolded);
+            free(text);
+        } else {
+            vfield(vm, t->fields[i], leadspc);
+        }
+    }
+    if (c && c->bottom)
+        vfield(vm, c->bottom, leadspc);
+    dkimv_eoh(vm);
+    dkimv_body(vm, (const unsigned char *)body, strlen(body));
+    r = dkimv_eom(vm);
+    for (size_t i = 0; i < r->n; i++)
+        buf_printf(&out, "%s%s", i ? "|" : "", dkimv_result_name(r->sig[i].result));
+    dkimv_end(vm);
+    dkimv_close(v);
+    return out.data ? buf_steal(&out) : xstrdup("none");
+}
+
+/* check_verify - assert what the verifier says */
+static void check_verify(const struct pubkeys *pk, const struct dkims_sig *sigs, size_t n,
+                         const struct tmsg *t, const struct change *c, const char *want)
+{
+    char *got = verify(pk, sigs, n, t, c);
+
+    assert_string_equal(got, want);
+    free(got);
+}
+
+/* test_key_load - the three key forms load, with their properties */
+static void test_key_load(void **state)
+{
+    struct dkims_key *rsa8 = load("rsa2048.pem", "rsa-sha256", "r8");
+    struct dkims_key *rsa1 = load("rsa2048-pkcs1.pem", "RSA", "r1");
+    struct dkims_key *ed = load("ed25519.pem", "ed25519", "ed");
+    char *p;
+
+    (void)state;
+    assert_string_equal(dkims_key_domain(rsa8), "example.test");
+    assert_string_equal(dkims_key_selector(rsa8), "r8");
+    assert_string_equal(dkims_key_algorithm(rsa8), "rsa-sha256");
+    assert_string_equal(dkims_key_algorithm(rsa1), "rsa-sha256");
+    assert_string_equal(dkims_key_algorithm(ed), "ed25519-sha256");
+    assert_int_equal(dkims_key_bits(rsa8), 2048);
+    assert_int_equal(dkims_key_bits(rsa1), 2048);
+    assert_int_equal(dkims_key_bits(ed), 256);
+    /* p=: the SubjectPublicKeyInfo of RSA keys, the 32 raw bytes of Ed25519 keys */
+    p = dkims_key_public(rsa8);
+    assert_true(strncmp(p, "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8A", 32) == 0);
+    assert_int_equal(strlen(p), 392);
+    free(p);
+    p = dkims_key_public(ed);
+    assert_int_equal(strlen(p), 44);
+    assert_int_equal(p[43], '=');
+    free(p);
+    dkims_key_free(rsa8);
+    dkims_key_free(rsa1);
+    dkims_key_free(ed);
+    assert_null(dkims_key_free(NULL));
+    /* the other spelling of each algorithm */
+    dkims_key_free(load("ed25519.pem", "Ed25519-SHA256", "ed"));
+    dkims_key_free(load("rsa2048.pem", "rsa", "r"));
+}
+
+/* file_lines_in - is a line of the file (16+ characters) in s */
+static bool file_lines_in(const char *path, const char *s)
+{
+    FILE *fp = fopen(path, "r");
+    char line[1024];
+    bool found = false;
+
+    if (fp == NULL)
+        return false;
+    while (!found && fgets(line, sizeof(line), fp)) {
+        line[strcspn(line, "\r\n")] = '\0';
+        found = strlen(line) >= 16 && strstr(s, line) != NULL;
+    }
+    fclose(fp);
+    return found;
+}
+
+/* test_key_errors - every refused key says why, names the file, shows none of it */
+static void test_key_errors(void **state)
+{
+    static const struct {
+        const char *domain, *selector, *alg, *file, *want;
+    } cases[] = {
+        {"example.test", "s", "rsa-sha256", "missing.pem",
+         "missing.pem: No such file or directory"},
+        {"example.test", "s", "rsa-sha256", "garbage.pem", "no private key that can be read"},
+        {"example.test", "s", "rsa-sha256", "empty.pem", "empty.pem: empty file"},
+        {"example.test", "s", "rsa-sha256", "../dkim/keys.txt", "not a PEM private key file"},
+        {"example.test", "s", "rsa-sha256", "", "dkim-sign/: not a regular file"},
+        {"example.test", "s", "rsa-sha256", "encrypted.pem", "encrypted private keys are not"},
+        {"example.test", "s", "rsa-sha256", "rsa512.pem", "RSA key of 512 bits: at least 1024"},
+        {"example.test", "s", "rsa-sha256", "ec-p256.pem", "not an RSA key"},
+        {"example.test", "s", "ed25519-sha256", "ec-p256.pem", "not an Ed25519 key"},
+        {"example.test", "s", "rsa-sha256", "ed25519.pem", "not an RSA key"},
+        {"example.test", "s", "ed25519-sha256", "rsa2048.pem", "not an Ed25519 key"},
+        {"example.test", "s", "rsa-sha1", "rsa2048.pem", "unknown algorithm \"rsa-sha1\""},
+        {"example.test", "s", "", "rsa2048.pem", "unknown algorithm"},
+        {"bad domain", "s", "rsa-sha256", "rsa2048.pem", "bad signing domain"},
+        {"a..b", "s", "rsa-sha256", "rsa2048.pem", "bad signing domain"},
+        {"example.test.", "s", "rsa-sha256", "rsa2048.pem", "bad signing domain"},
+        {"", "s", "rsa-sha256", "rsa2048.pem", "bad signing domain"},
+        {"example.test", "s;x", "rsa-sha256", "rsa2048.pem", "bad selector"},
+        {"example.test", "", "rsa-sha256", "rsa2048.pem", "bad selector"},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char path[512], err[512] = "";
+        struct dkims_key *k;
+
+        assert_true(snprintf_ok(path, sizeof(path), "%s%s", KEYDIR, cases[i].file));
+        k = dkims_key_load(cases[i].domain, cases[i].selector, cases[i].alg, path, err,
+                           sizeof(err));
+        if (k != NULL || strstr(err, cases[i].want) == NULL)
+            fail_msg("case %zu (%s): got \"%s\", want \"%s\"", i, cases[i].file, err,
+                     cases[i].want);
+        if (file_lines_in(path, err))
+            fail_msg("case %zu: the error shows the file's contents: %s", i, err);
+    }
+    /* a NULL path, a tiny error buffer */
+    {
+        char err[8];
+
+        assert_null(dkims_key_load("example.test", "s", "rsa", NULL, err, sizeof(err)));
+        assert_int_equal(strlen(err), 7);
+        assert_null(
+            dkims_key_load("example.test", "s", "rsa", KEYDIR "missing.pem", err, sizeof(err)));
+        assert_int_equal(strlen(err), 7);
+    }
+}
+
+/* test_header_list - h= lists the signed fields present, in order, and From once more */
+static void test_header_list(void **state)
+{
+    char err[256];
+    struct dkims *s = dkims_open(err, sizeof(err));
+    struct dkims_key *keys[2] = {load("rsa2048.pem", "rsa", "rsa"),
+                                 load("ed25519.pem", "ed25519", "ed")};
+    static const char *const two_from_fields[] = {
+        "From: a@example.test", "To: b@example.org", "To: c@example.org",
+        "From: d@example.test", "Subject: x",
+    };
+    static const struct tmsg two_from = {two_from_fields, 5, "x\r\n"};
+    const struct dkims_sig *sigs;
+    struct dkims_msg *m;
+    size_t nok;
+    char *h;
+
+    (void)state;
+    assert_non_null(s);
+    m = sign(s, keys, 2, 0, &full, 65535, &sigs, &nok);
+    assert_int_equal(nok, 2);
+    for (size_t i = 0; i < 2; i++) {
+        h = dkimv_tag_value(sigs[i].value, "h");
+        assert_string_equal(h, "From:To:Cc:Subject:Date:message-id:Reply-To:MIME-Version:"
+                               "Content-Type:Content-Transfer-Encoding:From");
+        free(h);
+    }
+    dkims_end(m);
+    /* without Cc, Reply-To and the MIME fields */
+    m = sign(s, keys, 1, 0, &short_msg, 65535, &sigs, &nok);
+    h = dkimv_tag_value(sigs[0].value, "h");
+    assert_string_equal(h, "From:To:Subject:From");
+    free(h);
+    dkims_end(m);
+    /* every instance, and From once more than it appears */
+    m = sign(s, keys, 1, 0, &two_from, 65535, &sigs, &nok);
+    h = dkimv_tag_value(sigs[0].value, "h");
+    assert_string_equal(h, "From:To:To:From:Subject:From");
+    free(h);
+    dkims_end(m);
+    dkims_key_free(keys[0]);
+    dkims_key_free(keys[1]);
+    dkims_close(s);
+}
+
+/* check_shape - a value ready for smfi_insheader: folds "\n\t" only, nothing before v=1 */
+static void check_shape(const char *v)
+{
+    assert_non_null(v);
+    assert_true(strncmp(v, "v=1; a=", 7) == 0);
+    assert_null(strchr(v, '\r'));
+    for (const char *p = strchr(v, '\n'); p; p = strchr(p + 1, '\n'))
+        assert_true(p[1] == '\t');
+    assert_true(v[strlen(v) - 1] != '\n' && v[strlen(v) - 1] != ' ');
+    for (const char *p = v; *p; p++)
+        assert_true(*p == '\n' || *p == '\t' || (*p >= 32 && *p < 127));
+}
+
+/* test_dual - two keys, two signatures, in key order, each verifying */
+static void test_dual(void **state)
+{
+    static const unsigned flag_sets[] = {0,
+                                         DKIMS_LEADSPC,
+                                         DKIMS_SIMPLE,
+                                         DKIMS_SIMPLE | DKIMS_LEADSPC,
+                                         DKIMS_SIMPLE_HEADER,
+                                         DKIMS_SIMPLE_BODY};
+    static const size_t chunks[] = {65535, 1, 7};
+    char err[256];
+    struct dkims *s = dkims_open(err, sizeof(err));
+    struct dkims_key *keys[2] = {load("rsa2048-pkcs1.pem", "rsa-sha256", "rsa"),
+                                 load("ed25519.pem", "ed25519-sha256", "ed")};
+    struct pubkeys pk = {keys, 2};
+
+    (void)state;
+    for (size_t f = 0; f < sizeof(flag_sets) / sizeof(flag_sets[0]); f++) {
+        for (size_t c = 0; c < sizeof(chunks) / sizeof(chunks[0]); c++) {
+            const struct dkims_sig *sigs;
+            size_t nok;
+            struct dkims_msg *m = sign(s, keys, 2, flag_sets[f], &full, chunks[c], &sigs, &nok);
+            struct change lead = {.leadspc_verify = 1};
+            const char *canon =
+                flag_sets[f] & DKIMS_SIMPLE_HEADER
+                    ? (flag_sets[f] & DKIMS_SIMPLE_BODY ? "c=simple/simple;" : "c=simple/relaxed;")
+                    : (flag_sets[f] & DKIMS_SIMPLE_BODY ? "c=relaxed/simple;"
+                                                        : "c=relaxed/relaxed;");
+
+            assert_int_equal(nok, 2);
+            assert_string_equal(sigs[0].algorithm, "rsa-sha256");
+            assert_string_equal(sigs[1].algorithm, "ed25519-sha256");
+            assert_string_equal(sigs[0].selector, "rsa");
+            assert_string_equal(sigs[1].domain, "example.test");
+            for (size_t i = 0; i < 2; i++) {
+                assert_null(sigs[i].error);
+                check_shape(sigs[i].value);
+                assert_non_null(strstr(sigs[i].value, canon));
+            }
+            assert_non_null(strstr(sigs[0].value, "a=rsa-sha256;"));
+            assert_non_null(strstr(sigs[1].value, "a=ed25519-sha256;"));
+            assert_non_null(strstr(sigs[0].value, "s=rsa;"));
+            assert_non_null(strstr(sigs[1].value, "d=example.test;"));
+            check_verify(&pk, sigs, 2, &full, NULL, "pass|pass");
+            check_verify(&pk, sigs, 2, &full, &lead, "pass|pass");
+            dkims_end(m);
+        }
+    }
+    dkims_key_free(keys[0]);
+    dkims_key_free(keys[1]);
+    dkims_close(s);
+}
+
+/* test_changes - what a verifier says after the message changed */
+static void test_changes(void **state)
+{
+    char err[256];
+    struct dkims *s = dkims_open(err, sizeof(err));
+    struct dkims_key *keys[2] = {load("rsa2048.pem", "rsa", "rsa"),
+                                 load("ed25519.pem", "ed25519", "ed")};
+    struct pubkeys pk = {keys, 2};
+    const struct dkims_sig *sigs;
+    size_t nok;
+    struct dkims_msg *m;
+    struct change from_top = {.top = "From: mallory@attacker.example"};
+    struct change from_bottom = {.bottom = "From: mallory@attacker.example"};
+    struct change subject_top = {.top = "Subject: another"};
+    struct change received_top = {.top = "Received: from relay.example.org"};
+    /* white space only: trailing white space and empty lines gone, runs shortened */
+    struct change body_ws = {.body = "Hello \xc3\xa9t\xc3\xa9,\r\n\r\nline with spaces\r\n"};
+    struct change body_word = {.body = "Hello \xc3\xa9t\xc3\xa9,\r\n\r\nline  with   space  \r\n"};
+    struct change refold = {.refold = 5}; /* Subject */
+
+    (void)state;
+    m = sign(s, keys, 2, 0, &full, 65535, &sigs, &nok);
+    assert_int_equal(nok, 2);
+    check_verify(&pk, sigs, 2, &full, NULL, "pass|pass");
+    /* From oversigned: a second From anywhere breaks it */
+    check_verify(&pk, sigs, 2, &full, &from_top, "fail|fail");
+    check_verify(&pk, sigs, 2, &full, &from_bottom, "fail|fail");
+    /* Subject is signed, not oversigned: the one added on top is not covered */
+    check_verify(&pk, sigs, 2, &full, &subject_top, "pass|pass");
+    check_verify(&pk, sigs, 2, &full, &received_top, "pass|pass");
+    /* relaxed: white space at line ends and runs of it, re-folding, do not matter */
+    check_verify(&pk, sigs, 2, &full, &body_ws, "pass|pass");
+    check_verify(&pk, sigs, 2, &full, &body_word, "fail|fail");
+    check_verify(&pk, sigs, 2, &full, &refold, "pass|pass");
+    dkims_end(m);
+
+    m = sign(s, keys, 2, DKIMS_SIMPLE, &full, 65535, &sigs, &nok);
+    assert_int_equal(nok, 2);
+    check_verify(&pk, sigs, 2, &full, NULL, "pass|pass");
+    check_verify(&pk, sigs, 2, &full, &refold, "fail|fail");
+    check_verify(&pk, sigs, 2, &full, &body_ws, "fail|fail");
+    check_verify(&pk, sigs, 2, &full, &body_word, "fail|fail");
+    check_verify(&pk, sigs, 2, &full, &from_top, "fail|fail");
+    check_verify(&pk, sigs, 2, &full, &subject_top, "pass|pass");
+    dkims_end(m);
+    dkims_key_free(keys[0]);
+    dkims_key_free(keys[1]);
+    dkims_close(s);
+}
+
+/* test_failures - a message libopendkim cannot sign: an error per key, no crash */
+static void test_failures(void **state)
+{
+    static const char *const no_from_fields[] = {"To: b@example.org", "Subject: x"};
+    static const struct tmsg no_from = {no_from_fields, 2, "x\r\n"};
+    char err[256];
+    struct dkims *s = dkims_open(err, sizeof(err));
+    struct dkims_key *keys[2] = {load("rsa2048.pem", "rsa", "rsa"),
+                                 load("ed25519.pem", "ed25519", "ed")};
+    const struct dkims_sig *sigs, *again;
+    size_t nok;
+    struct dkims_msg *m;
+
+    (void)state;
+    m = sign(s, keys, 2, 0, &no_from, 65535, &sigs, &nok);
+    assert_int_equal(nok, 0);
+    for (size_t i = 0; i < 2; i++) {
+        assert_null(sigs[i].value);
+        assert_non_null(sigs[i].error);
+        assert_non_null(strstr(sigs[i].error, "end of header"));
+        assert_non_null(strcasestr(sigs[i].error, "\"from\" not found"));
+    }
+    /* a second end of message answers the same */
+    assert_int_equal(dkims_eom(m, &again), 0);
+    assert_ptr_equal(again, sigs);
+    dkims_end(m);
+    /* no keys: nothing to sign, nothing to report */
+    m = sign(s, keys, 0, 0, &short_msg, 65535, &sigs, &nok);
+    assert_int_equal(nok, 0);
+    assert_non_null(sigs);
+    dkims_end(m);
+    /* end of message without end of header or body; an empty body */
+    m = dkims_begin(s, keys, 2, 0);
+    dkims_header(m, "From", "a@example.test");
+    dkims_header(m, "Subject", NULL);
+    assert_int_equal(dkims_eom(m, &sigs), 2);
+    /* fields after end of header are ignored */
+    dkims_header(m, "From", "late@example.test");
+    dkims_end(m);
+    dkims_key_free(keys[0]);
+    dkims_key_free(keys[1]);
+    dkims_close(s);
+}
+
+/* test_abandoned - a message freed at every stage; keys freed right after dkims_begin() */
+static void test_abandoned(void **state)
+{
+    char err[256];
+    struct dkims *s = dkims_open(err, sizeof(err));
+    struct dkims_key *keys[2];
+    const struct dkims_sig *sigs;
+    struct pubkeys pk;
+
+    (void)state;
+    for (int stage = 0; stage < 4; stage++) {
+        struct dkims_msg *m;
+
+        keys[0] = load("rsa2048.pem", "rsa", "rsa");
+        keys[1] = load("ed25519.pem", "ed25519", "ed");
+        m = dkims_begin(s, keys, 2, 0);
+        if (stage >= 1)
+            dkims_header(m, "From", "a@example.test");
+        if (stage >= 2)
+            dkims_eoh(m);
+        if (stage >= 3)
+            dkims_body(m, (const unsigned char *)"body\r\n", 6);
+        dkims_end(m);
+        dkims_key_free(keys[0]);
+        dkims_key_free(keys[1]);
+    }
+    assert_null(dkims_end(NULL));
+    /* the keys are not needed after dkims_begin(): sign with them freed, verify with a new copy */
+    {
+        struct dkims_msg *m;
+        size_t nok;
+        struct dkims_key *again[2];
+
+        keys[0] = load("rsa2048.pem", "rsa", "rsa");
+        keys[1] = load("ed25519.pem", "ed25519", "ed");
+        m = dkims_begin(s, keys, 2, 0);
+        dkims_key_free(keys[0]);
+        dkims_key_free(keys[1]);
+        feed(m, &full, false, 100);
+        nok = dkims_eom(m, &sigs);
+        assert_int_equal(nok, 2);
+        assert_string_equal(sigs[0].domain, "example.test");
+        again[0] = load("rsa2048.pem", "rsa", "rsa");
+        again[1] = load("ed25519.pem", "ed25519", "ed");
+        pk = (struct pubkeys){again, 2};
+        check_verify(&pk, sigs, 2, &full, NULL, "pass|pass");
+        dkims_key_free(again[0]);
+        dkims_key_free(again[1]);
+        dkims_end(m);
+    }
+    dkims_close(s);
+    assert_null(dkims_close(NULL));
+}
+
+/* A thread's signature of the full message. */
+struct job {
+    pthread_t thread;
+    struct dkims *s;
+    struct dkims_key *const *keys;
+    char *out; /* both values, caller frees */
+};
+
+/* worker - sign once in a thread */
+static void *worker(void *arg)
+{
+    struct job *j = arg;
+    const struct dkims_sig *sigs;
+    size_t nok;
+    struct dkims_msg *m = sign(j->s, j->keys, 2, DKIMS_SIMPLE, &full, 13, &sigs, &nok);
+
+    j->out = nok == 2 ? xasprintf("%s\n%s", sigs[0].value, sigs[1].value) : xstrdup("failed");
+    dkims_end(m);
+    return NULL;
+}
+
+/* test_threads - one signer, shared keys, 8 threads: the same signatures (fixed t=) */
+static void test_threads(void **state)
+{
+    char err[256];
+    struct dkims *s = dkims_open(err, sizeof(err));
+    struct dkims_key *keys[2] = {load("rsa2048.pem", "rsa", "rsa"),
+                                 load("ed25519.pem", "ed25519", "ed")};
+    struct job jobs[8];
+
+    (void)state;
+    assert_true(dkims_set_time(s, 1700000000ULL));
+    for (size_t i = 0; i < 8; i++) {
+        jobs[i] = (struct job){.s = s, .keys = keys};
+        assert_int_equal(pthread_create(&jobs[i].thread, NULL, worker, &jobs[i]), 0);
+    }
+    for (size_t i = 0; i < 8; i++) {
+        pthread_join(jobs[i].thread, NULL);
+        assert_string_not_equal(jobs[i].out, "failed");
+        assert_string_equal(jobs[i].out, jobs[0].out);
+    }
+    assert_non_null(strstr(jobs[0].out, "t=1700000000;"));
+    for (size_t i = 0; i < 8; i++)
+        free(jobs[i].out);
+    dkims_key_free(keys[0]);
+    dkims_key_free(keys[1]);
+    dkims_close(s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_key_load),    cmocka_unit_test(test_key_errors),
+        cmocka_unit_test(test_header_list), cmocka_unit_test(test_dual),
+        cmocka_unit_test(test_changes),     cmocka_unit_test(test_failures),
+        cmocka_unit_test(test_abandoned),   cmocka_unit_test(test_threads),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
