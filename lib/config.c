@@ -97,6 +97,8 @@ static const struct cfg_key cfg_keys[] = {
      "client networks and From domains (with subdomains) whose mail is never refused or held"},
     {"dkim_key_dir", CFG_STRING, OFF(dkim_key_dir), POSTMETER_SYSCONFDIR "/postmeter/keys", 0, 0,
      NULL, check_absolute, "directory of the DKIM private keys that postmeter dkim makes"},
+    {"on_sign_error", CFG_ENUM, OFF(on_sign_error), "accept", 0, 0, on_error_choices, NULL,
+     "outbound mail whose domain's key cannot sign: accept it unsigned, or tempfail it"},
     {"debug", CFG_BOOL, OFF(debug), "no", 0, 0, NULL, NULL, "log debug detail"},
 };
 

@@ -63,6 +63,8 @@ struct config {
     int on_temperror;     /* enum config_on_error */
     char **auth_allow;    /* networks and domains never refused, NULL-terminated */
 
+    /* outbound signing */
+    int on_sign_error; /* enum config_on_error */
 
     /* outbound */
     char *dkim_key_dir; /* absolute; DKIM private keys made by postmeter dkim */

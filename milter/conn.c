@@ -9,6 +9,7 @@
 #include "conn.h"
 #include "log.h"
 #include "mailaddr.h"
+#include "stage_sign.h"
 #include "util.h"
 
 /* conn_new - state for a new connection */
@@ -60,6 +61,7 @@ void conn_reset_message(struct conn *c)
 {
     c->msg = ledger_msg_free(c->msg);
     c->auth = inbound_end(c->auth);
+    sign_stage_reset(c);
     c->outbound = false;
     c->seen_message_id = c->seen_date = c->seen_from = c->seen_subject = false;
 }

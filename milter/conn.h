@@ -17,6 +17,8 @@
 #include "milter.h"
 #include "netaddr.h"
 
+struct sign_msg;
+
 struct conn {
     struct milter_cfg *cfg; /* configuration this connection started with */
     unsigned long nr_flags; /* SMFIP_NR_* steps the MTA will not wait for */
@@ -36,6 +38,7 @@ struct conn {
     bool outbound;
     bool seen_message_id, seen_date, seen_from, seen_subject;
     struct inbound_msg *auth; /* inbound checks in progress (stage_auth), or NULL */
+    struct sign_msg *sign;    /* outbound signing in progress (stage_sign), or NULL */
 };
 
 /* conn_new - state for a new connection; takes the configuration reference */

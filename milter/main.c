@@ -31,6 +31,7 @@
 #include "log.h"
 #include "milter.h"
 #include "stage_auth.h"
+#include "stage_sign.h"
 #include "store.h"
 #include "util.h"
 
@@ -210,6 +211,8 @@ int main(int argc, char **argv)
     struct config *cfg, *running;
     struct dns *dns;
     struct inbound *inbound;
+    struct dkims *signer;
+    unsigned ticks = 0;
     char err[512];
     pthread_t tid;
     sigset_t sigs;
@@ -281,6 +284,10 @@ int main(int argc, char **argv)
     if ((inbound = inbound_open(dns, cfg, err, sizeof(err))) == NULL)
         die("inbound checks: %s", err);
     auth_stage_setup(inbound);
+    if ((signer = dkims_open(err, sizeof(err))) == NULL)
+        die("dkim signing: %s", err);
+    sign_stage_setup(signer);
+    sign_stage_refresh(cfg, true);
     running = cfg;
     milter_setup(sink_to_ledger, ledger, cfg);
     if ((errno = pthread_create(&tid, NULL, milter_thread, NULL)) != 0)
@@ -293,6 +300,9 @@ int main(int argc, char **argv)
 
         if (atomic_load(&milter_thread_done))
             break;
+        /* New keys (postmeter dkim keygen/rotate) are picked up within a minute. */
+        if (sig <= 0 && ++ticks % 60 == 0)
+            sign_stage_refresh(running, false);
         if (sig == SIGHUP) {
             struct milter_cfg *mc;
 
@@ -300,6 +310,7 @@ int main(int argc, char **argv)
             mc = milter_cfg_acquire();
             running = mc->c; /* stays alive: current config holds a reference */
             milter_cfg_release(mc);
+            sign_stage_refresh(running, true);
         } else if (sig == SIGTERM || sig == SIGINT) {
             info("stopping on signal %d", sig);
             smfi_stop();
@@ -309,6 +320,9 @@ int main(int argc, char **argv)
     pthread_join(tid, NULL);
     wait_connections(10);
     auth_stage_setup(NULL);
+    sign_stage_setup(NULL);
+    sign_stage_teardown();
+    dkims_close(signer);
     inbound_close(inbound);
     dns_close(dns);
     milter_teardown();

@@ -17,6 +17,7 @@
 #include "smfi.h"
 #include "stage_auth.h"
 #include "stage_ledger.h"
+#include "stage_sign.h"
 #include "util.h"
 
 static pthread_mutex_t milter_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -192,6 +193,7 @@ sfsistat milter_envfrom(SMFICTX *ctx, char **argv)
     conn_begin_message(c, from, smfi->getsymval(ctx, "{auth_authen}"));
     free(from);
     auth_stage_begin(c);
+    sign_stage_begin(c);
     return SMFIS_CONTINUE;
 }
 
@@ -216,6 +218,7 @@ sfsistat milter_header(SMFICTX *ctx, char *name, char *value)
 
     ledger_stage_header(c, name ? name : "", value ? value : "");
     auth_stage_header(c, name ? name : "", value ? value : "");
+    sign_stage_header(c, name ? name : "", value ? value : "");
     return reply(c, SMFIP_NR_HDR);
 }
 
@@ -226,6 +229,7 @@ sfsistat milter_eoh(SMFICTX *ctx)
 
     ledger_stage_bytes(c, 2); /* the empty line */
     auth_stage_eoh(c);
+    sign_stage_eoh(c);
     return reply(c, SMFIP_NR_EOH);
 }
 
@@ -236,6 +240,7 @@ sfsistat milter_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
 
     ledger_stage_bytes(c, len);
     auth_stage_body(c, chunk, len);
+    sign_stage_body(c, chunk, len);
     return reply(c, SMFIP_NR_BODY);
 }
 
@@ -251,8 +256,10 @@ sfsistat milter_eom(SMFICTX *ctx)
     if (queue_id == NULL)
         queue_id = smfi->getsymval(ctx, "{i}");
     ledger_msg_set(&c->msg->queue_id, queue_id && *queue_id ? queue_id : NULL);
-    /* inbound: spf, dkim-verify, dmarc, authres, policy; outbound (later): pixel, dkim-sign */
+    /* inbound: spf, dkim-verify, dmarc, authres, policy; outbound: (pixel,) dkim-sign */
     st = auth_stage_eom(c, ctx, &action);
+    if (st == SMFIS_CONTINUE)
+        st = sign_stage_eom(c, ctx, &action);
     ledger_stage_eom(c, queue_id, action);
     c->messages++;
     conn_reset_message(c);
