@@ -150,7 +150,10 @@ sfsistat milter_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1, unsi
                           unsigned long *pf2, unsigned long *pf3)
 {
     struct conn *c = get_conn(ctx);
-    unsigned long want_nr = SMFIP_NR_HDR | SMFIP_NR_EOH | SMFIP_NR_BODY;
+    /* We answer only at end of message: every earlier step may go without a reply. */
+    unsigned long want_nr = SMFIP_NR_CONN | SMFIP_NR_HELO | SMFIP_NR_MAIL | SMFIP_NR_RCPT |
+                            SMFIP_NR_DATA | SMFIP_NR_UNKN | SMFIP_NR_HDR | SMFIP_NR_EOH |
+                            SMFIP_NR_BODY;
 
     (void)f2;
     (void)f3;
@@ -171,7 +174,7 @@ sfsistat milter_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
     conn_set_client(c, hostname, hostaddr);
     debug("connect from %s [%s]%s", hostname ? hostname : "-",
           c->have_addr ? c->client_ip : "local", c->trusted ? " (trusted)" : "");
-    return SMFIS_CONTINUE;
+    return reply(c, SMFIP_NR_CONN);
 }
 
 /* milter_helo - remember the HELO/EHLO name */
@@ -181,7 +184,7 @@ sfsistat milter_helo(SMFICTX *ctx, char *helo)
 
     free(c->helo);
     c->helo = xstrndup(helo ? helo : "", LEDGER_FIELD_MAX);
-    return SMFIS_CONTINUE;
+    return reply(c, SMFIP_NR_HELO);
 }
 
 /* milter_envfrom - a message begins; decide its direction */
@@ -194,7 +197,7 @@ sfsistat milter_envfrom(SMFICTX *ctx, char **argv)
     free(from);
     auth_stage_begin(c);
     sign_stage_begin(c);
-    return SMFIS_CONTINUE;
+    return reply(c, SMFIP_NR_MAIL);
 }
 
 /* milter_envrcpt - one recipient */
@@ -203,12 +206,17 @@ sfsistat milter_envrcpt(SMFICTX *ctx, char **argv)
     struct conn *c = get_conn(ctx);
     char *rcpt;
 
-    if (c->msg == NULL)
+    if (c->msg == NULL) {
+        if (c->nr_flags & SMFIP_NR_RCPT) {
+            warn("internal error: RCPT TO without MAIL FROM");
+            return SMFIS_NOREPLY;
+        }
         return internal_error(c, "RCPT TO without MAIL FROM");
+    }
     rcpt = conn_strip_brackets(argv ? argv[0] : NULL);
     ledger_stage_rcpt(c, rcpt);
     free(rcpt);
-    return SMFIS_CONTINUE;
+    return reply(c, SMFIP_NR_RCPT);
 }
 
 /* milter_header - one header field */

@@ -313,7 +313,9 @@ static void test_no_reply_negotiation(void **state)
                      SMFIP_NR_HDR | SMFIP_NR_BODY | SMFIP_NR_EOH | SMFIP_NR_CONN, 0, 0, &a, &p, &x,
                      &y);
     assert_int_equal(a, SMFIF_ADDHDRS | SMFIF_QUARANTINE);
-    assert_int_equal(p, SMFIP_NR_HDR | SMFIP_NR_BODY | SMFIP_NR_EOH);
+    assert_int_equal(p, SMFIP_NR_HDR | SMFIP_NR_BODY | SMFIP_NR_EOH | SMFIP_NR_CONN);
+    assert_int_equal(milter_connect((SMFICTX *)&f, "client.example", NULL), SMFIS_NOREPLY);
+    assert_int_equal(milter_helo((SMFICTX *)&f, "client.example"), SMFIS_CONTINUE);
     assert_int_equal(milter_header((SMFICTX *)&f, "X", "y"), SMFIS_NOREPLY);
     assert_int_equal(milter_eoh((SMFICTX *)&f), SMFIS_NOREPLY);
     /* an MTA that offers nothing gets replies to every step */
