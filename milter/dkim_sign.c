@@ -1,64 +1,49 @@
 /*
- * dkim_sign.c - DKIM signing of outbound mail over libopendkim: keys
- * loaded once from PEM files, one libopendkim signing handle per key per
- * message, the DKIM-Signature values ready for smfi_insheader().
+ * dkim_sign.c - DKIM signing of outbound mail (RFC 6376; RSA-SHA256 and
+ * Ed25519-SHA256 per RFC 8463) with OpenSSL: the message flow, the
+ * header hash and the DKIM-Signature values ready for smfi_insheader().
  *
  * SUMMARY
- *   One DKIM_LIB per process (dkims_open), set up with the list of header
- *   fields to sign (DKIM_OPTS_SIGNHDRS: libopendkim adds From itself) and
- *   From to oversign (DKIM_OPTS_OVERSIGNHDRS: libopendkim 2.11 appends
- *   each listed name to h= once after the instances it signed). Both are
- *   process-wide: a per-handle list (dkim_signhdrs) would compile a
- *   regular expression for every message.
+ *   Keys are parsed once (dkim_sign_key.c); a message takes a reference
+ *   to each key's EVP_PKEY in dkims_begin(). The body is canonicalized
+ *   and hashed as it streams in (dkim_canon.c), once for all keys: they
+ *   share the message's canonicalization. Header fields whose names are
+ *   signed are kept in canonical form (small) until end of header, when
+ *   h= and the canonical header data are made; the other fields are not
+ *   kept. At end of message each key gets its field value and signature.
  *
- * KEYS
- *   Loaded and checked once in dkim_sign_key.c; a message hands each
- *   key's PEM to dkim_sign(). libopendkim copies it into every handle and
- *   decodes it again at end of message (dkim_privkey_load): 2.11 has no
- *   call to take a parsed key. Our allocator for libopendkim wipes every
- *   block it frees, so those per-message copies leave nothing behind.
+ * HEADER HASH
+ *   h= lists the signed fields present in header order with their names
+ *   as written, then From once more (oversigned). The hash takes them as
+ *   a verifier will (RFC 6376 5.4.2): for each name of h= the last
+ *   instance not yet taken, nothing for a name with none left; then the
+ *   DKIM-Signature field exactly as it will appear once inserted -
+ *   "DKIM-Signature: " + the value, folds as CRLF + TAB - up to and
+ *   including "b=" (b= last, its value empty), canonicalized like the
+ *   others, without a final CRLF (RFC 6376 3.7). The folds before "b="
+ *   depend only on lengths known before signing, so the hashed text is
+ *   the exact start of the field inserted; the b= value is folded inside
+ *   (verifiers delete it with its white space).
  *
- *   libopendkim 2.11 leaks the key it decodes for an Ed25519 signature
- *   (dkim_free() releases the crypto state of RSA signatures only): about
- *   0.5 KiB per Ed25519 signature, never wiped. Nothing outside the
- *   library can free it.
- *
- * HEADER FIELDS
- *   libmilter gives name and value apart (folds "\n"+WSP, one leading
- *   space removed unless SMFIP_HDR_LEADSPC); dkimv_header_line() of
- *   auth/dkim_verify.c rebuilds "Name:value" with CRLF folds exactly as
- *   the verifier side does. Only fields whose names are signed are given
- *   to libopendkim (the others cannot change the hash).
- *
- * SIGNATURE FIELD
- *   dkim_getsighdr_d() with the width of "DKIM-Signature: " as first-line
- *   margin - the same call dkim_eom() makes for the copy it hashes - then
- *   its CRLF folds become "\n". The folding of the field we insert must
- *   be the folding libopendkim hashed (with b= empty) or simple header
- *   canonicalization fails. For RSA it is: libopendkim forces the break
- *   before b= from the key size in both copies. For Ed25519 it is not:
- *   the hashed copy keeps "b=" on the line when it fits, the final field
- *   always moves "b=<88 characters>" to a new line. So an Ed25519 key
- *   under simple header canonicalization signs with margin 0 (no folding
- *   in either copy) and we fold inside the b= value only, which
- *   verifiers delete before hashing (RFC 6376 3.7); its first line is
- *   then long (about 250 characters, well below 998).
+ *   RSA: EVP_DigestSign with SHA-256 over that data. Ed25519: PureEdDSA
+ *   (EVP_DigestSign, no digest) over the 32-byte SHA-256 of that data,
+ *   as RFC 8463 section 3 says.
  *
  * NEVER
  *   Never logs, prints or puts in an error string any key material or
- *   message content; never prompts for a passphrase; never aborts on a
- *   key or message libopendkim refuses (that key gets an error, the
- *   others still sign); never keeps a pointer into a caller's string.
+ *   message content; never aborts on a message or key that cannot sign
+ *   (that key gets an error, the others still sign); never keeps a
+ *   pointer into a caller's string.
  */
-#include <malloc.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
-#include <dkim.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
 
 #include "buf.h"
 #include "dkim_sign.h"
@@ -67,124 +52,101 @@
 #include "log.h"
 #include "util.h"
 
-/* The header fields we sign (those present); libopendkim adds From if missing here. */
+#define SIG_NAME   "DKIM-Signature"
+#define SIG_PREFIX SIG_NAME ": " /* what the MTA (or a LEADSPC caller) writes before the value */
+#define FOLD_WIDTH 78            /* RFC 5322 2.1.1: lines SHOULD stay within 78 characters */
+#define TAB_WIDTH  8             /* a fold's TAB counts as this many columns */
+
+/* The header fields we sign (those present, every instance). */
 static const char *const signed_fields[] = {
     "From",       "To",       "Cc",           "Subject",      "Date",
     "Message-ID", "Reply-To", "MIME-Version", "Content-Type", "Content-Transfer-Encoding",
     NULL,
 };
-/* Listed in h= once more than they appear. */
-static const char *const oversigned_fields[] = {"From", NULL};
 
 struct dkims {
-    DKIM_LIB *lib;
-    bool ed25519; /* libopendkim was built with Ed25519 */
+    unsigned long long fixed_time; /* t= for every signature; 0: the time of signing */
 };
 
-/* One key's signing handle within a message. */
+/* One signed header field as seen, in canonical form. */
+struct field {
+    char *name;  /* as written */
+    char *canon; /* canonical "name:value" + CRLF */
+    size_t len;
+    bool taken; /* used by the hash already */
+};
+
+/* One key's signature within a message. */
 struct signer {
-    DKIM *dkim; /* NULL once it failed (or never started) */
     char *domain;
     char *selector;
-    const char *algorithm; /* static */
-    bool fold_b;           /* unfolded by libopendkim (margin 0): fold the b= value here */
-    char *value;           /* the result */
-    char *error;           /* why not */
+    enum dkims_alg alg;
+    EVP_PKEY *pkey; /* our reference; NULL once it failed */
+    char *value;    /* the result */
+    char *error;    /* why not */
 };
 
 struct dkims_msg {
     struct dkims *s;
-    bool leadspc;
+    bool leadspc, relaxed_header;
     bool eoh_done, eom_done;
     struct buf line; /* one "Name:value" at a time */
-    bool body_seen;  /* some body was given */
-    char tail[2];    /* its last two bytes */
+    struct field *f;
+    size_t nf;
+    struct buf hlist;  /* h= value, unfolded: "From:To:...:From" */
+    struct buf hcanon; /* the canonical header fields in the order hashed */
+    struct dkims_body body;
     struct signer *sg;
     size_t n;
     struct dkims_sig *res; /* n entries, made at end of message */
     size_t nok;
 };
 
-/* lib_malloc - libopendkim's allocator: never NULL */
-static void *lib_malloc(void *closure, size_t n)
-{
-    (void)closure;
-    return xmalloc(n ? n : 1);
-}
-
-/* lib_free - libopendkim's deallocator: wipes the block first (it may hold a copy of a key) */
-static void lib_free(void *closure, void *p)
-{
-    (void)closure;
-    if (p == NULL)
-        return;
-    OPENSSL_cleanse(p, malloc_usable_size(p));
-    free(p);
-}
-
 /* dkims_open - the process-wide signer */
 struct dkims *dkims_open(char *err, size_t errlen)
 {
-    struct dkims *s = xcalloc(1, sizeof(*s));
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    bool ok = md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1;
 
-    s->lib = dkim_init(lib_malloc, lib_free);
-    if (s->lib == NULL) {
-        strlcpy_ok(err, "dkim-sign: cannot initialise libopendkim", errlen);
-        return xfree(s);
+    EVP_MD_CTX_free(md);
+    ERR_clear_error();
+    if (!ok) {
+        strlcpy_ok(err, "dkim-sign: OpenSSL has no SHA-256", errlen);
+        return NULL;
     }
-    if (!dkim_libfeature(s->lib, DKIM_FEATURE_SHA256) ||
-        !dkim_libfeature(s->lib, DKIM_FEATURE_OVERSIGN)) {
-        strlcpy_ok(err, "dkim-sign: libopendkim lacks SHA-256 or oversigning", errlen);
-        goto fail;
-    }
-    s->ed25519 = dkim_libfeature(s->lib, DKIM_FEATURE_ED25519);
-    if (!s->ed25519)
-        warn("dkim-sign: libopendkim has no Ed25519: ed25519-sha256 keys will not sign");
-    /* libopendkim copies both lists; the casts drop a const it does not honour in its types */
-    if (dkim_options(s->lib, DKIM_OP_SETOPT, DKIM_OPTS_SIGNHDRS, (void *)(uintptr_t)signed_fields,
-                     sizeof(char **)) != DKIM_STAT_OK ||
-        dkim_options(s->lib, DKIM_OP_SETOPT, DKIM_OPTS_OVERSIGNHDRS,
-                     (void *)(uintptr_t)oversigned_fields, sizeof(char **)) != DKIM_STAT_OK) {
-        strlcpy_ok(err, "dkim-sign: libopendkim refused the signed header list", errlen);
-        goto fail;
-    }
-    return s;
-fail:
-    dkim_close(s->lib);
-    return xfree(s);
+    return xcalloc(1, sizeof(struct dkims));
 }
 
 /* dkims_close - free the signer */
 struct dkims *dkims_close(struct dkims *s)
 {
-    if (s == NULL)
-        return NULL;
-    dkim_close(s->lib);
     return xfree(s);
 }
 
 /* dkims_set_time - a fixed t= for every later signature */
 bool dkims_set_time(struct dkims *s, unsigned long long when)
 {
-    uint64_t t = when;
-
-    return dkim_options(s->lib, DKIM_OP_SETOPT, DKIM_OPTS_FIXEDTIME, &t, sizeof(t)) == DKIM_STAT_OK;
+    s->fixed_time = when;
+    return when > 0;
 }
 
-/* signer_fail - give up on one key with a reason; frees its handle */
-static void signer_fail(struct signer *sg, const char *stage, DKIM_STAT st)
+/* signer_fail - give up on one key with a reason (the first one given stays) */
+static void signer_fail(struct signer *sg, const char *why)
 {
-    const char *why = sg->dkim ? dkim_geterror(sg->dkim) : NULL;
-
-    if (why == NULL || *why == '\0')
-        why = dkim_getresultstr(st);
-    if (why == NULL)
-        why = "libopendkim error";
     if (sg->error == NULL)
-        sg->error = xasprintf("%s: %s", stage, why);
-    if (sg->dkim)
-        dkim_free(sg->dkim);
-    sg->dkim = NULL;
+        sg->error = xstrdup(why);
+    EVP_PKEY_free(sg->pkey);
+    sg->pkey = NULL;
+}
+
+/* alive - how many keys can still sign */
+static size_t alive(const struct dkims_msg *m)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < m->n; i++)
+        n += m->sg[i].pkey != NULL;
+    return n;
 }
 
 /* dkims_begin - start signing a message with nkeys keys */
@@ -192,38 +154,28 @@ struct dkims_msg *dkims_begin(struct dkims *s, struct dkims_key *const *keys, si
                               unsigned flags)
 {
     struct dkims_msg *m = xcalloc(1, sizeof(*m));
-    dkim_canon_t hc = flags & DKIMS_SIMPLE_HEADER ? DKIM_CANON_SIMPLE : DKIM_CANON_RELAXED;
-    dkim_canon_t bc = flags & DKIMS_SIMPLE_BODY ? DKIM_CANON_SIMPLE : DKIM_CANON_RELAXED;
+    bool body_ok = dkims_body_init(&m->body, (flags & DKIMS_SIMPLE_BODY) == 0);
 
     m->s = s;
     m->leadspc = (flags & DKIMS_LEADSPC) != 0;
+    m->relaxed_header = (flags & DKIMS_SIMPLE_HEADER) == 0;
     m->n = nkeys;
     m->sg = xcalloc(nkeys ? nkeys : 1, sizeof(*m->sg));
     for (size_t i = 0; i < nkeys; i++) {
         const struct dkims_key *k = keys[i];
         struct signer *sg = &m->sg[i];
-        DKIM_STAT st = DKIM_STAT_OK;
 
         sg->domain = xstrdup(k->domain);
         sg->selector = xstrdup(k->selector);
-        sg->algorithm = dkims_alg_name(k->alg);
-        if (k->alg == DKIM_SIGN_ED25519SHA256 && !s->ed25519) {
-            sg->error = xstrdup("start: libopendkim has no Ed25519");
-            continue;
-        }
-        sg->dkim = dkim_sign(s->lib, (const unsigned char *)"postmeter", NULL,
-                             (dkim_sigkey_t)(uintptr_t)k->pem, (const unsigned char *)k->selector,
-                             (const unsigned char *)k->domain, hc, bc, k->alg, -1, &st);
-        if (sg->dkim == NULL) {
-            signer_fail(sg, "start", st);
-        } else if (k->alg == DKIM_SIGN_ED25519SHA256 && hc == DKIM_CANON_SIMPLE) {
-            st = dkim_set_margin(sg->dkim, 0); /* see SIGNATURE FIELD above */
-            if (st == DKIM_STAT_OK)
-                sg->fold_b = true;
-            else
-                signer_fail(sg, "start", st);
-        }
+        sg->alg = k->alg;
+        if (EVP_PKEY_up_ref(k->pkey) == 1)
+            sg->pkey = k->pkey;
+        else
+            signer_fail(sg, "start: cannot take a reference to the key");
+        if (!body_ok)
+            signer_fail(sg, "start: OpenSSL cannot hash the body");
     }
+    ERR_clear_error();
     return m;
 }
 
@@ -239,53 +191,57 @@ static bool is_signed_field(const char *name)
 /* dkims_header - one header field as libmilter gives it */
 void dkims_header(struct dkims_msg *m, const char *name, const char *value)
 {
-    if (m->eoh_done || name == NULL || !is_signed_field(name))
+    struct buf canon = BUF_INIT;
+    struct field *f;
+
+    if (m->eoh_done || name == NULL || !is_signed_field(name) || alive(m) == 0)
         return;
     buf_reset(&m->line);
     dkimv_header_line(&m->line, name, value ? value : "", m->leadspc);
-    for (size_t i = 0; i < m->n; i++) {
-        struct signer *sg = &m->sg[i];
-        DKIM_STAT st;
+    dkims_canon_header(&canon, m->line.data, m->line.len, m->relaxed_header);
+    buf_puts(&canon, "\r\n");
+    m->f = xrealloc(m->f, (m->nf + 1) * sizeof(*m->f));
+    f = &m->f[m->nf++];
+    f->name = xstrdup(name);
+    f->len = canon.len;
+    f->canon = buf_steal(&canon);
+    f->taken = false;
+}
 
-        if (sg->dkim == NULL)
-            continue;
-        st = dkim_header(sg->dkim, (u_char *)m->line.data, m->line.len);
-        if (st != DKIM_STAT_OK)
-            signer_fail(sg, "header", st);
+/* take - the canonical text of the last instance of name not yet taken, into hcanon */
+static void take(struct dkims_msg *m, const char *name)
+{
+    for (size_t i = m->nf; i-- > 0;) {
+        struct field *f = &m->f[i];
+
+        if (!f->taken && strcasecmp(f->name, name) == 0) {
+            f->taken = true;
+            buf_add(&m->hcanon, f->canon, f->len);
+            return;
+        }
     }
 }
 
-/* dkims_eoh - end of the header */
+/* dkims_eoh - end of the header: h= and the header data every key hashes */
 void dkims_eoh(struct dkims_msg *m)
 {
+    bool from = false;
+
     if (m->eoh_done)
         return;
     m->eoh_done = true;
-    for (size_t i = 0; i < m->n; i++) {
-        struct signer *sg = &m->sg[i];
-        DKIM_STAT st;
-
-        if (sg->dkim == NULL)
-            continue;
-        st = dkim_eoh(sg->dkim);
-        if (st != DKIM_STAT_OK)
-            signer_fail(sg, "end of header", st);
+    for (size_t i = 0; i < m->nf; i++) {
+        buf_printf(&m->hlist, "%s%s", i ? ":" : "", m->f[i].name);
+        from = from || strcasecmp(m->f[i].name, "From") == 0;
     }
-}
-
-/* feed_body - a chunk to every signer still able to sign */
-static void feed_body(struct dkims_msg *m, const unsigned char *chunk, size_t len)
-{
-    for (size_t i = 0; i < m->n; i++) {
-        struct signer *sg = &m->sg[i];
-        DKIM_STAT st;
-
-        if (sg->dkim == NULL)
-            continue;
-        st = dkim_body(sg->dkim, (u_char *)(uintptr_t)chunk, len);
-        if (st != DKIM_STAT_OK)
-            signer_fail(sg, "body", st);
+    if (!from) { /* RFC 6376 5.4: From MUST be signed */
+        for (size_t i = 0; i < m->n; i++)
+            signer_fail(&m->sg[i], "end of header: required header \"from\" not found");
+        return;
     }
+    buf_puts(&m->hlist, ":From"); /* oversigned: a From added later breaks the signature */
+    for (size_t i = 0; i < m->nf; i++)
+        take(m, m->f[i].name);
 }
 
 /* dkims_body - a chunk of the body */
@@ -293,106 +249,177 @@ void dkims_body(struct dkims_msg *m, const unsigned char *chunk, size_t len)
 {
     if (!m->eoh_done)
         dkims_eoh(m);
-    if (m->eom_done || len == 0)
+    if (m->eom_done || len == 0 || alive(m) == 0)
         return;
-    if (len >= 2) {
-        memcpy(m->tail, chunk + len - 2, 2);
-    } else {
-        m->tail[0] = m->tail[1];
-        m->tail[1] = (char)chunk[0];
+    dkims_body_update(&m->body, chunk, len);
+}
+
+/* Folding of the field value as it is built. */
+struct fold {
+    struct buf *out;
+    size_t col; /* the column after the last character written */
+};
+
+/* fold_put - a token, after a space if space, on a new line ("\n\t") if it would pass the width */
+static void fold_put(struct fold *f, const char *tok, size_t len, bool space)
+{
+    if (f->col > TAB_WIDTH && f->col + (space ? 1 : 0) + len > FOLD_WIDTH) {
+        buf_puts(f->out, "\n\t");
+        f->col = TAB_WIDTH;
+    } else if (space) {
+        buf_putc(f->out, ' ');
+        f->col++;
     }
-    m->body_seen = true;
-    feed_body(m, chunk, len);
+    buf_add(f->out, tok, len);
+    f->col += len;
+}
+
+/* fold_tag - a whole "tag=value;" token */
+static void fold_tag(struct fold *f, const char *tag, const char *value)
+{
+    char *tok = xasprintf("%s=%s;", tag, value);
+
+    fold_put(f, tok, strlen(tok), f->out->len > 0);
+    free(tok);
 }
 
 /*
- * end_body - a body that does not end with CRLF gets one, as RFC 6376
- * 3.4.3 and 3.4.4 say both canonicalizations do (libopendkim's relaxed
- * one refuses such a body instead). Only other transports than SMTP can
- * make such a body.
+ * head_value - the field value of this key for this message up to and
+ * including "b=" (LF folds): what is hashed, and the start of what is
+ * inserted. Caller frees.
  */
-static void end_body(struct dkims_msg *m)
+static char *head_value(const struct dkims_msg *m, const struct signer *sg, const char *bh,
+                        unsigned long long when)
 {
-    if (m->body_seen && memcmp(m->tail, "\r\n", 2) != 0)
-        feed_body(m, (const unsigned char *)"\r\n", 2);
-}
-
-/*
- * milter_value - the field value with "\n" folds instead of CRLF; NULL
- * if it holds a line end that is not a fold, a NUL, or starts with white
- * space (none of which can come out of libopendkim). Caller frees.
- */
-static char *milter_value(const unsigned char *p, size_t len)
-{
-    struct buf b = BUF_INIT;
-
-    if (len == 0 || p[0] == ' ' || p[0] == '\t')
-        goto bad;
-    for (size_t i = 0; i < len; i++) {
-        bool next_wsp = i + 1 < len && (p[i + 1] == ' ' || p[i + 1] == '\t');
-
-        if (p[i] == '\r' && i + 1 < len && p[i + 1] == '\n')
-            continue; /* the LF is looked at next */
-        if (p[i] == '\r' || (p[i] == '\n' && !next_wsp) || p[i] == '\0')
-            goto bad;
-        buf_putc(&b, p[i]);
-    }
-    return buf_steal(&b);
-bad:
-    buf_free(&b);
-    return NULL;
-}
-
-/*
- * fold_b - fold the b= value (the last tag, after "; b=") of an unfolded
- * field value: "\n\t " before every 64 characters of it. Nothing outside
- * the b= value changes. NULL if there is no such tag; caller frees.
- */
-static char *fold_b(const char *value)
-{
-    const char *b = NULL, *p;
     struct buf out = BUF_INIT;
+    struct fold f = {&out, sizeof(SIG_PREFIX) - 1};
+    char num[32];
+    const char *h = buf_cstr(&m->hlist);
 
-    for (p = strstr(value, "; b="); p; p = strstr(p + 1, "; b="))
-        b = p + 4;
-    if (b == NULL || strchr(b, ';') || strpbrk(b, " \t\r\n"))
-        return NULL;
-    buf_add(&out, value, (size_t)(b - value));
-    for (p = b; *p; p += strnlen(p, 64)) {
-        buf_puts(&out, "\n\t ");
-        buf_add(&out, p, strnlen(p, 64));
+    fold_tag(&f, "v", "1");
+    fold_tag(&f, "a", dkims_alg_name(sg->alg));
+    fold_tag(&f, "c",
+             m->relaxed_header ? (m->body.relaxed ? "relaxed/relaxed" : "relaxed/simple")
+                               : (m->body.relaxed ? "simple/relaxed" : "simple/simple"));
+    fold_tag(&f, "d", sg->domain);
+    fold_tag(&f, "s", sg->selector);
+    if (!snprintf_ok(num, sizeof(num), "%llu", when))
+        bug("dkim-sign: t= does not fit");
+    fold_tag(&f, "t", num);
+    /* h=: folded after a colon where needed */
+    for (bool first = true; *h; first = false) {
+        size_t n = strcspn(h, ":");
+        char *tok = xasprintf("%s%.*s%s", first ? "h=" : "", (int)n, h, h[n] ? ":" : ";");
+
+        fold_put(&f, tok, strlen(tok), first);
+        free(tok);
+        h += n + (h[n] ? 1 : 0);
     }
+    fold_tag(&f, "bh", bh);
+    buf_puts(&out, "\n\tb="); /* always on a line of its own */
     return buf_steal(&out);
 }
 
-/* sign_one - end of message for one key: its value or its error */
-static void sign_one(struct signer *sg)
+/*
+ * field_canon - SIG_PREFIX + value with CRLF folds (the field as it will
+ * be in the message), canonicalized into out, no final CRLF
+ */
+static void field_canon(struct buf *out, const char *value, bool relaxed)
 {
-    DKIM_STAT st = dkim_eom(sg->dkim, NULL);
-    unsigned char *hdr = NULL;
-    size_t len = 0;
+    struct buf raw = BUF_INIT;
 
-    if (st != DKIM_STAT_OK) {
-        signer_fail(sg, "signing", st);
+    buf_puts(&raw, SIG_PREFIX);
+    for (const char *p = value; *p; p++) {
+        if (*p == '\n')
+            buf_putc(&raw, '\r');
+        buf_putc(&raw, *p);
+    }
+    dkims_canon_header(out, raw.data, raw.len, relaxed);
+    buf_free(&raw);
+}
+
+/* sign_data - the signature of the header data; xmalloc'd in *sig, NULL on failure */
+static unsigned char *sign_data(const struct signer *sg, const struct buf *hcanon,
+                                const struct buf *sigcanon, size_t *siglen)
+{
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    unsigned char digest[DKIMS_SHA256_LEN], *sig = NULL;
+    unsigned int dlen = 0;
+    bool ok = false;
+
+    if (ctx == NULL)
+        return NULL;
+    if (sg->alg == DKIMS_RSA_SHA256) {
+        ok = EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, sg->pkey) == 1 &&
+             EVP_DigestSignUpdate(ctx, hcanon->data, hcanon->len) == 1 &&
+             EVP_DigestSignUpdate(ctx, sigcanon->data, sigcanon->len) == 1 &&
+             EVP_DigestSignFinal(ctx, NULL, siglen) == 1;
+        if (ok) {
+            sig = xmalloc(*siglen);
+            ok = EVP_DigestSignFinal(ctx, sig, siglen) == 1;
+        }
+    } else {
+        /* RFC 8463 3: Ed25519 signs the SHA-256 hash of the header data */
+        ok = EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
+             EVP_DigestUpdate(ctx, hcanon->data, hcanon->len) == 1 &&
+             EVP_DigestUpdate(ctx, sigcanon->data, sigcanon->len) == 1 &&
+             EVP_DigestFinal_ex(ctx, digest, &dlen) == 1 && dlen == sizeof(digest) &&
+             EVP_MD_CTX_reset(ctx) == 1 &&
+             EVP_DigestSignInit(ctx, NULL, NULL, NULL, sg->pkey) == 1 &&
+             EVP_DigestSign(ctx, NULL, siglen, digest, sizeof(digest)) == 1;
+        if (ok) {
+            sig = xmalloc(*siglen);
+            ok = EVP_DigestSign(ctx, sig, siglen, digest, sizeof(digest)) == 1;
+        }
+    }
+    EVP_MD_CTX_free(ctx);
+    OPENSSL_cleanse(digest, sizeof(digest));
+    if (!ok)
+        sig = xfree(sig);
+    return sig;
+}
+
+/* base64 - standard base64 of len bytes; caller frees */
+static char *base64(const unsigned char *p, size_t len)
+{
+    char *out = xmalloc(4 * ((len + 2) / 3) + 1);
+
+    EVP_EncodeBlock((unsigned char *)out, p, (int)len);
+    return out;
+}
+
+/* sign_one - end of message for one key: its value or its error */
+static void sign_one(struct dkims_msg *m, struct signer *sg, const char *bh,
+                     unsigned long long when)
+{
+    char *head = head_value(m, sg, bh, when), *b64;
+    struct buf sigcanon = BUF_INIT, value = BUF_INIT;
+    unsigned char *sig;
+    size_t siglen = 0, col = TAB_WIDTH + 2; /* after "\tb=" */
+
+    field_canon(&sigcanon, head, m->relaxed_header);
+    sig = sign_data(sg, &m->hcanon, &sigcanon, &siglen);
+    buf_free(&sigcanon);
+    if (sig == NULL) {
+        free(head);
+        signer_fail(sg, "signing: OpenSSL cannot sign with the key");
         return;
     }
-    st = dkim_getsighdr_d(sg->dkim, sizeof(DKIM_SIGNHEADER ": ") - 1, &hdr, &len);
-    if (st != DKIM_STAT_OK || hdr == NULL) {
-        signer_fail(sg, "signature field", st);
-        return;
-    }
-    sg->value = milter_value(hdr, len);
-    if (sg->value && sg->fold_b) {
-        char *folded = fold_b(sg->value);
+    b64 = base64(sig, siglen);
+    free(sig);
+    buf_puts(&value, head);
+    for (const char *p = b64; *p;) { /* fold inside the b= value */
+        size_t n = strnlen(p, FOLD_WIDTH - col);
 
-        free(sg->value);
-        sg->value = folded;
+        if (p != b64)
+            buf_puts(&value, "\n\t");
+        buf_add(&value, p, n);
+        p += n;
+        col = TAB_WIDTH;
     }
-    if (sg->value == NULL) {
-        sg->error = xstrdup("signature field: malformed by libopendkim");
-        dkim_free(sg->dkim);
-        sg->dkim = NULL;
-    }
+    free(b64);
+    free(head);
+    sg->value = buf_steal(&value);
 }
 
 /* dkims_eom - end of message: sign with every key still able to */
@@ -401,25 +428,37 @@ size_t dkims_eom(struct dkims_msg *m, const struct dkims_sig **sigs)
     if (!m->eoh_done)
         dkims_eoh(m);
     if (!m->eom_done) {
-        end_body(m);
+        unsigned char bh[DKIMS_SHA256_LEN];
+        char *bh64 = NULL;
+        unsigned long long when =
+            m->s->fixed_time ? m->s->fixed_time : (unsigned long long)time(NULL);
+
         m->eom_done = true;
+        if (alive(m) > 0) {
+            if (dkims_body_final(&m->body, bh))
+                bh64 = base64(bh, sizeof(bh));
+            for (size_t i = 0; i < m->n; i++)
+                if (bh64 == NULL)
+                    signer_fail(&m->sg[i], "body: OpenSSL cannot hash the body");
+        }
         m->res = xcalloc(m->n ? m->n : 1, sizeof(*m->res));
         for (size_t i = 0; i < m->n; i++) {
             struct signer *sg = &m->sg[i];
 
-            if (sg->dkim)
-                sign_one(sg);
+            if (sg->pkey)
+                sign_one(m, sg, bh64, when);
             m->res[i] = (struct dkims_sig){.domain = sg->domain,
                                            .selector = sg->selector,
-                                           .algorithm = sg->algorithm,
+                                           .algorithm = dkims_alg_name(sg->alg),
                                            .value = sg->value,
                                            .error = sg->value ? NULL : sg->error};
             if (sg->value)
                 m->nok++;
-            else if (sg->error == NULL) /* cannot happen: a handle without value failed */
+            else if (sg->error == NULL) /* cannot happen: a key without value failed */
                 m->res[i].error = sg->error = xstrdup("signing: unknown error");
         }
-        ERR_clear_error(); /* what libopendkim left in this thread's OpenSSL queue */
+        free(bh64);
+        ERR_clear_error(); /* nothing of ours for the next user of this thread's queue */
     }
     *sigs = m->res;
     return m->nok;
@@ -433,15 +472,22 @@ struct dkims_msg *dkims_end(struct dkims_msg *m)
     for (size_t i = 0; i < m->n; i++) {
         struct signer *sg = &m->sg[i];
 
-        if (sg->dkim)
-            dkim_free(sg->dkim);
+        EVP_PKEY_free(sg->pkey);
         free(sg->domain);
         free(sg->selector);
         free(sg->value);
         free(sg->error);
     }
+    for (size_t i = 0; i < m->nf; i++) {
+        free(m->f[i].name);
+        free(m->f[i].canon);
+    }
+    free(m->f);
     free(m->sg);
     free(m->res);
+    dkims_body_free(&m->body);
     buf_free(&m->line);
+    buf_free(&m->hlist);
+    buf_free(&m->hcanon);
     return xfree(m);
 }

@@ -1,10 +1,12 @@
 /*
  * dkim_sign.h - DKIM signing of outbound mail (RFC 6376; RSA-SHA256 and
- * Ed25519-SHA256 per RFC 8463) over libopendkim: the engine the milter's
- * outbound stage calls after pixel injection, over the final body.
+ * Ed25519-SHA256 per RFC 8463), our own canonicalization over OpenSSL:
+ * the engine the milter's outbound stage calls after pixel injection,
+ * over the final body.
  *
  * Keys are loaded once (dkims_key_load: PEM files, parsed and checked
- * with OpenSSL, kept in memory only, wiped when freed). A message is
+ * with OpenSSL, kept parsed in memory only, wiped when freed); nothing
+ * is decoded again per message. A message is
  * streamed in as a milter sees it: header fields one by one (name and
  * value as libmilter hands them over), end of header, body chunks (CRLF
  * line ends), end of message. Several keys sign one message at once
@@ -22,6 +24,7 @@
  * libmilter loses whether a field had a space after its colon, and
  * "Subject:x" is signed as "Subject: x" (relaxed does not care). A body
  * that does not end with CRLF is signed as if it did (RFC 6376 3.4.3/4).
+ * The body is canonicalized and hashed as it streams in, never kept.
  *
  * Inserting the result: smfi_insheader(ctx, 0, "DKIM-Signature", value).
  * The value has no leading white space; its folds are "\n\t" (libmilter
@@ -38,11 +41,6 @@
  *
  * Never logs or prints key material (nor header or body contents); error
  * strings name files, domains, selectors and reasons only.
- *
- * Known libopendkim 2.11 defect: every Ed25519 signature leaks the key
- * libopendkim decoded for it (about 0.5 KiB, not wiped); RSA does not.
- * Programs built with LeakSanitizer need "leak:dkim_privkey_load" as a
- * suppression (and fast_unwind_on_malloc=0 to see that frame).
  */
 #ifndef POSTMETER_DKIM_SIGN_H
 #define POSTMETER_DKIM_SIGN_H
@@ -56,7 +54,7 @@
 #define DKIMS_SIMPLE_BODY   0x4 /* c=.../simple instead of .../relaxed */
 #define DKIMS_SIMPLE        (DKIMS_SIMPLE_HEADER | DKIMS_SIMPLE_BODY)
 
-struct dkims;     /* process-wide: libopendkim library, signed header list */
+struct dkims;     /* process-wide: settings shared by every message (t=) */
 struct dkims_key; /* one private key with its domain and selector */
 struct dkims_msg; /* one message being signed */
 
@@ -71,7 +69,7 @@ struct dkims_sig {
 
 /*
  * dkims_open - the process-wide signer, created once. NULL with a reason
- * in err if libopendkim cannot be set up (or was built without Ed25519).
+ * in err if OpenSSL cannot hash with SHA-256.
  */
 struct dkims *dkims_open(char *err, size_t errlen);
 /* dkims_close - free the signer (no message may be in progress); returns NULL */
@@ -113,8 +111,8 @@ char *dkims_key_public(const struct dkims_key *k);
 
 /*
  * dkims_begin - start signing a message with nkeys keys (0 is allowed:
- * nothing is signed). The keys are copied into libopendkim's handles
- * here; they may be freed once dkims_begin() returns. Caller ends the
+ * nothing is signed). The message takes its own reference to each key
+ * here; the keys may be freed once dkims_begin() returns. Caller ends the
  * message with dkims_end().
  */
 struct dkims_msg *dkims_begin(struct dkims *s, struct dkims_key *const *keys, size_t nkeys,

@@ -1,26 +1,23 @@
 /*
  * dkim_sign_key.c - the private keys of milter/dkim_sign: read from PEM
- * files once, checked, kept in memory in the form libopendkim signs with.
+ * files once, checked, and kept parsed (an OpenSSL EVP_PKEY) for every
+ * message to sign with.
  *
  * DESCRIPTION
  *   dkims_key_load() reads the file itself (a missing or unreadable file
  *   is told apart from a bad key), parses it with OpenSSL - no passphrase
  *   callback that could prompt: an encrypted key is an error -, checks
  *   the key type against the algorithm and the RSA size (RFC 8301: at
- *   least 1024 bits), and keeps the key re-encoded as unencrypted PKCS#8
- *   PEM in memory. That NUL-terminated PEM string is what libopendkim's
- *   dkim_sign() takes for both algorithms: 2.11 tells PEM ("-----") from
- *   base64 DER ("MII", which the 48-byte DER of an Ed25519 key never
- *   starts with) and reads either with PEM_read_bio_PrivateKey() /
- *   d2i_PrivateKey_bio(); it has no way to take the raw Ed25519 seed, and
- *   signs Ed25519 over the SHA-256 header hash (RFC 8463) with the
- *   EVP_PKEY it decoded. The key buffer is wiped (OPENSSL_cleanse) when
- *   the key is freed, and so is the file buffer right after parsing.
+ *   least 1024 bits), and keeps the EVP_PKEY. RSA keys may be PKCS#1
+ *   ("BEGIN RSA PRIVATE KEY") or PKCS#8, Ed25519 keys PKCS#8. The file
+ *   buffer is wiped (OPENSSL_cleanse) right after parsing; the EVP_PKEY
+ *   is freed with EVP_PKEY_free(), which clears the key material.
  *
- *   libopendkim copies the PEM into every handle (dkim_sign) and decodes
- *   it again at end of message (dkim_privkey_load); 2.11 has no call to
- *   hand it a parsed key. Our allocator for libopendkim wipes every block
- *   it frees, so those per-message copies leave nothing behind.
+ *   A loaded key is never changed again: messages in any threads sign
+ *   with it at once (OpenSSL 3 allows concurrent use of one EVP_PKEY
+ *   with separate EVP_MD_CTXs), each holding its own reference
+ *   (EVP_PKEY_up_ref), so a key freed by its owner lives on until the
+ *   last message that started with it ends.
  *
  * NEVER
  *   Never logs, prints or puts in an error string any part of a key file;
@@ -51,13 +48,13 @@
 #define RSA_MIN_BITS   1024        /* RFC 8301 3.2 */
 #define ED25519_PUBLEN 32
 
-/* dkims_alg_name - the a= word of a libopendkim algorithm */
-const char *dkims_alg_name(dkim_alg_t alg)
+/* dkims_alg_name - the a= word of an algorithm */
+const char *dkims_alg_name(enum dkims_alg alg)
 {
-    return alg == DKIM_SIGN_ED25519SHA256 ? "ed25519-sha256" : "rsa-sha256";
+    return alg == DKIMS_ED25519_SHA256 ? "ed25519-sha256" : "rsa-sha256";
 }
 
-/* valid_name - a domain or selector libopendkim and DNS can take: LDH/underscore labels */
+/* valid_name - a domain or selector DNS and a DKIM tag can take: LDH/underscore labels */
 static bool valid_name(const char *s)
 {
     size_t len = strlen(s), label = 0;
@@ -83,14 +80,14 @@ static bool valid_name(const char *s)
 }
 
 /* parse_alg - the algorithm a configuration word names; false if none */
-static bool parse_alg(const char *word, dkim_alg_t *alg)
+static bool parse_alg(const char *word, enum dkims_alg *alg)
 {
     if (strcasecmp(word, "rsa-sha256") == 0 || strcasecmp(word, "rsa") == 0) {
-        *alg = DKIM_SIGN_RSASHA256;
+        *alg = DKIMS_RSA_SHA256;
         return true;
     }
     if (strcasecmp(word, "ed25519-sha256") == 0 || strcasecmp(word, "ed25519") == 0) {
-        *alg = DKIM_SIGN_ED25519SHA256;
+        *alg = DKIMS_ED25519_SHA256;
         return true;
     }
     return false;
@@ -183,12 +180,12 @@ static EVP_PKEY *parse_key(const char *path, const unsigned char *data, size_t l
 }
 
 /* check_key - does the key suit the algorithm; sets *bits; false with a reason in err */
-static bool check_key(const char *path, EVP_PKEY *pkey, dkim_alg_t alg, unsigned *bits, char *err,
-                      size_t errlen)
+static bool check_key(const char *path, EVP_PKEY *pkey, enum dkims_alg alg, unsigned *bits,
+                      char *err, size_t errlen)
 {
     int type = EVP_PKEY_get_base_id(pkey);
 
-    if (alg == DKIM_SIGN_ED25519SHA256) {
+    if (alg == DKIMS_ED25519_SHA256) {
         if (type != EVP_PKEY_ED25519) {
             (void)snprintf_ok(err, errlen, "dkim-sign: %s: not an Ed25519 key (ed25519-sha256)",
                               path);
@@ -210,32 +207,20 @@ static bool check_key(const char *path, EVP_PKEY *pkey, dkim_alg_t alg, unsigned
     return true;
 }
 
-/* encode_key - fill k->pem (PKCS#8 PEM) and k->pub from a parsed key; false on failure */
-static bool encode_key(struct dkims_key *k, EVP_PKEY *pkey)
+/* public_key - fill k->pub from the parsed key: SubjectPublicKeyInfo DER or raw Ed25519; false on
+ * failure */
+static bool public_key(struct dkims_key *k)
 {
-    BIO *out = BIO_new(BIO_s_mem());
-    char *p = NULL;
-    long n;
     bool ok = false;
 
-    /* a memory BIO wipes its buffer when it grows and when it is freed */
-    if (out == NULL || PEM_write_bio_PrivateKey(out, pkey, NULL, NULL, 0, NULL, NULL) != 1)
-        goto done;
-    n = BIO_get_mem_data(out, &p);
-    if (n <= 0 || p == NULL)
-        goto done;
-    k->pemlen = (size_t)n;
-    k->pem = xmalloc(k->pemlen + 1);
-    memcpy(k->pem, p, k->pemlen);
-    k->pem[k->pemlen] = '\0';
-    if (k->alg == DKIM_SIGN_ED25519SHA256) {
+    if (k->alg == DKIMS_ED25519_SHA256) {
         k->pub = xmalloc(ED25519_PUBLEN);
         k->publen = ED25519_PUBLEN;
-        ok = EVP_PKEY_get_raw_public_key(pkey, k->pub, &k->publen) == 1 &&
+        ok = EVP_PKEY_get_raw_public_key(k->pkey, k->pub, &k->publen) == 1 &&
              k->publen == ED25519_PUBLEN;
     } else {
         unsigned char *der = NULL;
-        int dlen = i2d_PUBKEY(pkey, &der);
+        int dlen = i2d_PUBKEY(k->pkey, &der);
 
         if (dlen > 0) {
             k->pub = xmalloc((size_t)dlen);
@@ -245,8 +230,6 @@ static bool encode_key(struct dkims_key *k, EVP_PKEY *pkey)
         }
         OPENSSL_free(der);
     }
-done:
-    BIO_free(out);
     ERR_clear_error();
     return ok;
 }
@@ -259,7 +242,7 @@ struct dkims_key *dkims_key_load(const char *domain, const char *selector, const
     unsigned char *data;
     size_t len = 0, size = 0;
     EVP_PKEY *pkey;
-    dkim_alg_t alg;
+    enum dkims_alg alg;
     unsigned bits = 0;
 
     if (domain == NULL || !valid_name(domain)) {
@@ -299,12 +282,11 @@ struct dkims_key *dkims_key_load(const char *domain, const char *selector, const
     k->selector = xstrdup(selector);
     k->alg = alg;
     k->bits = bits;
-    if (!encode_key(k, pkey)) {
-        (void)snprintf_ok(err, errlen, "dkim-sign: %s: cannot re-encode the key", path);
-        EVP_PKEY_free(pkey);
+    k->pkey = pkey; /* the key's reference from now on */
+    if (!public_key(k)) {
+        (void)snprintf_ok(err, errlen, "dkim-sign: %s: cannot derive the public key", path);
         return dkims_key_free(k);
     }
-    EVP_PKEY_free(pkey);
     return k;
 }
 
@@ -313,10 +295,7 @@ struct dkims_key *dkims_key_free(struct dkims_key *k)
 {
     if (k == NULL)
         return NULL;
-    if (k->pem) {
-        OPENSSL_cleanse(k->pem, k->pemlen + 1);
-        free(k->pem);
-    }
+    EVP_PKEY_free(k->pkey); /* our reference; messages that started with it hold theirs */
     free(k->pub);
     free(k->domain);
     free(k->selector);

@@ -79,33 +79,6 @@ struct job {
     size_t failed;
 };
 
-/*
- * libopendkim 2.11 never frees the key it decodes for an Ed25519
- * signature (dkim_free() releases the crypto state of RSA signatures
- * only): a leak in the library, about 0.5 KiB per Ed25519 signature.
- * LeakSanitizer is told about that one allocation site - with full stacks,
- * since libcrypto has no frame pointers - and every other leak still
- * fails the run. Only sanitizer builds call these.
- */
-const char *__lsan_default_suppressions(void);
-const char *__lsan_default_options(void);
-const char *__asan_default_options(void);
-
-const char *__lsan_default_suppressions(void)
-{
-    return "leak:dkim_privkey_load\n";
-}
-
-const char *__lsan_default_options(void)
-{
-    return "print_suppressions=0";
-}
-
-const char *__asan_default_options(void)
-{
-    return "fast_unwind_on_malloc=0";
-}
-
 /* usage - print the synopsis and exit 2 */
 static void usage(void) __attribute__((noreturn));
 static void usage(void)

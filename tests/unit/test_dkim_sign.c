@@ -4,8 +4,11 @@
  * wrong), the signed header list and From oversigning in h=, dual
  * signing, the shape of the field value (folds only), signatures checked
  * by auth/dkim_verify (libopendkim's verifier, keys served from the
- * public halves), abandoned messages, keys freed after dkims_begin(), and
- * threads sharing one signer.
+ * public halves), body canonicalization against known canonical bodies
+ * (bh=) under every chunking, byte-identical signatures whatever the
+ * chunking (fixed t=: RSA PKCS#1 v1.5 and Ed25519 are deterministic),
+ * abandoned messages, keys freed after dkims_begin(), and threads
+ * sharing one signer.
  *
  * The keys are the test-only ones of tests/data/dkim-sign (gen.sh).
  */
@@ -26,31 +29,6 @@
 #include "util.h"
 
 #define KEYDIR TEST_DATA_DIR "/dkim-sign/"
-
-/*
- * libopendkim 2.11 never frees the key it decodes for an Ed25519
- * signature (dkim_free() releases the crypto state of RSA signatures
- * only). LeakSanitizer is told about that one allocation site, with full
- * stacks (libcrypto has no frame pointers); every other leak still fails.
- */
-const char *__lsan_default_suppressions(void);
-const char *__lsan_default_options(void);
-const char *__asan_default_options(void);
-
-const char *__lsan_default_suppressions(void)
-{
-    return "leak:dkim_privkey_load\n";
-}
-
-const char *__lsan_default_options(void)
-{
-    return "print_suppressions=0";
-}
-
-const char *__asan_default_options(void)
-{
-    return "fast_unwind_on_malloc=0";
-}
 
 /* A test message: header fields as in a file ("Name: value", LF folds) and a CRLF body. */
 struct tmsg {
@@ -375,6 +353,7 @@ static void test_header_list(void **state)
     struct dkims *s = dkims_open(err, sizeof(err));
     struct dkims_key *keys[2] = {load("rsa2048.pem", "rsa", "rsa"),
                                  load("ed25519.pem", "ed25519", "ed")};
+    struct pubkeys pk = {keys, 2};
     static const char *const two_from_fields[] = {
         "From: a@example.test", "To: b@example.org", "To: c@example.org",
         "From: d@example.test", "Subject: x",
@@ -403,10 +382,15 @@ static void test_header_list(void **state)
     free(h);
     dkims_end(m);
     /* every instance, and From once more than it appears */
-    m = sign(s, keys, 1, 0, &two_from, 65535, &sigs, &nok);
+    m = sign(s, keys, 2, 0, &two_from, 65535, &sigs, &nok);
     h = dkimv_tag_value(sigs[0].value, "h");
     assert_string_equal(h, "From:To:To:From:Subject:From");
     free(h);
+    /* the instances are hashed bottom-up, as a verifier takes them */
+    check_verify(&pk, sigs, 2, &two_from, NULL, "pass|pass");
+    dkims_end(m);
+    m = sign(s, keys, 2, DKIMS_SIMPLE, &two_from, 65535, &sigs, &nok);
+    check_verify(&pk, sigs, 2, &two_from, NULL, "pass|pass");
     dkims_end(m);
     dkims_key_free(keys[0]);
     dkims_key_free(keys[1]);
@@ -529,7 +513,7 @@ static void test_changes(void **state)
     dkims_close(s);
 }
 
-/* test_failures - a message libopendkim cannot sign: an error per key, no crash */
+/* test_failures - a message that cannot be signed (no From): an error per key, no crash */
 static void test_failures(void **state)
 {
     static const char *const no_from_fields[] = {"To: b@example.org", "Subject: x"};
@@ -627,6 +611,108 @@ static void test_abandoned(void **state)
     assert_null(dkims_close(NULL));
 }
 
+/* test_body_canon - bh= of bodies whose canonical form is known, under any chunking */
+static void test_body_canon(void **state)
+{
+    static const struct {
+        const char *body;
+        unsigned flags;
+        const char *bh; /* SHA-256 of the canonical body (RFC 6376 3.4.3-3.4.5), base64 */
+    } cases[] = {
+        /* empty: relaxed is nothing, simple one CRLF */
+        {"", 0, "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="},
+        {"", DKIMS_SIMPLE, "frcCV1k9oG9oKj3dpUqdJg1PxRT2RSN/XKdLCPjaYaY="},
+        {"\r\n\r\n", 0, "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="},
+        {"\r\n\r\n", DKIMS_SIMPLE, "frcCV1k9oG9oKj3dpUqdJg1PxRT2RSN/XKdLCPjaYaY="},
+        /* RFC 6376 3.4.5: " C\r\nD E\r\n" and " C \r\nD \t E\r\n" */
+        {" C \r\nD \t E\r\n\r\n\r\n", 0, "unak6JHq0wL+Q1HP7dW1tjBx9FLA6DffoZ0qrLwbbpo="},
+        {" C \r\nD \t E\r\n\r\n\r\n", DKIMS_SIMPLE, "NOeivbQlDH9TmNKJUw7D53wZfsk8YMZ/hTuVVwTgi8s="},
+        /* no CRLF at the end: one is added ("last\r\n") */
+        {"last", 0, "hn5q8SYMPMyK9k1F1XxlHKrUD479vc+zS2uAw7dxzTQ="},
+        {"last", DKIMS_SIMPLE, "hn5q8SYMPMyK9k1F1XxlHKrUD479vc+zS2uAw7dxzTQ="},
+        /* a white-space line at the end is empty for relaxed ("a\r\n"), not for simple */
+        {"a\r\n \t \r\n\r\n", 0, "jkYhN5eG70Kk/sFVzVJcKR3X2zwf3jR4Ui9PYcA/0b0="},
+        {"a\r\n \t \r\n\r\n", DKIMS_SIMPLE, "D8h5w8eopobHhUqQNe5+VzDRvUZiN+0OIbNzKoJYU6o="},
+        /* a lone CR or LF is an ordinary byte */
+        {"a\rb\nc\r\n", 0, "C9bjkWjkbcFLiF66mOWBp5RWwxvClyko3KNEAw5A80U="},
+        /* empty lines inside are kept; a leading tab is one space ("x\r\n\r\n y\r\n") */
+        {"x  \r\n\r\n\ty", 0, "q1SliY0G3aY0L3AhFIHLk568wOD7cslwcOIvIwHduUM="},
+        {"\r\n\r\nx\r\n", 0, "hHl0gskkj3KarB8IzxZHkNJubfPe+wREH5JIHngjIuU="},
+        {"\r\n\r\nx\r\n", DKIMS_SIMPLE, "hHl0gskkj3KarB8IzxZHkNJubfPe+wREH5JIHngjIuU="},
+    };
+    static const size_t chunks[] = {65535, 1, 2, 3, 5};
+    char err[256];
+    struct dkims *s = dkims_open(err, sizeof(err));
+    struct dkims_key *key = load("ed25519.pem", "ed25519", "ed");
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        for (size_t c = 0; c < sizeof(chunks) / sizeof(chunks[0]); c++) {
+            struct tmsg t = {short_fields, 3, cases[i].body};
+            const struct dkims_sig *sigs;
+            size_t nok;
+            struct dkims_msg *m = sign(s, &key, 1, cases[i].flags, &t, chunks[c], &sigs, &nok);
+            char *bh;
+
+            assert_int_equal(nok, 1);
+            bh = dkimv_tag_value(sigs[0].value, "bh");
+            if (strcmp(bh, cases[i].bh) != 0)
+                fail_msg("case %zu, chunks of %zu: bh=%s, want %s", i, chunks[c], bh, cases[i].bh);
+            free(bh);
+            dkims_end(m);
+        }
+    }
+    dkims_key_free(key);
+    dkims_close(s);
+}
+
+/* test_chunking - with t= fixed, the same values (b= included) whatever the chunking */
+static void test_chunking(void **state)
+{
+    static const unsigned flag_sets[] = {0, DKIMS_SIMPLE, DKIMS_SIMPLE_BODY, DKIMS_LEADSPC};
+    static const char *const ws_fields[] = {
+        "From: alice@example.test",
+        "Subject: white space",
+    };
+    static const struct tmsg ws = {ws_fields, 2,
+                                   "a \t\r\n\r\n  b\r\n\t\r\n \r\nend  \r\n \r\n\r\n"};
+    const struct tmsg *msgs[] = {&full, &ws};
+    char err[256];
+    struct dkims *s = dkims_open(err, sizeof(err));
+    struct dkims_key *keys[2] = {load("rsa2048.pem", "rsa", "rsa"),
+                                 load("ed25519.pem", "ed25519", "ed")};
+    struct pubkeys pk = {keys, 2};
+
+    (void)state;
+    assert_true(dkims_set_time(s, 1700000000ULL));
+    for (size_t t = 0; t < sizeof(msgs) / sizeof(msgs[0]); t++) {
+        for (size_t f = 0; f < sizeof(flag_sets) / sizeof(flag_sets[0]); f++) {
+            const struct dkims_sig *sigs;
+            size_t nok;
+            struct dkims_msg *m = sign(s, keys, 2, flag_sets[f], msgs[t], 65535, &sigs, &nok);
+            char *want[2];
+
+            assert_int_equal(nok, 2);
+            check_verify(&pk, sigs, 2, msgs[t], NULL, "pass|pass");
+            want[0] = xstrdup(sigs[0].value);
+            want[1] = xstrdup(sigs[1].value);
+            dkims_end(m);
+            for (size_t chunk = 1; chunk <= 41; chunk++) {
+                m = sign(s, keys, 2, flag_sets[f], msgs[t], chunk, &sigs, &nok);
+                assert_int_equal(nok, 2);
+                assert_string_equal(sigs[0].value, want[0]);
+                assert_string_equal(sigs[1].value, want[1]);
+                dkims_end(m);
+            }
+            free(want[0]);
+            free(want[1]);
+        }
+    }
+    dkims_key_free(keys[0]);
+    dkims_key_free(keys[1]);
+    dkims_close(s);
+}
+
 /* A thread's signature of the full message. */
 struct job {
     pthread_t thread;
@@ -682,7 +768,8 @@ int main(void)
         cmocka_unit_test(test_key_load),    cmocka_unit_test(test_key_errors),
         cmocka_unit_test(test_header_list), cmocka_unit_test(test_dual),
         cmocka_unit_test(test_changes),     cmocka_unit_test(test_failures),
-        cmocka_unit_test(test_abandoned),   cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_abandoned),   cmocka_unit_test(test_body_canon),
+        cmocka_unit_test(test_chunking),    cmocka_unit_test(test_threads),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

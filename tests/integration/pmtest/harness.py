@@ -668,7 +668,7 @@ protocol lmtp {{
         os.chmod(san, 0o1777)
         env["ASAN_OPTIONS"] = ":".join(filter(None, [
             os.environ.get("ASAN_OPTIONS", ""), "log_path=%s/milter" % san,
-            "abort_on_error=0", "fast_unwind_on_malloc=0"]))
+            "abort_on_error=0"]))
         env["LSAN_OPTIONS"] = ":".join(filter(None, [
             os.environ.get("LSAN_OPTIONS", ""), "print_suppressions=0",
             "suppressions=" + os.path.join(os.path.dirname(os.path.abspath(__file__)),
