@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
-# bench/milter-throughput.sh - Postfix msg/s with and without postmeter-milter.
+# bench/milter-throughput.sh - Postfix msg/s with and without milters.
 #
-#   bench/milter-throughput.sh [--mode ledger] [--sessions 10,50] [--messages 2000]
-#                              [--rounds 3] [--rss-sessions 100] [--size 3000]
-#                              [--reuse] [--keep]
+#   bench/milter-throughput.sh [--mode ledger|auth|debian|sign|opendkim-sign[,...]]
+#                              [--sessions 10,50] [--messages 2000] [--rounds 3]
+#                              [--rss-sessions 100] [--size N] [--reuse] [--keep]
 #
 # Builds postmeter (optimised, no sanitizers; see bench/common.sh), then
 # runs bench/milter_throughput.py with Debian's /usr/bin/python3: two
 # private Postfix instances of the integration harness (bare, and with
-# the mode's milter) delivering to smtp-sink, driven by smtp-source in
-# alternating runs; prints msg/s of both, their ratio, the milter's CPU
-# per message and its peak memory at 100 sessions. How to read the
+# each mode's milters: postmeter-milter, or Debian's opendkim, opendmarc
+# and policyd-spf) delivering to smtp-sink, driven by smtp-source in
+# alternating runs; prints msg/s of each, the ratios, the filters' CPU
+# per message and their peak memory at 100 sessions. How to read the
 # output: bench/README.md.
 #
 # As root (it starts Postfix). It never touches the system's Postfix,
@@ -26,7 +27,10 @@ if [ "$(id -u)" -ne 0 ]; then
     echo "bench/milter-throughput.sh: it starts Postfix; run it as root" >&2
     exit 2
 fi
-need postfix smtp-source smtp-sink unbound /usr/bin/python3
+need postfix smtp-source smtp-sink unbound cc unshare /usr/bin/python3
+case " $* " in
+*debian* | *opendkim-sign*) need opendkim opendmarc policyd-spf ;;
+esac
 bench_build postmeter-milter postmeter-cli
 export POSTMETER_BUILD_DIR="$build" POSTMETER_SOURCE_DIR="$src" PYTHONDONTWRITEBYTECODE=1
 exec /usr/bin/python3 "$src/bench/milter_throughput.py" "$@"
