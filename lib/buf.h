@@ -32,7 +32,7 @@ void buf_puts(struct buf *b, const char *s);
 void buf_putc(struct buf *b, int c);
 /* buf_printf - append formatted text */
 void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void buf_vprintf(struct buf *b, const char *fmt, va_list ap);
+void buf_vprintf(struct buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 /* buf_truncate - keep the first n bytes (n <= len) */
 void buf_truncate(struct buf *b, size_t n);
 /* buf_reset - empty the buffer, keep its memory */

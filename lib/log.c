@@ -39,6 +39,8 @@ bool log_debug_enabled(void)
 
 /* log_line - write one line at a syslog priority */
 static void log_line(int prio, const char *tag, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+static void log_line(int prio, const char *tag, const char *fmt, va_list ap)
 {
     char line[2048];
     int n = vsnprintf(line, sizeof(line), fmt, ap);
