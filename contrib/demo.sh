@@ -50,27 +50,8 @@ if [ "$cmd" = stop ] || [ "$cmd" = info ]; then
     exec "$py" "$src/contrib/demo.py" "$cmd" "$state"
 fi
 
-# -- packages (exactly as tests/run.sh) ---------------------------------------
-mapfile -t pkgs < <(sed -e 's/#.*//' -e 's/[[:space:]]//g' \
-    "$src/packaging/debian-packages.txt" | grep -v '^$')
-missing=()
-for p in "${pkgs[@]}"; do
-    if ! dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$'; then
-        missing+=("$p")
-    fi
-done
-if [ "${#missing[@]}" -gt 0 ]; then
-    say "installing: ${missing[*]}"
-    # Postfix must not configure itself as the system's mailer.
-    echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
-    export DEBIAN_FRONTEND=noninteractive
-    if ! apt-get install -y "${missing[@]}" </dev/null; then
-        apt-get update </dev/null
-        apt-get install -y "${missing[@]}" </dev/null
-    fi
-else
-    say "packages: all ${#pkgs[@]} installed"
-fi
+# -- packages --------------------------------------------------------------
+bash "$src/packaging/install-packages.sh"
 
 # -- build --------------------------------------------------------------------
 # A build dir configured from another checkout (a moved clone) is stale.

@@ -2,7 +2,8 @@
 # tests/run.sh - the one test command of postmeter.
 #
 # As root on Debian 12: installs what packaging/debian-packages.txt lists
-# (apt-get update only when an install needs it), builds one
+# (through packaging/install-packages.sh, shared with the demo)
+# - apt-get update only when an install needs it -, builds one
 # ASan/UBSan developer configuration in build/ and runs every test there
 # (unit + integration) with ctest. The exit status is ctest's.
 # Idempotent; runs from any directory. CI runs it through .ci/run.
@@ -24,27 +25,8 @@ if [ "$(id -u)" -ne 0 ]; then
     exit 2
 fi
 
-# -- packages ---------------------------------------------------------------
-mapfile -t pkgs < <(sed -e 's/#.*//' -e 's/[[:space:]]//g' \
-    "$src/packaging/debian-packages.txt" | grep -v '^$')
-missing=()
-for p in "${pkgs[@]}"; do
-    if ! dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$'; then
-        missing+=("$p")
-    fi
-done
-if [ "${#missing[@]}" -gt 0 ]; then
-    say "installing: ${missing[*]}"
-    # Postfix must not configure itself as the system's mailer.
-    echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
-    export DEBIAN_FRONTEND=noninteractive
-    if ! apt-get install -y "${missing[@]}" </dev/null; then
-        apt-get update </dev/null
-        apt-get install -y "${missing[@]}" </dev/null
-    fi
-else
-    say "packages: all ${#pkgs[@]} installed"
-fi
+# -- packages --------------------------------------------------------------
+bash "$src/packaging/install-packages.sh"
 
 # -- build ------------------------------------------------------------------
 # A build dir configured from another checkout (a moved clone) is stale.
