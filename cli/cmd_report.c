@@ -90,6 +90,78 @@ static int64_t parse_time_opt(const char *opt, const char *v, int64_t now)
     return t;
 }
 
+/* The options of every report; each report accepts a subset. */
+struct report_args {
+    int64_t since, until;
+    const char *sender, *recipient, *domain;
+    size_t limit;
+    enum out_format format;
+};
+
+/*
+ * report_parse - parse argv with opts (a subset of since, until, sender,
+ * recipient, domain, limit, format) into *a; -1 when all is well, else
+ * the exit status to return.
+ */
+static int report_parse(const char *kind, const struct option *opts, int argc, char **argv,
+                        struct report_args *a)
+{
+    int64_t now = time_now();
+    char *end;
+    int ch;
+
+    memset(a, 0, sizeof(*a));
+    a->format = OUT_TABLE;
+    while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (ch) {
+        case 's':
+            a->since = parse_time_opt("--since", optarg, now);
+            break;
+        case 'u':
+            a->until = parse_time_opt("--until", optarg, now);
+            break;
+        case 'f':
+            a->sender = optarg;
+            break;
+        case 'r':
+            a->recipient = optarg;
+            break;
+        case 'd':
+            a->domain = optarg;
+            break;
+        case 'n':
+            a->limit = strtoul(optarg, &end, 10);
+            if (*optarg == '\0' || *end != '\0') {
+                fprintf(stderr, "postmeter: --limit: \"%s\" is not a number\n", optarg);
+                return CLI_USAGE;
+            }
+            break;
+        case 'F':
+            if (!out_parse_format(optarg, &a->format)) {
+                fprintf(stderr, "postmeter: --format: use table, csv or json\n");
+                return CLI_USAGE;
+            }
+            break;
+        default:
+            return CLI_USAGE;
+        }
+    }
+    if (optind != argc) {
+        fprintf(stderr, "postmeter: report %s: unexpected \"%s\"\n", kind, argv[optind]);
+        return CLI_USAGE;
+    }
+    return -1;
+}
+
+/* report_done - say why a report failed, close the store; the exit status */
+static int report_done(const struct config *c, struct store *s, enum store_status st)
+{
+    if (st != STORE_OK)
+        fprintf(stderr, "postmeter: %s: %s\n", c->database, store_error(s));
+    store_close(s);
+    return st == STORE_OK ? CLI_OK : CLI_FAIL;
+}
+
 /* report_messages - postmeter report messages [filters] [--format F] */
 static int report_messages(const struct config *c, int argc, char **argv)
 {
@@ -102,58 +174,25 @@ static int report_messages(const struct config *c, int argc, char **argv)
         {"limit", required_argument, NULL, 'n'},
         {NULL, 0, NULL, 0},
     };
-    struct store_msg_filter f = {0};
-    enum out_format format = OUT_TABLE;
-    int64_t now = time_now();
+    struct report_args a;
+    struct store_msg_filter f;
     struct store *s;
     struct out *o;
     enum store_status st;
-    char *end;
-    int ch;
+    int rc;
 
-    while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (ch) {
-        case 's':
-            f.since = parse_time_opt("--since", optarg, now);
-            break;
-        case 'u':
-            f.until = parse_time_opt("--until", optarg, now);
-            break;
-        case 'f':
-            f.sender = optarg;
-            break;
-        case 'r':
-            f.recipient = optarg;
-            break;
-        case 'n':
-            f.limit = strtoul(optarg, &end, 10);
-            if (*optarg == '\0' || *end != '\0') {
-                fprintf(stderr, "postmeter: --limit: \"%s\" is not a number\n", optarg);
-                return CLI_USAGE;
-            }
-            break;
-        case 'F':
-            if (!out_parse_format(optarg, &format)) {
-                fprintf(stderr, "postmeter: --format: use table, csv or json\n");
-                return CLI_USAGE;
-            }
-            break;
-        default:
-            return CLI_USAGE;
-        }
-    }
-    if (optind != argc) {
-        fprintf(stderr, "postmeter: report messages: unexpected \"%s\"\n", argv[optind]);
-        return CLI_USAGE;
-    }
+    if ((rc = report_parse("messages", opts, argc, argv, &a)) >= 0)
+        return rc;
+    f = (struct store_msg_filter){.since = a.since,
+                                  .until = a.until,
+                                  .sender = a.sender,
+                                  .recipient = a.recipient,
+                                  .limit = a.limit};
     s = cli_open_store(c, STORE_READONLY | STORE_NOCREATE);
-    o = out_new(format, message_cols, NCOLS, stdout);
+    o = out_new(a.format, message_cols, NCOLS, stdout);
     st = store_report_messages(s, &f, message_row, o);
     out_end(o);
-    if (st != STORE_OK)
-        fprintf(stderr, "postmeter: %s: %s\n", c->database, store_error(s));
-    store_close(s);
-    return st == STORE_OK ? CLI_OK : CLI_FAIL;
+    return report_done(c, s, st);
 }
 
 static const struct out_col auth_cols[] = {
@@ -194,47 +233,21 @@ static int report_auth(const struct config *c, int argc, char **argv)
         {"format", required_argument, NULL, 'F'},
         {NULL, 0, NULL, 0},
     };
-    struct store_auth_filter f = {0};
-    enum out_format format = OUT_TABLE;
-    int64_t now = time_now();
+    struct report_args a;
+    struct store_auth_filter f;
     struct store *s;
     struct out *o;
     enum store_status st;
-    int ch;
+    int rc;
 
-    while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (ch) {
-        case 's':
-            f.since = parse_time_opt("--since", optarg, now);
-            break;
-        case 'u':
-            f.until = parse_time_opt("--until", optarg, now);
-            break;
-        case 'd':
-            f.domain = optarg;
-            break;
-        case 'F':
-            if (!out_parse_format(optarg, &format)) {
-                fprintf(stderr, "postmeter: --format: use table, csv or json\n");
-                return CLI_USAGE;
-            }
-            break;
-        default:
-            return CLI_USAGE;
-        }
-    }
-    if (optind != argc) {
-        fprintf(stderr, "postmeter: report auth: unexpected \"%s\"\n", argv[optind]);
-        return CLI_USAGE;
-    }
+    if ((rc = report_parse("auth", opts, argc, argv, &a)) >= 0)
+        return rc;
+    f = (struct store_auth_filter){.since = a.since, .until = a.until, .domain = a.domain};
     s = cli_open_store(c, STORE_READONLY | STORE_NOCREATE);
-    o = out_new(format, auth_cols, NAUTHCOLS, stdout);
+    o = out_new(a.format, auth_cols, NAUTHCOLS, stdout);
     st = store_report_auth(s, &f, auth_row, o);
     out_end(o);
-    if (st != STORE_OK)
-        fprintf(stderr, "postmeter: %s: %s\n", c->database, store_error(s));
-    store_close(s);
-    return st == STORE_OK ? CLI_OK : CLI_FAIL;
+    return report_done(c, s, st);
 }
 
 /* cmd_report - report KIND ... */
