@@ -1,6 +1,6 @@
 /*
  * main.c - postmeter, the command line tool: global options, then one
- * subcommand (db, config, report, auth, spf, dkim, dns).
+ * subcommand (db, config, report, auth, spf, dkim, dns, track).
  *
  * Reads the same configuration file as the daemons. Without -c, a missing
  * default file means built-in defaults; a file given with -c must exist.
@@ -46,6 +46,10 @@ static int usage(FILE *fp, int status)
                 "  dns DOMAIN [--mx HOST] [--rua MAILTO] [--check]\n"
                 "                  the DKIM, SPF, DMARC and MX records to publish (zone-file\n"
                 "                  syntax); --check compares them with DNS (exit 1 if wrong)\n"
+                "  track add ADDRESS|@DOMAIN [--recipient] [--disabled] [--note TEXT]\n"
+                "                  track outbound mail from (or, --recipient, to) it\n"
+                "  track list [--format table|csv|json]\n"
+                "  track enable|disable|remove ID\n"
                 "\n"
                 "T is ISO 8601 (2026-11-24, 2026-11-24T10:00:00Z), \"now\", or a span\n"
                 "before now: 30m, 12h, 7d, 2w.\n");
@@ -111,6 +115,8 @@ int main(int argc, char **argv)
         status = cmd_dkim(c, argc, argv);
     else if (strcmp(argv[0], "dns") == 0)
         status = cmd_dns(c, argc, argv);
+    else if (strcmp(argv[0], "track") == 0)
+        status = cmd_track(c, argc, argv);
     else {
         fprintf(stderr, "postmeter: unknown command \"%s\"\n", argv[0]);
         status = usage(stderr, CLI_USAGE);

@@ -17,6 +17,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "track.h"
 #include "util.h"
 
 enum cfg_type { CFG_STRING, CFG_BOOL, CFG_UINT, CFG_MODE, CFG_LIST, CFG_NETS, CFG_ENUM };
@@ -35,12 +36,15 @@ struct cfg_key {
 static const char *const on_error_choices[] = {"accept", "tempfail", NULL};
 static const char *const enforce_choices[] = {"none", "quarantine", "reject", NULL};
 static const char *const quarantine_choices[] = {"hold", "header", NULL};
+static const char *const tracking_mode_choices[] = {"milter", "pipe", NULL};
 
 static bool check_socket(const char *v, struct buf *why);
 static bool check_dns_server(const char *v, struct buf *why);
 static bool check_nonempty(const char *v, struct buf *why);
 static bool check_absolute(const char *v, struct buf *why);
 static bool check_net_or_domain(const char *v, struct buf *why);
+static bool check_base_url(const char *v, struct buf *why);
+static bool check_track_pattern(const char *v, struct buf *why);
 
 #define OFF(f) offsetof(struct config, f)
 
@@ -99,10 +103,33 @@ static const struct cfg_key cfg_keys[] = {
      NULL, check_absolute, "directory of the DKIM private keys that postmeter dkim makes"},
     {"on_sign_error", CFG_ENUM, OFF(on_sign_error), "accept", 0, 0, on_error_choices, NULL,
      "outbound mail whose domain's key cannot sign: accept it unsigned, or tempfail it"},
+    {"tracking_base_url", CFG_STRING, OFF(tracking_base_url), "", 0, 0, NULL, check_base_url,
+     "URL of the pixel endpoint, pixels are <URL>/o/<TOKEN>.gif (empty: no open tracking)"},
+    {"tracking_mode", CFG_ENUM, OFF(tracking_mode), "milter", 0, 0, tracking_mode_choices, NULL,
+     "who injects pixels: the milter (one token per message) or pipe (postmeter-pixelfilter)"},
+    {"track_exclude", CFG_LIST, OFF(track_exclude), "", 0, 0, NULL, check_track_pattern,
+     "recipients (address or @domain) whose mail is never tracked, comma separated"},
+    {"track_max_kb", CFG_UINT, OFF(track_max_kb), "10240", 16, 1048576, NULL, NULL,
+     "tracked mail larger than this (KiB) gets no pixel (the milter holds it in memory)"},
     {"debug", CFG_BOOL, OFF(debug), "no", 0, 0, NULL, NULL, "log debug detail"},
 };
 
 #define NKEYS (sizeof(cfg_keys) / sizeof(cfg_keys[0]))
+
+/* check_base_url - empty, or an http(s) URL safe in an HTML attribute */
+static bool check_base_url(const char *v, struct buf *why)
+{
+    return *v == '\0' || track_base_url_ok(v, why);
+}
+
+/* check_track_pattern - an address or @domain */
+static bool check_track_pattern(const char *v, struct buf *why)
+{
+    char *p = track_pattern_normalize(v, why);
+
+    free(p);
+    return p != NULL;
+}
 
 /* check_nonempty - the value must not be empty */
 static bool check_nonempty(const char *v, struct buf *why)

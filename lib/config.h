@@ -23,6 +23,8 @@ enum config_on_error { ON_ERROR_ACCEPT = 0, ON_ERROR_TEMPFAIL = 1 };
 enum config_enforce { ENFORCE_NONE = 0, ENFORCE_QUARANTINE = 1, ENFORCE_REJECT = 2 };
 /* dmarc_quarantine: how quarantine is done */
 enum config_quarantine { QUARANTINE_HOLD = 0, QUARANTINE_HEADER = 1 };
+/* tracking_mode: where the pixel is injected */
+enum config_tracking_mode { TRACKING_MILTER = 0, TRACKING_PIPE = 1 };
 
 struct config {
     char *path; /* file it was read from, NULL for built-in defaults */
@@ -68,6 +70,12 @@ struct config {
 
     /* outbound */
     char *dkim_key_dir; /* absolute; DKIM private keys made by postmeter dkim */
+
+    /* open tracking */
+    char *tracking_base_url; /* "" = no tracking */
+    int tracking_mode;       /* enum config_tracking_mode */
+    char **track_exclude;    /* recipient patterns never tracked, NULL-terminated */
+    unsigned track_max_kb;   /* larger mail is tracked without a pixel */
 
     bool debug;
 };

@@ -47,6 +47,9 @@ static const struct {
     {"header_from", offsetof(struct ledger_msg, header_from)},
     {"subject", offsetof(struct ledger_msg, subject)},
     {"action", offsetof(struct ledger_msg, action)},
+    {"track_token", offsetof(struct ledger_msg, track_token)},
+    {"track_outcome", offsetof(struct ledger_msg, track_outcome)},
+    {"track_reason", offsetof(struct ledger_msg, track_reason)},
 };
 #define N_STR_FIELDS (sizeof(str_fields) / sizeof(str_fields[0]))
 

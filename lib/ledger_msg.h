@@ -59,6 +59,10 @@ struct ledger_msg {
     size_t nrcpts;
     struct ledger_auth *auth; /* authentication results, in header order */
     size_t nauth;
+    /* open tracking (outbound mail a tracking rule matched), NULL = not tracked */
+    char *track_token;   /* the token in the pixel URL */
+    char *track_outcome; /* injected, no-html, skipped-signed, ... */
+    char *track_reason;  /* a short comment on the outcome */
 };
 
 /* ledger_msg_new - empty record with a fresh random uid; caller frees */

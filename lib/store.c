@@ -11,6 +11,7 @@
 
 #include "log.h"
 #include "store_backend.h"
+#include "track.h"
 #include "util.h"
 
 /* is_postgres_dsn - dsn names a PostgreSQL server rather than a file */
@@ -250,4 +251,75 @@ enum store_status store_remove_dkim_key(struct store *s, const char *domain, con
     free(d);
     free(sel);
     return st;
+}
+
+/* store_track_field_name - the field's name in the database and the CLI */
+const char *store_track_field_name(enum store_track_field f)
+{
+    return f == STORE_TRACK_RECIPIENT ? "recipient" : "sender";
+}
+
+/* store_track_field_parse - "sender" or "recipient" */
+bool store_track_field_parse(const char *s, enum store_track_field *f)
+{
+    if (s && strcmp(s, "sender") == 0)
+        *f = STORE_TRACK_SENDER;
+    else if (s && strcmp(s, "recipient") == 0)
+        *f = STORE_TRACK_RECIPIENT;
+    else
+        return false;
+    return true;
+}
+
+/* store_put_track_rule - add a tracking rule */
+enum store_status store_put_track_rule(struct store *s, const struct store_track_rule *r,
+                                       int64_t *id)
+{
+    struct store_track_rule low = *r;
+    struct buf why = BUF_INIT;
+    enum store_status st = STORE_ERROR;
+    char *pat = track_pattern_normalize(r->pattern, &why);
+
+    if (pat == NULL)
+        store_set_error(s, "tracking rule: %s", buf_cstr(&why));
+    else if ((unsigned)r->field > STORE_TRACK_RECIPIENT)
+        store_set_error(s, "tracking rule %s: bad field %d", pat, (int)r->field);
+    else {
+        low.pattern = pat;
+        st = s->ops->put_track_rule(s, &low, id);
+    }
+    free(pat);
+    buf_free(&why);
+    return st;
+}
+
+/* store_list_track_rules - walk the rules */
+enum store_status store_list_track_rules(struct store *s,
+                                         int (*fn)(const struct store_track_rule *r, void *arg),
+                                         void *arg)
+{
+    return s->ops->list_track_rules(s, fn, arg);
+}
+
+/* store_set_track_rule_enabled - switch a rule on or off */
+enum store_status store_set_track_rule_enabled(struct store *s, int64_t id, bool enabled)
+{
+    return s->ops->set_track_rule_enabled(s, id, enabled);
+}
+
+/* store_remove_track_rule - delete a rule */
+enum store_status store_remove_track_rule(struct store *s, int64_t id)
+{
+    return s->ops->remove_track_rule(s, id);
+}
+
+/* store_put_tracked - one tracked message */
+enum store_status store_put_tracked(struct store *s, const struct store_tracked *t)
+{
+    if (t->token == NULL || strlen(t->token) != TRACK_TOKEN_LEN || t->mode == NULL ||
+        t->outcome == NULL) {
+        store_set_error(s, "tracked message without a token, mode or outcome");
+        return STORE_ERROR;
+    }
+    return s->ops->put_tracked(s, t);
 }

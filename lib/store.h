@@ -195,4 +195,64 @@ enum store_status store_set_dkim_key_state(struct store *s, const char *domain,
 enum store_status store_remove_dkim_key(struct store *s, const char *domain, const char *selector,
                                         bool even_active);
 
+/*
+ * Open tracking (schema 004_tracking). A rule tracks outbound mail whose
+ * sender (envelope sender or header From) or one of whose envelope
+ * recipients matches its pattern: a whole address or "@domain" (exactly
+ * that domain), stored in lower case.
+ */
+enum store_track_field { STORE_TRACK_SENDER = 0, STORE_TRACK_RECIPIENT = 1 };
+
+struct store_track_rule {
+    int64_t id; /* set by the store */
+    enum store_track_field field;
+    const char *pattern; /* "user@example.org" or "@example.org" */
+    bool enabled;
+    const char *note; /* free text for the admin, NULL = none */
+    int64_t created_at;
+};
+
+/* store_track_field_name - "sender" or "recipient" */
+const char *store_track_field_name(enum store_track_field f);
+/* store_track_field_parse - the field named s; false if none */
+bool store_track_field_parse(const char *s, enum store_track_field *f);
+
+/*
+ * store_put_track_rule - add r (its pattern is checked with
+ * track_pattern_normalize() and stored in lower case) and set *id to its
+ * id (id may be NULL). STORE_ERROR if the same field and pattern exist.
+ */
+enum store_status store_put_track_rule(struct store *s, const struct store_track_rule *r,
+                                       int64_t *id);
+/*
+ * store_list_track_rules - call fn once per rule, by id, with a record
+ * valid only during the call. A non-zero return from fn stops the walk.
+ */
+enum store_status store_list_track_rules(struct store *s,
+                                         int (*fn)(const struct store_track_rule *r, void *arg),
+                                         void *arg);
+/* store_set_track_rule_enabled - enable or disable rule id; STORE_ERROR if there is none */
+enum store_status store_set_track_rule_enabled(struct store *s, int64_t id, bool enabled);
+/* store_remove_track_rule - forget rule id; STORE_ERROR if there is none */
+enum store_status store_remove_track_rule(struct store *s, int64_t id);
+
+/*
+ * One tracked message (or, from postmeter-pixelfilter, one recipient's
+ * copy of it): the token in its pixel URL and what the injection did.
+ */
+struct store_tracked {
+    const char *token;       /* TRACK_TOKEN_LEN characters, unique */
+    const char *message_uid; /* the ledger row's uid, NULL if none */
+    const char *queue_id, *mail_from, *header_from, *subject; /* NULL = unknown */
+    const char *mode;                                         /* "milter" or "pipe" */
+    const char *outcome; /* "injected", "no-html", "skipped-signed", ... */
+    const char *reason;  /* NULL = nothing to say */
+    int64_t created_at;
+    char *const *rcpts;
+    size_t nrcpts;
+};
+
+/* store_put_tracked - record one tracked message in its own transaction */
+enum store_status store_put_tracked(struct store *s, const struct store_tracked *t);
+
 #endif

@@ -38,6 +38,15 @@ struct store_ops {
                                             int64_t now);
     enum store_status (*remove_dkim_key)(struct store *s, const char *domain, const char *selector,
                                          bool even_active);
+    /* tracking: patterns already normalized by store.c */
+    enum store_status (*put_track_rule)(struct store *s, const struct store_track_rule *r,
+                                        int64_t *id);
+    enum store_status (*list_track_rules)(struct store *s,
+                                          int (*fn)(const struct store_track_rule *r, void *arg),
+                                          void *arg);
+    enum store_status (*set_track_rule_enabled)(struct store *s, int64_t id, bool enabled);
+    enum store_status (*remove_track_rule)(struct store *s, int64_t id);
+    enum store_status (*put_tracked)(struct store *s, const struct store_tracked *t);
 };
 
 /* The part of every backend handle that store.c knows. */

@@ -179,6 +179,7 @@ static void sqlite_close(struct store *s)
     sqlite3_finalize(ss->ins_msg);
     sqlite3_finalize(ss->ins_rcpt);
     sqlite3_finalize(ss->ins_auth);
+    sqlite_track_finalize(ss);
     if (sqlite3_close_v2(ss->db) != SQLITE_OK)
         warn("database: close: %s", sqlite3_errmsg(ss->db));
     free(ss);
@@ -362,6 +363,27 @@ int sqlite_bind_str(sqlite3_stmt *st, int i, const char *v)
     return v ? sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC) : sqlite3_bind_null(st, i);
 }
 
+/* insert_tracked_of - the tracked_messages row of a ledger record (milter mode) */
+static int insert_tracked_of(struct sqlite_store *ss, const struct ledger_msg *m)
+{
+    const struct store_tracked t = {
+        .token = m->track_token,
+        .message_uid = m->uid,
+        .queue_id = m->queue_id,
+        .mail_from = m->mail_from,
+        .header_from = m->header_from,
+        .subject = m->subject,
+        .mode = "milter",
+        .outcome = m->track_outcome ? m->track_outcome : "unknown",
+        .reason = m->track_reason,
+        .created_at = m->received_at,
+        .rcpts = m->rcpts,
+        .nrcpts = m->nrcpts,
+    };
+
+    return sqlite_insert_tracked(ss, &t);
+}
+
 /* insert_one - insert m and, if it is new, its recipients; SQLite result code */
 static int insert_one(struct sqlite_store *ss, const struct ledger_msg *m)
 {
@@ -423,7 +445,7 @@ static int insert_one(struct sqlite_store *ss, const struct ledger_msg *m)
         if (rc != SQLITE_DONE)
             return rc;
     }
-    return SQLITE_OK;
+    return m->track_token ? insert_tracked_of(ss, m) : SQLITE_OK;
 }
 
 /* prepare_cached - prepare *st once for the life of the connection */
@@ -480,4 +502,9 @@ static const struct store_ops sqlite_ops = {
     .list_dkim_keys = sqlite_list_dkim_keys,
     .set_dkim_key_state = sqlite_set_dkim_key_state,
     .remove_dkim_key = sqlite_remove_dkim_key,
+    .put_track_rule = sqlite_put_track_rule,
+    .list_track_rules = sqlite_list_track_rules,
+    .set_track_rule_enabled = sqlite_set_track_rule_enabled,
+    .remove_track_rule = sqlite_remove_track_rule,
+    .put_tracked = sqlite_put_tracked,
 };

@@ -13,9 +13,10 @@ struct sqlite_store {
     struct store base; /* first: a struct store * is a struct sqlite_store * */
     sqlite3 *db;
     int flags;
-    sqlite3_stmt *ins_msg;  /* cached by put_messages */
-    sqlite3_stmt *ins_rcpt; /* cached by put_messages */
-    sqlite3_stmt *ins_auth; /* cached by put_messages */
+    sqlite3_stmt *ins_msg;                        /* cached by put_messages */
+    sqlite3_stmt *ins_rcpt;                       /* cached by put_messages */
+    sqlite3_stmt *ins_auth;                       /* cached by put_messages */
+    sqlite3_stmt *ins_tracked, *ins_tracked_rcpt; /* cached by sqlite_insert_tracked */
 };
 
 /* sqlite_of - the SQLite handle behind s */
@@ -51,5 +52,20 @@ enum store_status sqlite_set_dkim_key_state(struct store *s, const char *domain,
                                             int64_t now);
 enum store_status sqlite_remove_dkim_key(struct store *s, const char *domain, const char *selector,
                                          bool even_active);
+enum store_status sqlite_put_track_rule(struct store *s, const struct store_track_rule *r,
+                                        int64_t *id);
+enum store_status sqlite_list_track_rules(struct store *s,
+                                          int (*fn)(const struct store_track_rule *r, void *arg),
+                                          void *arg);
+enum store_status sqlite_set_track_rule_enabled(struct store *s, int64_t id, bool enabled);
+enum store_status sqlite_remove_track_rule(struct store *s, int64_t id);
+enum store_status sqlite_put_tracked(struct store *s, const struct store_tracked *t);
+/*
+ * sqlite_insert_tracked - insert t and its recipients inside the caller's
+ * transaction (the ledger's batch or put_tracked's own); SQLite result code
+ */
+int sqlite_insert_tracked(struct sqlite_store *ss, const struct store_tracked *t);
+/* sqlite_track_finalize - free the statements sqlite_insert_tracked caches */
+void sqlite_track_finalize(struct sqlite_store *ss);
 
 #endif
