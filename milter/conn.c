@@ -10,6 +10,7 @@
 #include "log.h"
 #include "mailaddr.h"
 #include "stage_sign.h"
+#include "stage_track.h"
 #include "util.h"
 
 /* conn_new - state for a new connection */
@@ -61,6 +62,7 @@ void conn_reset_message(struct conn *c)
 {
     c->msg = ledger_msg_free(c->msg);
     c->auth = inbound_end(c->auth);
+    track_stage_reset(c);
     sign_stage_reset(c);
     c->outbound = false;
     c->seen_message_id = c->seen_date = c->seen_from = c->seen_subject = false;

@@ -18,6 +18,7 @@
 #include "netaddr.h"
 
 struct sign_msg;
+struct track_msg;
 
 struct conn {
     struct milter_cfg *cfg; /* configuration this connection started with */
@@ -39,6 +40,7 @@ struct conn {
     bool seen_message_id, seen_date, seen_from, seen_subject;
     struct inbound_msg *auth; /* inbound checks in progress (stage_auth), or NULL */
     struct sign_msg *sign;    /* outbound signing in progress (stage_sign), or NULL */
+    struct track_msg *track;  /* outbound open tracking in progress (stage_track), or NULL */
 };
 
 /* conn_new - state for a new connection; takes the configuration reference */

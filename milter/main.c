@@ -32,6 +32,7 @@
 #include "milter.h"
 #include "stage_auth.h"
 #include "stage_sign.h"
+#include "stage_track.h"
 #include "store.h"
 #include "util.h"
 
@@ -288,6 +289,7 @@ int main(int argc, char **argv)
         die("dkim signing: %s", err);
     sign_stage_setup(signer);
     sign_stage_refresh(cfg, true);
+    track_stage_refresh(cfg, true);
     running = cfg;
     milter_setup(sink_to_ledger, ledger, cfg);
     if ((errno = pthread_create(&tid, NULL, milter_thread, NULL)) != 0)
@@ -300,9 +302,11 @@ int main(int argc, char **argv)
 
         if (atomic_load(&milter_thread_done))
             break;
-        /* New keys (postmeter dkim keygen/rotate) are picked up within a minute. */
-        if (sig <= 0 && ++ticks % 60 == 0)
+        /* New keys (postmeter dkim keygen/rotate) and tracking rules: within a minute. */
+        if (sig <= 0 && ++ticks % 60 == 0) {
             sign_stage_refresh(running, false);
+            track_stage_refresh(running, false);
+        }
         if (sig == SIGHUP) {
             struct milter_cfg *mc;
 
@@ -311,6 +315,7 @@ int main(int argc, char **argv)
             running = mc->c; /* stays alive: current config holds a reference */
             milter_cfg_release(mc);
             sign_stage_refresh(running, true);
+            track_stage_refresh(running, true);
         } else if (sig == SIGTERM || sig == SIGINT) {
             info("stopping on signal %d", sig);
             smfi_stop();
@@ -322,6 +327,7 @@ int main(int argc, char **argv)
     auth_stage_setup(NULL);
     sign_stage_setup(NULL);
     sign_stage_teardown();
+    track_stage_teardown();
     dkims_close(signer);
     inbound_close(inbound);
     dns_close(dns);

@@ -18,6 +18,7 @@
 #include "stage_auth.h"
 #include "stage_ledger.h"
 #include "stage_sign.h"
+#include "stage_track.h"
 #include "util.h"
 
 static pthread_mutex_t milter_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -197,6 +198,7 @@ sfsistat milter_envfrom(SMFICTX *ctx, char **argv)
     free(from);
     auth_stage_begin(c);
     sign_stage_begin(c);
+    track_stage_begin(c);
     return reply(c, SMFIP_NR_MAIL);
 }
 
@@ -215,6 +217,7 @@ sfsistat milter_envrcpt(SMFICTX *ctx, char **argv)
     }
     rcpt = conn_strip_brackets(argv ? argv[0] : NULL);
     ledger_stage_rcpt(c, rcpt);
+    track_stage_rcpt(c, rcpt);
     free(rcpt);
     return reply(c, SMFIP_NR_RCPT);
 }
@@ -227,6 +230,7 @@ sfsistat milter_header(SMFICTX *ctx, char *name, char *value)
     ledger_stage_header(c, name ? name : "", value ? value : "");
     auth_stage_header(c, name ? name : "", value ? value : "");
     sign_stage_header(c, name ? name : "", value ? value : "");
+    track_stage_header(c, name ? name : "", value ? value : "");
     return reply(c, SMFIP_NR_HDR);
 }
 
@@ -237,7 +241,10 @@ sfsistat milter_eoh(SMFICTX *ctx)
 
     ledger_stage_bytes(c, 2); /* the empty line */
     auth_stage_eoh(c);
-    sign_stage_eoh(c);
+    track_stage_eoh(c);
+    /* While tracking holds the body, signing waits for the final one. */
+    if (!track_stage_holds_body(c))
+        sign_stage_eoh(c);
     return reply(c, SMFIP_NR_EOH);
 }
 
@@ -248,7 +255,17 @@ sfsistat milter_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
 
     ledger_stage_bytes(c, len);
     auth_stage_body(c, chunk, len);
-    sign_stage_body(c, chunk, len);
+    if (!track_stage_holds_body(c)) {
+        sign_stage_body(c, chunk, len);
+    } else if (!track_stage_body(c, chunk, len)) {
+        /* Too large to track with a pixel: the signer catches up and streams on. */
+        const struct buf *held = track_stage_held(c);
+
+        sign_stage_eoh(c);
+        sign_stage_body(c, (const unsigned char *)held->data, held->len);
+        sign_stage_body(c, chunk, len);
+        track_stage_release(c);
+    }
     return reply(c, SMFIP_NR_BODY);
 }
 
@@ -264,10 +281,27 @@ sfsistat milter_eom(SMFICTX *ctx)
     if (queue_id == NULL)
         queue_id = smfi->getsymval(ctx, "{i}");
     ledger_msg_set(&c->msg->queue_id, queue_id && *queue_id ? queue_id : NULL);
-    /* inbound: spf, dkim-verify, dmarc, authres, policy; outbound: (pixel,) dkim-sign */
+    /* inbound: spf, dkim-verify, dmarc, authres, policy; outbound: pixel, dkim-sign */
     st = auth_stage_eom(c, ctx, &action);
-    if (st == SMFIS_CONTINUE)
+    if (st == SMFIS_CONTINUE) {
+        bool held = track_stage_holds_body(c);
+        const char *cte = NULL;
+        const struct buf *body = track_stage_eom(c, ctx, &cte);
+
+        if (held) {
+            /* Sign the header and body the MTA now holds. */
+            if (cte) {
+                char *v = c->leadspc ? xasprintf(" %s", cte) : xstrdup(cte);
+
+                sign_stage_set_header(c, "Content-Transfer-Encoding", v);
+                free(v);
+            }
+            sign_stage_eoh(c);
+            if (body)
+                sign_stage_body(c, (const unsigned char *)body->data, body->len);
+        }
         st = sign_stage_eom(c, ctx, &action);
+    }
     ledger_stage_eom(c, queue_id, action);
     c->messages++;
     conn_reset_message(c);

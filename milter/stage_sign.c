@@ -249,6 +249,35 @@ void sign_stage_header(struct conn *c, const char *name, const char *value)
     buf_add(&s->hdrs, value, vl + 1);
 }
 
+/* sign_stage_set_header - change (or add) one buffered field before signing starts */
+void sign_stage_set_header(struct conn *c, const char *name, const char *value)
+{
+    struct sign_msg *s = c->sign;
+    struct buf nb = BUF_INIT;
+    bool done = false;
+
+    if (s == NULL || s->too_big || s->m != NULL)
+        return;
+    for (size_t p = 0; p < s->hdrs.len;) {
+        const char *n = s->hdrs.data + p, *v = n + strlen(n) + 1;
+
+        buf_add(&nb, n, strlen(n) + 1);
+        if (!done && str_eq_nocase(n, name)) {
+            buf_add(&nb, value, strlen(value) + 1);
+            done = true;
+        } else {
+            buf_add(&nb, v, strlen(v) + 1);
+        }
+        p = (size_t)(v + strlen(v) + 1 - s->hdrs.data);
+    }
+    if (!done) {
+        buf_add(&nb, name, strlen(name) + 1);
+        buf_add(&nb, value, strlen(value) + 1);
+    }
+    buf_free(&s->hdrs);
+    s->hdrs = nb;
+}
+
 /* signing_domain - the From domain or its nearest parent with keys; NULL if none */
 static const char *signing_domain(struct sign_keys *k, const char *from)
 {

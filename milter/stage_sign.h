@@ -38,6 +38,12 @@ void sign_stage_teardown(void);
 void sign_stage_begin(struct conn *c);
 /* sign_stage_header - one header field as the MTA passed it */
 void sign_stage_header(struct conn *c, const char *name, const char *value);
+/*
+ * sign_stage_set_header - before sign_stage_eoh(): the first field called
+ * name now has value (as the MTA would pass it), or is added at the end
+ * if there was none (another stage changed the header)
+ */
+void sign_stage_set_header(struct conn *c, const char *name, const char *value);
 /* sign_stage_eoh - end of the header: choose the keys, start signing */
 void sign_stage_eoh(struct conn *c);
 /* sign_stage_body - a body chunk */
