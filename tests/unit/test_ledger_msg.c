@@ -19,14 +19,15 @@
 #include "ledger_msg.h"
 #include "util.h"
 
-#define NSTR 12 /* string fields of struct ledger_msg */
+#define NSTR 15 /* string fields of struct ledger_msg */
 
 /* str_slot - address of the i-th string field of m, in a fixed order */
 static char **str_slot(struct ledger_msg *m, size_t i)
 {
-    char **const slots[NSTR] = {&m->host,      &m->queue_id,    &m->message_id, &m->date_header,
-                                &m->client_ip, &m->client_ptr,  &m->helo,       &m->sasl_user,
-                                &m->mail_from, &m->header_from, &m->subject,    &m->action};
+    char **const slots[NSTR] = {
+        &m->host,       &m->queue_id, &m->message_id,  &m->date_header,   &m->client_ip,
+        &m->client_ptr, &m->helo,     &m->sasl_user,   &m->mail_from,     &m->header_from,
+        &m->subject,    &m->action,   &m->track_token, &m->track_outcome, &m->track_reason};
 
     return slots[i];
 }
@@ -100,13 +101,13 @@ static const struct rt_case rt_cases[] = {
     {"typical",
      {"mx.example.org", "4XyZ1", "<1@a.example>", "Tue, 24 Nov 2026 10:00:00 +0000", "192.0.2.1",
       "mail.a.example", "helo.a.example", NULL, "alice@a.example", "alice@a.example", "Hello",
-      "accept"},
+      "accept", "AAAAAAAAAAAAAAAAAAAAAA", "injected", NULL},
      LEDGER_INBOUND,
      1234,
      1795000000,
      {"bob@example.test", "carol@example.test", NULL}},
     {"outbound-empty-strings",
-     {"", "", "", "", "", "", "", "alice", "", "", "", "reject"},
+     {"", "", "", "", "", "", "", "alice", "", "", "", "reject", "", "", ""},
      LEDGER_OUTBOUND,
      -1,
      -5,
@@ -119,7 +120,7 @@ static const struct rt_case rt_cases[] = {
      {NULL}},
     {"awkward-bytes",
      {"tab\there", "new\nline", "\nR\n", "E 00000000\n", "rcpt 3:abc\n", "\x01\x7f\x80\xff",
-      "a:b c", "R", "E", "  ", "\r\n.\r\n", "discard"},
+      "a:b c", "R", "E", "  ", "\r\n.\r\n", "discard", "\n", "track_token 3:x\n", "R"},
      LEDGER_INBOUND,
      7,
      8,
