@@ -42,6 +42,7 @@ sys.path.insert(0, os.path.join(SOURCE_DIR, "tests", "integration"))
 from pmtest.harness import (INBOUND_IP, OUTBOUND_IP, SMTPFailure, SMTPSession,  # noqa: E402
                             header_value, make_message, new_message_id, pid_alive)
 
+TRACKING_BASE_URL = "http://127.0.0.1:8088/px"  # no endpoint answers yet: the URL is shown
 START_TIMEOUT = 120   # seconds for the driver to bring everything up
 STOP_TIMEOUT = 90     # seconds for the driver to stop everything
 DELIVERY_TIMEOUT = 60
@@ -116,7 +117,9 @@ def serve(state):
     with open(f["pid"] + ".tmp", "w") as pf:
         pf.write("%d\n" % os.getpid())
     os.rename(f["pid"] + ".tmp", f["pid"])
-    h = Harness(name="demo", state_dir=state, log_subject=True, zone_data=ZONE_DATA)
+    h = Harness(name="demo", state_dir=state, log_subject=True, zone_data=ZONE_DATA,
+                milter_conf={"tracking_base_url": TRACKING_BASE_URL,
+                             "dkim_key_dir": os.path.join(state, "keys")})
     try:
         h.start()
         info = {
@@ -363,6 +366,14 @@ MAILS = [
      [("From", "Alice <alice@example.test>"), ("To", "dave@remote.test"),
       ("Subject", "Backup finished")],
      "The nightly backup finished without errors.\n"),
+    ("outbound newsletter, tracked", "trusted", "news@example.test",
+     ["carol@remote.test", "dave@remote.test"],
+     [("From", "Example News <news@example.test>"), ("To", "carol@remote.test, dave@remote.test"),
+      ("Subject", "November at example.test"), ("MIME-Version", "1.0"),
+      ("Content-Type", 'multipart/alternative; boundary="demo-b1"')],
+     "--demo-b1\nContent-Type: text/plain; charset=utf-8\n\nNovember news, as text.\n"
+     "--demo-b1\nContent-Type: text/html; charset=utf-8\n\n"
+     "<html><body><h1>November news</h1><p>As HTML.</p></body></html>\n--demo-b1--\n"),
     ("inbound, forged From", "inbound", "billing@remote.test", ["bob@example.test"],
      [("From", "Alice <alice@example.test>"), ("To", "bob@example.test"),
       ("Subject", "Urgent: pay this invoice")],
@@ -424,7 +435,7 @@ def send_all(info):
 
 
 def imap_messages(info, user):
-    """imap_messages - raw messages of user's INBOX"""
+    """imap_messages - raw messages (header and body) of user's INBOX"""
     m = imaplib.IMAP4("127.0.0.1", info["imap_port"], timeout=30)
     try:
         m.login(user, info["users"][user])
@@ -434,7 +445,7 @@ def imap_messages(info, user):
         typ, data = m.search(None, "ALL")
         out = []
         for num in data[0].split():
-            typ, parts = m.fetch(num, "(BODY.PEEK[HEADER])")
+            typ, parts = m.fetch(num, "(BODY.PEEK[])")
             out += [p[1] for p in parts if isinstance(p, tuple)]
         return out
     finally:
@@ -452,12 +463,46 @@ def what_postmeter_added(raw):
         results = re.findall(r"\b(spf|dkim|dmarc)=([a-z]+)", ar)
         out.append("Authentication-Results: %s; %s" % (
             ar.split(";", 1)[0].strip(), " ".join("%s=%s" % r for r in results)))
-    sig = header_value(raw, "DKIM-Signature")
-    if sig:
-        tags = dict(re.findall(r"\b([ads])=([^;\s]+)", sig))
+    head = re.sub(rb"\r?\n[ \t]+", b" ", re.split(rb"\r?\n\r?\n", raw, maxsplit=1)[0])
+    for sig in re.findall(rb"(?im)^DKIM-Signature:(.*)$", head):
+        tags = dict(re.findall(r"\b([ads])=([^;\s]+)", sig.decode("ascii", "replace")))
         out.append("DKIM-Signature: %s" % " ".join(
             "%s=%s" % (k, tags[k]) for k in ("a", "d", "s") if k in tags))
+    pixel = re.search(rb'<img src="([^"]+/o/[A-Za-z0-9_-]+\.gif)"', raw)
+    if pixel:
+        out.append("tracking pixel: %s" % pixel.group(1).decode("ascii"))
     return out
+
+
+def prepare_outbound(info):
+    """prepare_outbound - DKIM keys for example.test and a tracking rule; SIGHUP the milter"""
+    cli = [info["cli"], "-c", info["milter_config"]]
+    for alg in ("rsa", "ed25519"):
+        p = subprocess.run(cli + ["dkim", "keygen", "example.test", "--algorithm", alg],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
+        if p.returncode != 0:
+            raise SystemExit("demo: dkim keygen failed: %s" % p.stdout.decode("utf-8", "replace"))
+        sel = re.search(rb"(\S+)\._domainkey\.", p.stdout)
+        print("   dkim keygen example.test --algorithm %-8s -> selector %s" % (
+            alg, sel.group(1).decode() if sel else "?"), flush=True)
+    p = subprocess.run(cli + ["track", "add", "news@example.test"], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, timeout=60)
+    if p.returncode != 0:
+        raise SystemExit("demo: track add failed: %s" % p.stdout.decode("utf-8", "replace"))
+    print("   track add news@example.test      -> %s" % p.stdout.decode().splitlines()[0],
+          flush=True)
+    mlog = info["logs"]["milter"]
+    os.kill(info["pids"]["postmeter-milter"], signal.SIGHUP)
+    deadline = time.monotonic() + 20
+    while True:
+        with open(mlog, errors="replace") as f:
+            text = f.read()
+        if "2 signing key(s) loaded" in text and "tracking: 1 enabled rule(s)" in text:
+            return
+        if time.monotonic() > deadline:
+            raise SystemExit("demo: postmeter-milter did not load the keys and rule (see %s)"
+                             % mlog)
+        time.sleep(0.2)
 
 
 def expected_counts(accepted):
@@ -533,6 +578,8 @@ def run_demo(state):
     say("running: SMTP 127.0.0.1:%d, IMAP 127.0.0.1:%d, milter 127.0.0.1:%d (driver pid %d)"
         % (info["smtp_port"], info["imap_port"], info["milter_port"], info["driver_pid"]))
 
+    say("outbound: DKIM keys for example.test, a tracking rule for news@example.test")
+    prepare_outbound(info)
     say("sending %d messages" % len(MAILS))
     accepted = send_all(info)
     want = expected_counts(accepted)
@@ -575,6 +622,8 @@ The demo keeps running in the background. To look around:
                    --from someone@remote.test --to {u}          # inbound
              swaks --server 127.0.0.1:{smtp} --from {u} --to carol@remote.test   # outbound
   ledger     {cli} -c {conf} report messages [--format json]
+             {cli} -c {conf} track list
+             sqlite3 {db} 'SELECT token, outcome, mail_from FROM tracked_messages'
              {cli} -c {conf} report auth
              sqlite3 {db}
   state dir  {state}
