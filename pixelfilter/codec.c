@@ -154,6 +154,11 @@ static void pixel_qp_char(int c, bool literal, const char *eol, size_t *col, str
         buf_puts(out, eol);
         *col = 0;
     }
+    if (literal && c == '-' && *col == 0) {
+        /* A line must never start "--": it could be a MIME delimiter. */
+        literal = false;
+        w = 3;
+    }
     if (literal) {
         buf_putc(out, c);
     } else {

@@ -251,6 +251,14 @@ static void pixel_html_part(struct pixel_walk *w, const struct pixel_hdr *h, siz
         pixel_b64_encode(content.data, content.len, w->eol, &body);
     } else if (kind == PIXEL_CTE_QP || to_qp) {
         size_t ce = to_qp ? pixel_eol_run(content.data, 0, content.len) : content.len;
+
+        /* The line ends after the HTML stay as they were, unless a run of
+         * bare CRs would make one line of them: then they are encoded too. */
+        for (size_t i = ce; i < content.len; i++)
+            if (content.data[i] == '\r' && (i + 1 == content.len || content.data[i + 1] != '\n')) {
+                ce = content.len;
+                break;
+            }
         pixel_qp_encode(content.data, ce, w->eol, &body);
         if (to_qp)
             buf_add(&body, content.data + ce, content.len - ce);

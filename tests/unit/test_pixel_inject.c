@@ -156,6 +156,10 @@ static void test_qp(void **state)
     buf_reset(&b);
     pixel_qp_encode("x\xff", 2, "\n", &b);
     assert_string_equal(buf_cstr(&b), "x=FF");
+    /* no encoded line may start with '-' (it could become a MIME delimiter) */
+    buf_reset(&b);
+    pixel_qp_encode("--b1\n-a-\n", 9, "\n", &b);
+    assert_string_equal(buf_cstr(&b), "=2D-b1\n=2Da-\n");
 
     for (size_t i = 0; i < sizeof(longline); i++)
         longline[i] = (char)(i % 97 == 0 ? '\n' : 32 + i % 100);
@@ -305,6 +309,67 @@ static void test_inject_long_line(void **state)
     buf_free(&dec);
 }
 
+/*
+ * test_inject_no_delimiter_in_qp - re-encoding an HTML part never makes a
+ * line that is the enclosing multipart's delimiter (fuzzer findings): the
+ * output injects again cleanly and has only the real delimiters
+ */
+static void test_inject_no_delimiter_in_qp(void **state)
+{
+    static const char *const cases[] = {
+        /* quoted-printable "=2D-b1" decodes to the boundary line */
+        "Content-Type: multipart/alternative; boundary=\"b1\"\n\n--b1\n"
+        "Content-Type: text/html\nContent-Transfer-Encoding: quoted-printable\n\n"
+        "<p>x</p>\n=2D-b1\n</body>\n--b1--\n",
+        /* a 7bit line that soft breaks put "--b1" at the start of (filled in below) */
+        NULL,
+    };
+    struct buf in = BUF_INIT, out = BUF_INIT, again = BUF_INIT;
+    struct pixel_report rep;
+
+    (void)state;
+    for (size_t i = 0; i < 2; i++) {
+        buf_reset(&in);
+        if (cases[i]) {
+            buf_puts(&in, cases[i]);
+        } else {
+            buf_puts(&in, "Content-Type: multipart/alternative; boundary=\"b1\"\n\n--b1\n"
+                          "Content-Type: text/html\n\n<p></p>");
+            for (int k = 0; k < 14 * 75 - 7; k++)
+                buf_putc(&in, 'x');
+            buf_puts(&in, "--b1</body>\n--b1--\n");
+        }
+        buf_reset(&out);
+        buf_reset(&again);
+        assert_int_equal(pixel_inject(in.data, in.len, URL, &out, &rep), PIXEL_INJECTED);
+        for (const char *p = buf_cstr(&out); (p = strstr(p, "\n--b1")) != NULL; p++)
+            if (!(strncmp(p, "\n--b1\n", 6) == 0 && p == strstr(buf_cstr(&out), "\n--b1")) &&
+                strncmp(p, "\n--b1--\n", 8) != 0)
+                fail_msg("case %zu: a delimiter inside the part: %s", i, buf_cstr(&out));
+        assert_int_equal(pixel_inject(out.data, out.len, URL, &again, &rep), PIXEL_INJECTED);
+    }
+    buf_free(&in);
+    buf_free(&out);
+    buf_free(&again);
+}
+
+/* test_inject_bare_cr_run - bare CRs after </body> never make a line over 998 octets */
+static void test_inject_bare_cr_run(void **state)
+{
+    struct buf in = BUF_INIT, out = BUF_INIT;
+    struct pixel_report rep;
+
+    (void)state;
+    buf_puts(&in, "Subject: x\nContent-Type: text/html\n\n<p>a</p></body>");
+    for (int i = 0; i < 984; i++)
+        buf_putc(&in, '\r');
+    buf_puts(&in, "\n");
+    assert_int_equal(pixel_inject(in.data, in.len, URL, &out, &rep), PIXEL_INJECTED);
+    assert_true(pixel_max_line(out.data, out.len) <= 998);
+    buf_free(&in);
+    buf_free(&out);
+}
+
 /* test_inject_utf16 - the tag goes in as UTF-16 in the part's byte order */
 static void test_inject_utf16(void **state)
 {
@@ -358,6 +423,8 @@ int main(void)
         cmocka_unit_test(test_inject_base64),
         cmocka_unit_test(test_inject_long_line),
         cmocka_unit_test(test_inject_utf16),
+        cmocka_unit_test(test_inject_no_delimiter_in_qp),
+        cmocka_unit_test(test_inject_bare_cr_run),
         cmocka_unit_test(test_bad_url),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
