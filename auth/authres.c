@@ -13,6 +13,10 @@
 #include "util.h"
 
 #define FOLD_AT 78 /* fold before a property that would pass this column */
+/* Bounds that keep every line far below 998 octets whatever the input:
+ * a longer property value is left out, a longer comment is cut. */
+#define VALUE_MAX   256
+#define COMMENT_MAX 200
 
 /* is_tspecial - RFC 2045 tspecials */
 static bool is_tspecial(unsigned char ch)
@@ -107,8 +111,14 @@ static void put_value(struct authres *ar, const char *v)
 /* put_comment - "(text)" with parentheses and backslashes escaped */
 static void put_comment(struct authres *ar, const char *text)
 {
+    size_t n = 0;
+
     put(ar, "(", 1);
-    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++, n++) {
+        if (n == COMMENT_MAX) {
+            put(ar, "...", 3);
+            break;
+        }
         if (*p == '(' || *p == ')' || *p == '\\')
             put(ar, "\\", 1);
         if (*p < ' ' || *p == 0x7f)
@@ -148,6 +158,8 @@ void authres_prop(struct authres *ar, const char *ptype_property, const char *va
 {
     size_t before = ar->b.len, col = ar->line_len;
 
+    if (value && strlen(value) > VALUE_MAX)
+        return; /* hostile or broken input: better no property than a line past 998 */
     put(ar, " ", 1);
     put_str(ar, ptype_property);
     put(ar, "=", 1);

@@ -34,7 +34,12 @@ void authres_begin(struct authres *ar, const char *authserv_id);
  */
 void authres_method(struct authres *ar, const char *method, const char *result,
                     const char *comment);
-/* authres_prop - add " ptype.property=value" to the current method */
+/*
+ * authres_prop - add " ptype.property=value" to the current method; a
+ * value over 256 octets is left out (no line of the field may pass 998
+ * octets, whatever a sender puts in a selector or address). Comments are
+ * cut after 200 characters.
+ */
 void authres_prop(struct authres *ar, const char *ptype_property, const char *value);
 /*
  * authres_finish - the finished field value (without the name); "none"

@@ -133,6 +133,34 @@ static void test_fold_long(void **state)
     free(v);
 }
 
+/* test_hostile_lengths - no line past 998 octets, whatever the values */
+static void test_hostile_lengths(void **state)
+{
+    char big[4000], *v, *line, *save = NULL;
+    struct authres ar;
+
+    (void)state;
+    memset(big, 'a', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    authres_begin(&ar, "mx.example.test");
+    authres_method(&ar, "spf", "pass", big);
+    authres_prop(&ar, "smtp.mailfrom", big);
+    authres_method(&ar, "dkim", "fail", "(((\\\\)))");
+    authres_prop(&ar, "header.d", "example.org");
+    authres_prop(&ar, "header.s", big);
+    big[256] = '\0'; /* exactly at the bound: kept, quoted or not */
+    authres_prop(&ar, "header.i", big);
+    v = authres_finish(&ar);
+    assert_non_null(strstr(v, "header.d=example.org"));
+    assert_null(strstr(v, "header.s="));
+    assert_null(strstr(v, "smtp.mailfrom="));
+    assert_non_null(strstr(v, "header.i="));
+    assert_non_null(strstr(v, "...)"));
+    for (line = strtok_r(v, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+        assert_true(strlen(line) < 998 - 30);
+    free(v);
+}
+
 struct id_case {
     const char *value;
     const char *id; /* NULL = none */
@@ -175,9 +203,10 @@ static void test_authserv_id(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_golden),    cmocka_unit_test(test_none),
-        cmocka_unit_test(test_values),    cmocka_unit_test(test_comment_escaped),
-        cmocka_unit_test(test_fold_long), cmocka_unit_test(test_authserv_id),
+        cmocka_unit_test(test_golden),          cmocka_unit_test(test_none),
+        cmocka_unit_test(test_values),          cmocka_unit_test(test_comment_escaped),
+        cmocka_unit_test(test_fold_long),       cmocka_unit_test(test_authserv_id),
+        cmocka_unit_test(test_hostile_lengths),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
