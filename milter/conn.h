@@ -41,6 +41,10 @@ struct conn {
     struct inbound_msg *auth; /* inbound checks in progress (stage_auth), or NULL */
     struct sign_msg *sign;    /* outbound signing in progress (stage_sign), or NULL */
     struct track_msg *track;  /* outbound open tracking in progress (stage_track), or NULL */
+    /* outbound: Authentication-Results fields claiming our authserv-id (stage_auth) */
+    unsigned ar_seen;      /* Authentication-Results fields so far */
+    unsigned ar_forged[8]; /* their 1-based indexes, to remove */
+    unsigned ar_nforged;
 };
 
 /* conn_new - state for a new connection; takes the configuration reference */

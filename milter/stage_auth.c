@@ -34,8 +34,20 @@ void auth_stage_begin(struct conn *c)
 /* auth_stage_header - one header field */
 void auth_stage_header(struct conn *c, const char *name, const char *value)
 {
-    if (c->auth)
+    if (c->auth) {
         inbound_header(c->auth, name, value);
+        return;
+    }
+    /*
+     * Outbound mail may go to local users too: a field that claims our
+     * authserv-id was not written by us and must not reach them.
+     */
+    if (c->msg && c->outbound && str_eq_nocase(name, AUTHRES_HEADER)) {
+        c->ar_seen++;
+        if (c->ar_nforged < sizeof(c->ar_forged) / sizeof(c->ar_forged[0]) &&
+            authres_is_ours(value, config_effective_authserv_id(c->cfg->c)))
+            c->ar_forged[c->ar_nforged++] = c->ar_seen;
+    }
 }
 
 /* auth_stage_eoh - end of the header block */
@@ -73,6 +85,11 @@ sfsistat auth_stage_eom(struct conn *c, SMFICTX *ctx, const char **action)
     const char *qid = c->msg && c->msg->queue_id ? c->msg->queue_id : "-";
 
     *action = "accept";
+    /* Delete from the last so earlier indexes stay valid. */
+    for (unsigned i = c->ar_nforged; i-- > 0;)
+        if (smfi->chgheader(ctx, AUTHRES_HEADER, (int)c->ar_forged[i], NULL) != MI_SUCCESS)
+            warn("%s: cannot remove a forged %s field", qid, AUTHRES_HEADER);
+    c->ar_nforged = 0;
     if (c->auth == NULL)
         return SMFIS_CONTINUE;
     v = inbound_eom(c->auth);

@@ -6,7 +6,9 @@
  * accept, quarantine (hold or header), reject or tempfail.
  *
  * Runs for inbound mail only (not authenticated, not from
- * trusted_networks); outbound mail is never checked here.
+ * trusted_networks); outbound mail is never checked here, but its
+ * Authentication-Results fields that claim our authserv-id are removed
+ * too (outbound mail may be for local users, who must not trust them).
  */
 #ifndef POSTMETER_STAGE_AUTH_H
 #define POSTMETER_STAGE_AUTH_H

@@ -48,10 +48,24 @@ static int fake_setpriv(SMFICTX *ctx, void *priv)
     return MI_SUCCESS;
 }
 
+static int removed_ar[8]; /* indexes of Authentication-Results fields removed */
+static int nremoved_ar;
+
+static int fake_chgheader(SMFICTX *ctx, char *name, int idx, char *value)
+{
+    (void)ctx;
+    assert_string_equal(name, "Authentication-Results");
+    assert_null(value);
+    assert_true(nremoved_ar < 8);
+    removed_ar[nremoved_ar++] = idx;
+    return MI_SUCCESS;
+}
+
 static const struct smfi_ops fake_ops = {
     .getsymval = fake_getsymval,
     .getpriv = fake_getpriv,
     .setpriv = fake_setpriv,
+    .chgheader = fake_chgheader,
 };
 const struct smfi_ops *smfi = &fake_ops;
 
@@ -370,6 +384,37 @@ static void test_rcpt_without_mail_follows_on_internal_error(void **state)
     milter_teardown();
 }
 
+/* test_outbound_forged_authres - outbound mail loses fields claiming our authserv-id */
+static void test_outbound_forged_authres(void **state)
+{
+    static const char *const hdrs[][2] = {
+        {"From", "alice@example.test"},
+        {"Authentication-Results", "other.example; dkim=pass"},
+        {"Authentication-Results", " MX.TEST; spf=pass"},
+        {"Subject", "x"},
+        {"Authentication-Results", "mx.test; dmarc=pass"},
+        {NULL, NULL},
+    };
+    const char *rcpts[] = {"<bob@example.test>", NULL};
+    struct fake_ctx f = {0};
+    struct sockaddr_storage ss = addr_of("127.0.0.1");
+    struct config *c = test_config(false);
+
+    (void)state;
+    free(c->authserv_id);
+    c->authserv_id = xstrdup("mx.test");
+    milter_setup(sink, NULL, c);
+    nremoved_ar = 0;
+    milter_connect((SMFICTX *)&f, (char *)"localhost", (struct sockaddr *)&ss);
+    send_message(&f, "<alice@example.test>", rcpts, hdrs, "body\r\n");
+    assert_int_equal(nremoved_ar, 2);
+    assert_int_equal(removed_ar[0], 3); /* the last first: indexes stay valid */
+    assert_int_equal(removed_ar[1], 2);
+    milter_close((SMFICTX *)&f);
+    clear_emitted();
+    milter_teardown();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -379,6 +424,7 @@ int main(void)
         cmocka_unit_test(test_no_reply_negotiation),
         cmocka_unit_test(test_reload_keeps_open_connections),
         cmocka_unit_test(test_rcpt_without_mail_follows_on_internal_error),
+        cmocka_unit_test(test_outbound_forged_authres),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
