@@ -68,7 +68,16 @@ enum store_status sqlite_fail(struct sqlite_store *ss, int rc, const char *what)
 {
     enum store_status st = status_of(rc);
 
-    store_set_error(&ss->base, "%s: %s (%s)", what, sqlite3_errmsg(ss->db), sqlite3_errstr(rc));
+    int e = sqlite3_system_errno(ss->db);
+
+    /* "disk I/O error" alone hides a full disk or a permission problem. */
+    if (e != 0 && ((rc & 0xff) == SQLITE_IOERR || (rc & 0xff) == SQLITE_CANTOPEN ||
+                   (rc & 0xff) == SQLITE_FULL))
+        store_set_error(&ss->base, "%s: %s (%s: %s)", what, sqlite3_errmsg(ss->db),
+                        sqlite3_errstr(rc), strerror(e));
+    else
+        store_set_error(&ss->base, "%s: %s (%s)", what, sqlite3_errmsg(ss->db),
+                        sqlite3_errstr(rc));
     return st == STORE_OK ? STORE_ERROR : st;
 }
 
@@ -159,7 +168,11 @@ struct store *store_sqlite_open(const char *path, int flags, char *err, size_t e
             rc = sqlite_exec(db, "PRAGMA foreign_keys = ON");
     }
     if (rc != SQLITE_OK) {
-        if (!snprintf_ok(err, errlen, "%s: %s", what, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc)))
+        int e = db ? sqlite3_system_errno(db) : 0;
+
+        if (!snprintf_ok(err, errlen, "%s: %s%s%s%s", what,
+                         db ? sqlite3_errmsg(db) : sqlite3_errstr(rc), e ? " (" : "",
+                         e ? strerror(e) : "", e ? ")" : ""))
             debug("store_sqlite_open: error message cut");
         sqlite3_close_v2(db);
         return NULL;
