@@ -20,7 +20,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pmtest.harness import check, check_eq, log, main_with_harness, wait_for
+from pmtest.harness import check, check_eq, log, main_with_harness
 import test_readonly_db as ro  # send_some(), wait_delivered_mids(), wait_writer_idle()
 
 MNT = tempfile.mkdtemp(prefix="pmtest-full-")

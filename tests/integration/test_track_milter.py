@@ -27,7 +27,7 @@ import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pmtest.harness import (INBOUND_IP, OUTBOUND_IP, check, check_eq, header_value,
+from pmtest.harness import (OUTBOUND_IP, check, check_eq, header_value,
                             main_with_harness, make_message, new_message_id, norm_mid, wait_for)
 import test_outbound_sign as sign  # keygen() and verify_all() with python3-dkim
 
