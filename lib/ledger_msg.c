@@ -202,11 +202,15 @@ static void put_field(struct buf *out, const char *name, const char *value, size
     buf_putc(out, '\n');
 }
 
-/* put_str - append a string field unless it is NULL */
+/*
+ * put_str - append a string field unless it is NULL; a value longer than
+ * the reader accepts is cut to FIELD_LEN_MAX, so a spooled record always
+ * replays (a whole record skipped at replay would lose the message's row)
+ */
 static void put_str(struct buf *out, const char *name, const char *value)
 {
     if (value != NULL)
-        put_field(out, name, value, strlen(value));
+        put_field(out, name, value, strnlen(value, FIELD_LEN_MAX));
 }
 
 /* put_int - append an integer field */
