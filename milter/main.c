@@ -6,12 +6,21 @@
  * the ledger writer, then run libmilter in its own thread. The main
  * thread only waits for signals: SIGHUP reloads the configuration,
  * SIGTERM/SIGINT stop accepting, let open connections finish, flush the
- * ledger and exit. (libmilter's own signal thread would stop the filter
- * on SIGHUP; the kernel delivers a process-directed signal to the main
- * thread first when it is waiting for it, so ours sees it.)
+ * ledger and exit.
+ *
+ * libmilter runs a thread of its own in sigwait() for SIGHUP, SIGTERM and
+ * SIGINT, and it stops the filter on SIGHUP. The kernel gives a
+ * process-directed signal to the main thread whenever that thread does
+ * not block it, so the main thread keeps them unblocked, with handlers
+ * that only set a flag and wake it through a pipe; every other thread is
+ * created with them blocked. A SIGHUP during a reload is then not lost to
+ * libmilter, as it would be if the main thread only took signals while
+ * waiting in sigtimedwait().
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <poll.h>
 #include <grp.h>
 #include <pthread.h>
 #include <signal.h>
@@ -141,6 +150,52 @@ static void sink_to_ledger(void *arg, struct ledger_msg *m)
     ledger_put(arg, m);
 }
 
+static volatile sig_atomic_t got_hup, got_stop;
+static int wake_pipe[2] = {-1, -1};
+
+/* on_signal - note the signal and wake the main loop (async-signal-safe) */
+static void on_signal(int sig)
+{
+    int saved = errno;
+
+    if (sig == SIGHUP)
+        got_hup = 1;
+    else
+        got_stop = sig;
+    if (write(wake_pipe[1], "", 1) < 0) {
+        /* the pipe is full: the main loop is awake anyway */
+    }
+    errno = saved;
+}
+
+/* take_signals - handlers for SIGHUP/SIGTERM/SIGINT, delivered to the calling thread */
+static void take_signals(const sigset_t *sigs)
+{
+    struct sigaction sa;
+
+    if (pipe2(wake_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
+        die("pipe: %s", strerror(errno));
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigfillset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    if (sigaction(SIGHUP, &sa, NULL) != 0 || sigaction(SIGTERM, &sa, NULL) != 0 ||
+        sigaction(SIGINT, &sa, NULL) != 0)
+        die("sigaction: %s", strerror(errno));
+    pthread_sigmask(SIG_UNBLOCK, sigs, NULL); /* what came early is delivered now */
+}
+
+/* wait_wakeup - sleep until a signal or at most ms milliseconds */
+static void wait_wakeup(int ms)
+{
+    struct pollfd p = {.fd = wake_pipe[0], .events = POLLIN};
+    char drain[64];
+
+    if (poll(&p, 1, ms) > 0)
+        while (read(wake_pipe[0], drain, sizeof(drain)) > 0)
+            ;
+}
+
 /* milter_thread - run libmilter until it stops */
 static void *milter_thread(void *arg)
 {
@@ -213,7 +268,6 @@ int main(int argc, char **argv)
     struct dns *dns;
     struct inbound *inbound;
     struct dkims *signer;
-    unsigned ticks = 0;
     char err[512];
     pthread_t tid;
     sigset_t sigs;
@@ -292,34 +346,43 @@ int main(int argc, char **argv)
     track_stage_refresh(cfg, true);
     running = cfg;
     milter_setup(sink_to_ledger, ledger, cfg);
-    if ((errno = pthread_create(&tid, NULL, milter_thread, NULL)) != 0)
+    take_signals(&sigs);
+    /* libmilter's threads (the milter thread's children) must never get them first */
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    errno = pthread_create(&tid, NULL, milter_thread, NULL);
+    pthread_sigmask(SIG_UNBLOCK, &sigs, NULL);
+    if (errno != 0)
         die("cannot start the milter thread: %s", strerror(errno));
     info("postmeter-milter %s listening on %s", POSTMETER_VERSION, cfg->milter_socket);
 
-    for (;;) {
-        struct timespec tick = {1, 0};
-        int sig = sigtimedwait(&sigs, NULL, &tick);
+    for (time_t next = time(NULL) + 60;;) {
+        int stop;
 
+        if (!got_hup && !got_stop)
+            wait_wakeup(1000);
         if (atomic_load(&milter_thread_done))
             break;
         /* New keys (postmeter dkim keygen/rotate) and tracking rules: within a minute. */
-        if (sig <= 0 && ++ticks % 60 == 0) {
+        if (time(NULL) >= next) {
+            next = time(NULL) + 60;
             sign_stage_refresh(running, false);
             track_stage_refresh(running, false);
         }
-        if (sig == SIGHUP) {
+        if ((stop = got_stop) != 0) {
+            info("stopping on signal %d", stop);
+            smfi_stop();
+            break;
+        }
+        if (got_hup) {
             struct milter_cfg *mc;
 
+            got_hup = 0;
             reload(path, running);
             mc = milter_cfg_acquire();
             running = mc->c; /* stays alive: current config holds a reference */
             milter_cfg_release(mc);
             sign_stage_refresh(running, true);
             track_stage_refresh(running, true);
-        } else if (sig == SIGTERM || sig == SIGINT) {
-            info("stopping on signal %d", sig);
-            smfi_stop();
-            break;
         }
     }
     pthread_join(tid, NULL);
