@@ -91,6 +91,30 @@ const char *pixel_outcome_name(enum pixel_outcome o)
     return "UNKNOWN";
 }
 
+/* pixel_outcome_word - the ledger's word: "injected", "no-html", "skipped-signed", ... */
+const char *pixel_outcome_word(enum pixel_outcome o)
+{
+    switch (o) {
+    case PIXEL_INJECTED:
+        return "injected";
+    case PIXEL_NO_HTML:
+        return "no-html";
+    case PIXEL_SKIPPED_SIGNED:
+        return "skipped-signed";
+    case PIXEL_SKIPPED_ENCRYPTED:
+        return "skipped-encrypted";
+    case PIXEL_SKIPPED_FOREIGN_DKIM:
+        return "skipped-foreign-dkim";
+    case PIXEL_MALFORMED_PASSTHROUGH:
+        return "malformed";
+    case PIXEL_NOT_MESSAGE:
+        return "not-message";
+    case PIXEL_BAD_URL:
+        return "bad-url";
+    }
+    return "error";
+}
+
 void pixel_report_format(const struct pixel_report *rep, struct buf *b)
 {
     buf_printf(b, "%s parts=%u skipped=%u", pixel_outcome_name(rep->outcome), rep->parts,

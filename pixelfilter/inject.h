@@ -64,6 +64,13 @@ bool pixel_url_ok(const char *url);
 /* pixel_outcome_name - "INJECTED", "NO_HTML", ... (static string) */
 const char *pixel_outcome_name(enum pixel_outcome o);
 
+/*
+ * pixel_outcome_word - the word tracked_messages.outcome records: "injected",
+ * "no-html", "skipped-signed", "skipped-encrypted", "skipped-foreign-dkim",
+ * "malformed", "not-message", "bad-url" (static string)
+ */
+const char *pixel_outcome_word(enum pixel_outcome o);
+
 /* pixel_report_format - one line for logs: "INJECTED parts=1" etc. (appended to b) */
 void pixel_report_format(const struct pixel_report *rep, struct buf *b);
 

@@ -5,8 +5,11 @@
  * with the pixel injected (or unchanged, whatever the outcome), and print
  * the outcome on stderr as one line. Exit 0 for every outcome; 65
  * (EX_DATAERR) when the input is empty or not a message (nothing is
- * written); 64 (EX_USAGE) for bad arguments. The Postfix pipe mode
- * (per-recipient tokens, sendmail re-injection) is not here yet.
+ * written); 64 (EX_USAGE) for bad arguments.
+ *
+ * Pipe mode (a command line without --stdout, --token or --base-url): the
+ * Postfix content filter of pipe.c, with per-recipient tokens and sendmail
+ * re-injection; its exit status is 0 or EX_TEMPFAIL, whatever went wrong.
  *
  * Must never: write a partial message, or anything but the message to
  * stdout.
@@ -20,6 +23,7 @@
 
 #include "buf.h"
 #include "inject.h"
+#include "pipe.h"
 #include "util.h"
 
 #define PIXEL_TOKEN_MAX 128
@@ -29,8 +33,10 @@ static void pixel_usage(const char *why)
 {
     if (why != NULL)
         fprintf(stderr, "postmeter-pixelfilter: %s\n", why);
-    fprintf(stderr, "usage: postmeter-pixelfilter --stdout --token TOKEN --base-url URL"
-                    " < in.eml > out.eml\n");
+    fprintf(stderr,
+            "usage: postmeter-pixelfilter --stdout --token TOKEN --base-url URL"
+            " < in.eml > out.eml\n       %s",
+            pipe_usage() + strlen("usage: "));
     exit(EX_USAGE);
 }
 
@@ -82,6 +88,36 @@ static bool pixel_write_all(int fd, const struct buf *b)
     return true;
 }
 
+/*
+ * pixel_offline - the command line is for the offline mode: no arguments
+ * at all (a person asking for the usage), or an offline option
+ * (--stdout, --token, --base-url) before any "--". Everything else is
+ * the pipe mode, whose usage errors must defer mail rather than bounce it.
+ */
+static bool pixel_offline(int argc, char **argv)
+{
+    static const char *const offline[] = {"--stdout", "--token", "--base-url", "-s", "-t", "-b"};
+
+    if (argc <= 1)
+        return true;
+    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
+        /* the values of the pipe mode's options (a sender may be "-s") */
+        if (strcmp(argv[i], "-f") == 0 || strcmp(argv[i], "-q") == 0 ||
+            strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--sendmail") == 0) {
+            i++;
+            continue;
+        }
+        for (size_t j = 0; j < sizeof(offline) / sizeof(offline[0]); j++) {
+            size_t n = strlen(offline[j]);
+
+            if (strncmp(argv[i], offline[j], n) == 0 &&
+                (argv[i][n] == '\0' || (argv[i][1] == '-' && argv[i][n] == '=')))
+                return true;
+        }
+    }
+    return false;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {{"stdout", no_argument, NULL, 's'},
@@ -97,6 +133,11 @@ int main(int argc, char **argv)
     size_t bl;
     int c, rc = 0;
 
+    if (!pixel_offline(argc, argv)) {
+        rc = pipe_main(argc, argv);
+        pixel_shutdown();
+        return rc;
+    }
     while ((c = getopt_long(argc, argv, "st:b:h", opts, NULL)) != -1) {
         switch (c) {
         case 's':
@@ -118,7 +159,7 @@ int main(int argc, char **argv)
     if (optind != argc)
         pixel_usage("unexpected arguments");
     if (!to_stdout)
-        pixel_usage("only --stdout (offline) mode exists so far");
+        pixel_usage("--stdout is the offline mode");
     if (token == NULL || !pixel_token_ok(token))
         pixel_usage("--token: 1 to 128 characters of A-Z a-z 0-9 - _");
     if (base == NULL || (strncmp(base, "http://", 7) != 0 && strncmp(base, "https://", 8) != 0))
