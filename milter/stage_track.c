@@ -242,30 +242,6 @@ void track_stage_release(struct conn *c)
         buf_free(&c->track->body);
 }
 
-/* outcome_name - the ledger's word for an injection outcome */
-static const char *outcome_name(enum pixel_outcome o)
-{
-    switch (o) {
-    case PIXEL_INJECTED:
-        return "injected";
-    case PIXEL_NO_HTML:
-        return "no-html";
-    case PIXEL_SKIPPED_SIGNED:
-        return "skipped-signed";
-    case PIXEL_SKIPPED_ENCRYPTED:
-        return "skipped-encrypted";
-    case PIXEL_SKIPPED_FOREIGN_DKIM:
-        return "skipped-foreign-dkim";
-    case PIXEL_MALFORMED_PASSTHROUGH:
-        return "malformed";
-    case PIXEL_NOT_MESSAGE:
-        return "not-message";
-    case PIXEL_BAD_URL:
-        return "bad-url";
-    }
-    return "unknown";
-}
-
 /* add_crlf - append v with every line end made CRLF */
 static void add_crlf(struct buf *b, const char *v)
 {
@@ -350,7 +326,7 @@ static bool inject(struct conn *c, struct track_msg *t, const char **new_body, s
     buf_add(&in, t->body.data, t->body.len);
     track_pixel_url(c->cfg->c->tracking_base_url, t->token, &url);
     o = pixel_inject(in.data, in.len, buf_cstr(&url), &t->out, &rep);
-    ledger_msg_set(&c->msg->track_outcome, outcome_name(o));
+    ledger_msg_set(&c->msg->track_outcome, pixel_outcome_word(o));
     ledger_msg_set(&c->msg->track_reason, rep.reason[0] ? rep.reason : NULL);
     if (o == PIXEL_INJECTED && t->out.len > 0 &&
         (hend = memmem(t->out.data, t->out.len, "\r\n\r\n", 4)) != NULL) {
