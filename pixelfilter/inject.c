@@ -240,6 +240,7 @@ static void pixel_html_part(struct pixel_walk *w, const struct pixel_hdr *h, siz
     } else {
         buf_add(&content, w->in + h->body, lim - h->body);
     }
+    buf_reserve(&content, 1); /* an empty part still has content.data: offsets below */
     if (utf16) {
         bool big = pixel_utf16_big(content.data, content.len, cs);
         struct buf narrow = BUF_INIT;

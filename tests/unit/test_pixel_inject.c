@@ -353,6 +353,25 @@ static void test_inject_no_delimiter_in_qp(void **state)
     buf_free(&again);
 }
 
+/* test_inject_empty_encoded_html - an HTML part that decodes to nothing still gets the tag */
+static void test_inject_empty_encoded_html(void **state)
+{
+    static const char *const ctes[] = {"quoted-printable", "base64"};
+    struct buf in = BUF_INIT, out = BUF_INIT;
+    struct pixel_report rep;
+
+    (void)state;
+    for (size_t i = 0; i < 2; i++) {
+        buf_reset(&in);
+        buf_reset(&out);
+        buf_printf(&in, "Content-Type: text/html\nContent-Transfer-Encoding: %s\n\n", ctes[i]);
+        assert_int_equal(pixel_inject(in.data, in.len, URL, &out, &rep), PIXEL_INJECTED);
+        assert_int_equal(rep.parts, 1);
+    }
+    buf_free(&in);
+    buf_free(&out);
+}
+
 /* test_inject_bare_cr_run - bare CRs after </body> never make a line over 998 octets */
 static void test_inject_bare_cr_run(void **state)
 {
@@ -425,6 +444,7 @@ int main(void)
         cmocka_unit_test(test_inject_utf16),
         cmocka_unit_test(test_inject_no_delimiter_in_qp),
         cmocka_unit_test(test_inject_bare_cr_run),
+        cmocka_unit_test(test_inject_empty_encoded_html),
         cmocka_unit_test(test_bad_url),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
