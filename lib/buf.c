@@ -45,14 +45,6 @@ void buf_puts(struct buf *b, const char *s)
     buf_add(b, s, strlen(s));
 }
 
-/* buf_putc - append one byte */
-void buf_putc(struct buf *b, int c)
-{
-    char ch = (char)c;
-
-    buf_add(b, &ch, 1);
-}
-
 /* buf_vprintf - append formatted text */
 void buf_vprintf(struct buf *b, const char *fmt, va_list ap)
 {

@@ -28,8 +28,14 @@ void buf_reserve(struct buf *b, size_t n);
 void buf_add(struct buf *b, const void *p, size_t n);
 /* buf_puts - append a C string */
 void buf_puts(struct buf *b, const char *s);
-/* buf_putc - append one byte */
-void buf_putc(struct buf *b, int c);
+/* buf_putc - append one byte (inline: the codecs call it per byte) */
+static inline void buf_putc(struct buf *b, int c)
+{
+    if (b->cap - b->len < 2)
+        buf_reserve(b, 1);
+    b->data[b->len++] = (char)c;
+    b->data[b->len] = '\0';
+}
 /* buf_printf - append formatted text */
 void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void buf_vprintf(struct buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
