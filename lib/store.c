@@ -323,3 +323,13 @@ enum store_status store_put_tracked(struct store *s, const struct store_tracked 
     }
     return s->ops->put_tracked(s, t);
 }
+
+/* store_forget_tracked - remove one token's row */
+enum store_status store_forget_tracked(struct store *s, const char *token)
+{
+    if (token == NULL) {
+        store_set_error(s, "no token to forget");
+        return STORE_ERROR;
+    }
+    return s->ops->forget_tracked(s, token);
+}

@@ -254,5 +254,11 @@ struct store_tracked {
 
 /* store_put_tracked - record one tracked message in its own transaction */
 enum store_status store_put_tracked(struct store *s, const struct store_tracked *t);
+/*
+ * store_forget_tracked - remove the row of token (and its recipients):
+ * for a copy recorded but then not handed on, which will be retried with
+ * a new token. Removing a token that is not there is not an error.
+ */
+enum store_status store_forget_tracked(struct store *s, const char *token);
 
 #endif

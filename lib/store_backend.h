@@ -47,6 +47,7 @@ struct store_ops {
     enum store_status (*set_track_rule_enabled)(struct store *s, int64_t id, bool enabled);
     enum store_status (*remove_track_rule)(struct store *s, int64_t id);
     enum store_status (*put_tracked)(struct store *s, const struct store_tracked *t);
+    enum store_status (*forget_tracked)(struct store *s, const char *token);
 };
 
 /* The part of every backend handle that store.c knows. */

@@ -76,8 +76,7 @@ enum store_status sqlite_fail(struct sqlite_store *ss, int rc, const char *what)
         store_set_error(&ss->base, "%s: %s (%s: %s)", what, sqlite3_errmsg(ss->db),
                         sqlite3_errstr(rc), strerror(e));
     else
-        store_set_error(&ss->base, "%s: %s (%s)", what, sqlite3_errmsg(ss->db),
-                        sqlite3_errstr(rc));
+        store_set_error(&ss->base, "%s: %s (%s)", what, sqlite3_errmsg(ss->db), sqlite3_errstr(rc));
     return st == STORE_OK ? STORE_ERROR : st;
 }
 
@@ -520,4 +519,5 @@ static const struct store_ops sqlite_ops = {
     .set_track_rule_enabled = sqlite_set_track_rule_enabled,
     .remove_track_rule = sqlite_remove_track_rule,
     .put_tracked = sqlite_put_tracked,
+    .forget_tracked = sqlite_forget_tracked,
 };

@@ -60,6 +60,7 @@ enum store_status sqlite_list_track_rules(struct store *s,
 enum store_status sqlite_set_track_rule_enabled(struct store *s, int64_t id, bool enabled);
 enum store_status sqlite_remove_track_rule(struct store *s, int64_t id);
 enum store_status sqlite_put_tracked(struct store *s, const struct store_tracked *t);
+enum store_status sqlite_forget_tracked(struct store *s, const char *token);
 /*
  * sqlite_insert_tracked - insert t and its recipients inside the caller's
  * transaction (the ledger's batch or put_tracked's own); SQLite result code

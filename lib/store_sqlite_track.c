@@ -23,6 +23,7 @@ static const char sql_rule_delete[] = "DELETE FROM tracking_rules WHERE id = ?1"
 static const char sql_tracked_insert[] =
     "INSERT INTO tracked_messages (token, message_uid, queue_id, mail_from, header_from, subject,"
     " mode, outcome, reason, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+static const char sql_tracked_delete[] = "DELETE FROM tracked_messages WHERE token = ?1";
 static const char sql_tracked_rcpt_insert[] =
     "INSERT INTO tracked_recipients (tracked_id, position, address) VALUES (?1, ?2, ?3)";
 
@@ -234,6 +235,23 @@ enum store_status sqlite_put_tracked(struct store *s, const struct store_tracked
     status = sqlite_fail(ss, rc, what);
     sqlite_rollback(ss);
     return status;
+}
+
+/* sqlite_forget_tracked - delete one token's row (its recipients go by the foreign key) */
+enum store_status sqlite_forget_tracked(struct store *s, const char *token)
+{
+    struct sqlite_store *ss = sqlite_of(s);
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(ss->db, sql_tracked_delete, -1, &st, NULL);
+
+    if (rc == SQLITE_OK)
+        rc = sqlite_bind_str(st, 1, token);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE
+               ? STORE_OK
+               : sqlite_fail(ss, rc == SQLITE_OK ? SQLITE_ERROR : rc, "forget tracked message");
 }
 
 /* sqlite_track_finalize - free the cached statements */

@@ -283,8 +283,12 @@ static int track_one(struct pipe_run *r, const struct buf *msg, bool too_large, 
     } else if (o == PIXEL_INJECTED) {
         rc = put_row(r, rcpt, plain->token, plain->outcome, plain->reason);
         if (rc == 0 && !reinject(r->a->sendmail, r->a->sender, (char *const *)&rcpt, 1, copy.data,
-                                 copy.len, &why))
+                                 copy.len, &why)) {
             rc = pipe_fail(r->qid, "%s", buf_cstr(&why));
+            /* The retry makes a new token: this one was never sent. */
+            if (store_forget_tracked(r->store, plain->token) != STORE_OK)
+                warn("%s: database %s: %s", r->qid, r->c->database, store_error(r->store));
+        }
         if (rc == 0) {
             count_outcome(r, plain->outcome);
             *sent = true;
@@ -377,8 +381,12 @@ static int track_all(struct pipe_run *r, const struct buf *msg, size_t in_len)
             count_outcome(r, plain[i].outcome);
     }
     if (rc == 0 && nsame > 0 &&
-        !reinject(a->sendmail, a->sender, same, nsame, msg->data, msg->len, &why))
+        !reinject(a->sendmail, a->sender, same, nsame, msg->data, msg->len, &why)) {
         rc = pipe_fail(r->qid, "%s", buf_cstr(&why));
+        for (size_t i = 0; i < nplain; i++)
+            if (store_forget_tracked(r->store, plain[i].token) != STORE_OK)
+                warn("%s: database %s: %s", r->qid, r->c->database, store_error(r->store));
+    }
 out:
     r->store = r->store ? store_close(r->store) : NULL;
     explicit_bzero(plain, a->nrcpts * sizeof(*plain)); /* tokens */

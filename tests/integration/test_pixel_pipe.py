@@ -426,9 +426,12 @@ def test_direct_exit_codes(h):
                        (["-f", TRACKED, "--bogus", "--", "x@y.test"], "unknown option")):
         p, calls = fake_run(h, args, m)
         check_eq((p.returncode, calls), (75, []), what + ": EX_TEMPFAIL, nothing sent")
-    p, calls = fake_run(h, ["-f", TRACKED, "--", "carol@remote.test"], m, rc=1)
+    p, calls = fake_run(h, ["-f", TRACKED, "-q", "QFAIL", "--", "carol@remote.test"], m, rc=1)
     check_eq(p.returncode, 75, "sendmail failing: EX_TEMPFAIL")
     check(b"exited with status 1: mail deferred" in p.stderr, "says so", p.stderr)
+    check_eq(len(calls), 1, "the copy was offered to sendmail")
+    check_eq(tracked(h, "queue_id = ?", ("QFAIL",)), [],
+             "the row of a copy sendmail refused is gone (its retry gets a new token)")
     bad = h.path("bad.conf")
     with open(bad, "w") as f:
         f.write("no_such_key = 1\n")

@@ -340,6 +340,12 @@ static void test_store_tracked(void **state)
     ledger_msg_set(&m->track_outcome, "no-html");
     assert_int_equal(store_put_messages(s, &m, 1), STORE_OK);
     assert_int_equal(store_put_messages(s, &m, 1), STORE_OK); /* a replay adds nothing */
+    /* a third one, forgotten again (a copy that was never sent) */
+    track_token_new(tok);
+    t.token = tok;
+    assert_int_equal(store_put_tracked(s, &t), STORE_OK);
+    assert_int_equal(store_forget_tracked(s, tok), STORE_OK);
+    assert_int_equal(store_forget_tracked(s, tok), STORE_OK); /* gone already: fine */
     store_close(s);
     assert_int_equal(sql_int("SELECT count(*) FROM tracked_messages"), 2);
     assert_int_equal(sql_int("SELECT count(*) FROM tracked_recipients"), 3);
