@@ -209,8 +209,12 @@ static void put_field(struct buf *out, const char *name, const char *value, size
  */
 static void put_str(struct buf *out, const char *name, const char *value)
 {
-    if (value != NULL)
-        put_field(out, name, value, strnlen(value, FIELD_LEN_MAX));
+    size_t n;
+
+    if (value == NULL)
+        return;
+    n = strlen(value);
+    put_field(out, name, value, n < FIELD_LEN_MAX ? n : FIELD_LEN_MAX);
 }
 
 /* put_int - append an integer field */

@@ -259,10 +259,11 @@ sfsistat milter_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
         sign_stage_body(c, chunk, len);
     } else if (!track_stage_body(c, chunk, len)) {
         /* Too large to track with a pixel: the signer catches up and streams on. */
-        const struct buf *held = track_stage_held(c);
+        size_t n;
+        const char *held = track_stage_held(c, &n);
 
         sign_stage_eoh(c);
-        sign_stage_body(c, (const unsigned char *)held->data, held->len);
+        sign_stage_body(c, (const unsigned char *)held, n);
         sign_stage_body(c, chunk, len);
         track_stage_release(c);
     }
@@ -284,11 +285,10 @@ sfsistat milter_eom(SMFICTX *ctx)
     /* inbound: spf, dkim-verify, dmarc, authres, policy; outbound: pixel, dkim-sign */
     st = auth_stage_eom(c, ctx, &action);
     if (st == SMFIS_CONTINUE) {
-        bool held = track_stage_holds_body(c);
-        const char *cte = NULL;
-        const struct buf *body = track_stage_eom(c, ctx, &cte);
+        const char *cte = NULL, *body = NULL;
+        size_t n = 0;
 
-        if (held) {
+        if (track_stage_eom(c, ctx, &cte, &body, &n)) {
             /* Sign the header and body the MTA now holds. */
             if (cte) {
                 char *v = c->leadspc ? xasprintf(" %s", cte) : xstrdup(cte);
@@ -297,8 +297,7 @@ sfsistat milter_eom(SMFICTX *ctx)
                 free(v);
             }
             sign_stage_eoh(c);
-            if (body)
-                sign_stage_body(c, (const unsigned char *)body->data, body->len);
+            sign_stage_body(c, (const unsigned char *)body, n);
         }
         st = sign_stage_eom(c, ctx, &action);
     }

@@ -32,8 +32,11 @@ struct track_msg {
     bool holding;              /* body held for injection */
     bool too_large;            /* header or body past the bounds */
     size_t max;                /* track_max_kb in bytes */
-    struct buf hdrs;           /* "name\0value\0" of every other field */
-    struct buf body;           /* the body, while holding */
+    struct buf hdrs;           /* "name\0value\0" of every other field, until end of header */
+    struct buf msg;            /* while holding: the header block as text, then the body */
+    size_t body_off;           /* where the body starts in msg */
+    bool had_cte;              /* the header has a Content-Transfer-Encoding field */
+    char *cte_was;             /* its value, unfolded, without white space */
     struct buf out;            /* the injected message */
     char *cte;                 /* new top-level Content-Transfer-Encoding value */
     char token[TRACK_TOKEN_LEN + 1];
@@ -186,6 +189,8 @@ void track_stage_header(struct conn *c, const char *name, const char *value)
     buf_add(&t->hdrs, value, vl + 1);
 }
 
+static void header_text(const struct conn *c, struct track_msg *t);
+
 /* track_stage_eoh - decide whether the message is tracked */
 void track_stage_eoh(struct conn *c)
 {
@@ -202,6 +207,8 @@ void track_stage_eoh(struct conn *c)
     }
     track_token_new(t->token);
     t->holding = !t->too_large;
+    if (t->holding)
+        header_text(c, t);
 }
 
 /* track_stage_holds_body - the body is being held */
@@ -217,29 +224,33 @@ bool track_stage_body(struct conn *c, const unsigned char *chunk, size_t len)
 
     if (t == NULL || !t->holding)
         return true;
-    if (t->hdrs.len + t->body.len + len > t->max) {
+    if (t->msg.len + len > t->max) {
         t->holding = false;
         t->too_large = true;
-        buf_free(&t->hdrs);
         return false;
     }
-    buf_add(&t->body, chunk, len);
+    buf_add(&t->msg, chunk, len);
     return true;
 }
 
 /* track_stage_held - the body held so far */
-const struct buf *track_stage_held(const struct conn *c)
+const char *track_stage_held(const struct conn *c, size_t *len)
 {
-    static const struct buf empty = BUF_INIT;
+    const struct track_msg *t = c->track;
 
-    return c->track ? &c->track->body : &empty;
+    if (t == NULL || t->msg.len < t->body_off) {
+        *len = 0;
+        return "";
+    }
+    *len = t->msg.len - t->body_off;
+    return t->msg.data ? t->msg.data + t->body_off : "";
 }
 
 /* track_stage_release - forget the held body */
 void track_stage_release(struct conn *c)
 {
     if (c->track)
-        buf_free(&c->track->body);
+        buf_free(&c->track->msg);
 }
 
 /* add_crlf - append v with every line end made CRLF */
@@ -277,6 +288,32 @@ static char *trimmed(const char *v, size_t n)
 }
 
 /*
+ * header_text - at end of header: the header block as the injector reads
+ * it (CRLF lines, the empty line) starts msg, where the body goes next;
+ * the original Content-Transfer-Encoding is kept for the comparison
+ */
+static void header_text(const struct conn *c, struct track_msg *t)
+{
+    const char *cte = header_value(&t->hdrs, CTE_HEADER);
+
+    t->had_cte = cte != NULL;
+    t->cte_was = cte ? trimmed(cte, strlen(cte)) : NULL;
+    buf_reserve(&t->msg, t->hdrs.len + 16384);
+    for (size_t p = 0; p < t->hdrs.len;) {
+        const char *name = t->hdrs.data + p, *value = name + strlen(name) + 1;
+
+        buf_puts(&t->msg, name);
+        buf_puts(&t->msg, c->leadspc ? ":" : ": ");
+        add_crlf(&t->msg, value);
+        buf_puts(&t->msg, "\r\n");
+        p = (size_t)(value + strlen(value) + 1 - t->hdrs.data);
+    }
+    buf_puts(&t->msg, "\r\n");
+    t->body_off = t->msg.len;
+    buf_free(&t->hdrs);
+}
+
+/*
  * out_cte - the top-level Content-Transfer-Encoding of the message
  * h[0..hlen) (its header block), unfolded, without white space; caller
  * frees; NULL if there is none
@@ -307,37 +344,24 @@ static char *out_cte(const char *h, size_t hlen)
 /* inject - run the injector over header + body; sets the outcome; true if the body changed */
 static bool inject(struct conn *c, struct track_msg *t, const char **new_body, size_t *new_len)
 {
-    struct buf in = BUF_INIT, url = BUF_INIT;
+    struct buf url = BUF_INIT;
     struct pixel_report rep;
     enum pixel_outcome o;
     const char *hend;
     bool changed = false;
 
-    for (size_t p = 0; p < t->hdrs.len;) {
-        const char *name = t->hdrs.data + p, *value = name + strlen(name) + 1;
-
-        buf_puts(&in, name);
-        buf_puts(&in, c->leadspc ? ":" : ": ");
-        add_crlf(&in, value);
-        buf_puts(&in, "\r\n");
-        p = (size_t)(value + strlen(value) + 1 - t->hdrs.data);
-    }
-    buf_puts(&in, "\r\n");
-    buf_add(&in, t->body.data, t->body.len);
     track_pixel_url(c->cfg->c->tracking_base_url, t->token, &url);
-    o = pixel_inject(in.data, in.len, buf_cstr(&url), &t->out, &rep);
+    buf_reserve(&t->out, t->msg.len + 1024);
+    o = pixel_inject(buf_cstr(&t->msg), t->msg.len, buf_cstr(&url), &t->out, &rep);
     ledger_msg_set(&c->msg->track_outcome, pixel_outcome_word(o));
     ledger_msg_set(&c->msg->track_reason, rep.reason[0] ? rep.reason : NULL);
     if (o == PIXEL_INJECTED && t->out.len > 0 &&
         (hend = memmem(t->out.data, t->out.len, "\r\n\r\n", 4)) != NULL) {
         size_t hlen = (size_t)(hend - t->out.data) + 2;
-        const char *old = header_value(&t->hdrs, CTE_HEADER);
-        char *was = old ? trimmed(old, strlen(old)) : NULL;
         char *now = out_cte(t->out.data, hlen);
 
-        if (now && (was == NULL || strcasecmp(was, now) != 0))
+        if (now && (t->cte_was == NULL || strcasecmp(t->cte_was, now) != 0))
             t->cte = xstrdup(now);
-        free(was);
         free(now);
         *new_body = hend + 4;
         *new_len = t->out.len - (size_t)(*new_body - t->out.data);
@@ -346,7 +370,6 @@ static bool inject(struct conn *c, struct track_msg *t, const char **new_body, s
         ledger_msg_set(&c->msg->track_outcome, "error");
         ledger_msg_set(&c->msg->track_reason, "injected message without a header end");
     }
-    buf_free(&in);
     buf_free(&url);
     return changed;
 }
@@ -363,46 +386,53 @@ static bool set_cte(struct conn *c, SMFICTX *ctx, const struct track_msg *t, boo
 }
 
 /* track_stage_eom - remove the opt-out field, inject, replace the body */
-const struct buf *track_stage_eom(struct conn *c, SMFICTX *ctx, const char **cte)
+bool track_stage_eom(struct conn *c, SMFICTX *ctx, const char **cte, const char **body, size_t *len)
 {
     struct track_msg *t = c->track;
     const char *qid = c->msg && c->msg->queue_id ? c->msg->queue_id : "-";
-    const char *body = NULL;
-    size_t len = 0;
     bool held;
 
     *cte = NULL;
+    *body = "";
+    *len = 0;
     if (t == NULL)
-        return NULL;
+        return false;
     for (unsigned i = t->opt_out_fields; i > 0; i--)
         if (smfi->chgheader(ctx, OPT_OUT_HEADER, (int)i, NULL) != MI_SUCCESS)
             warn("%s: the MTA did not remove " OPT_OUT_HEADER, qid);
     if (!t->tracked)
-        return NULL;
+        return false;
     ledger_msg_set(&c->msg->track_token, t->token);
     held = t->holding;
     t->holding = false;
     if (!held) {
         ledger_msg_set(&c->msg->track_outcome, "too-large");
         ledger_msg_set(&c->msg->track_reason, "larger than track_max_kb");
-        return NULL;
+        return false;
     }
-    if (!inject(c, t, &body, &len))
-        return &t->body;
-    if ((int)len < 0 || smfi->replacebody(ctx, (unsigned char *)body, (int)len) != MI_SUCCESS) {
-        warn("%s: the MTA refused the body with the tracking pixel: sent without it", qid);
-        ledger_msg_set(&c->msg->track_outcome, "error");
-        ledger_msg_set(&c->msg->track_reason, "the MTA refused the new body");
-        return &t->body;
+    /* Unless the pixel goes in, the signer signs the body as it came. */
+    *body = track_stage_held(c, len);
+    {
+        const char *nb = NULL;
+        size_t nl = 0;
+
+        if (!inject(c, t, &nb, &nl))
+            return true;
+        if ((int)nl < 0 || smfi->replacebody(ctx, (unsigned char *)nb, (int)nl) != MI_SUCCESS) {
+            warn("%s: the MTA refused the body with the tracking pixel: sent without it", qid);
+            ledger_msg_set(&c->msg->track_outcome, "error");
+            ledger_msg_set(&c->msg->track_reason, "the MTA refused the new body");
+            return true;
+        }
+        if (t->cte && !set_cte(c, ctx, t, t->had_cte))
+            warn("%s: the MTA refused the new " CTE_HEADER, qid);
+        *cte = t->cte;
+        /* The signer signs what the MTA now holds: the injected body. */
+        *body = nb;
+        *len = nl;
     }
-    if (t->cte && !set_cte(c, ctx, t, header_value(&t->hdrs, CTE_HEADER) != NULL))
-        warn("%s: the MTA refused the new " CTE_HEADER, qid);
-    *cte = t->cte;
-    /* The signer signs what the MTA now holds: the injected body. */
-    buf_free(&t->body);
-    buf_add(&t->body, body, len);
     debug("%s: tracking pixel injected", qid);
-    return &t->body;
+    return true;
 }
 
 /* track_stage_reset - drop the message's tracking state */
@@ -415,8 +445,9 @@ void track_stage_reset(struct conn *c)
     c->track = NULL;
     track_rules_unref(t->rules);
     buf_free(&t->hdrs);
-    buf_free(&t->body);
+    buf_free(&t->msg);
     buf_free(&t->out);
+    free(t->cte_was);
     free(t->cte);
     free(t);
 }

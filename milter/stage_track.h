@@ -56,18 +56,19 @@ bool track_stage_holds_body(const struct conn *c);
  * what was held (track_stage_held()) to the signer and streams on.
  */
 bool track_stage_body(struct conn *c, const unsigned char *chunk, size_t len);
-/* track_stage_held - the body held so far (empty if none) */
-const struct buf *track_stage_held(const struct conn *c);
+/* track_stage_held - the body held so far, its length in *len (empty if none) */
+const char *track_stage_held(const struct conn *c, size_t *len);
 /* track_stage_release - forget the held body after the caller used it */
 void track_stage_release(struct conn *c);
 /*
  * track_stage_eom - inject and replace the body; remove X-Postmeter-Track.
- * Returns the body the MTA will now deliver when the stage held it (for
- * the signer), else NULL. *cte is set to the new value of a top-level
- * Content-Transfer-Encoding field the injection changed, else NULL
- * (both stay valid until the reset).
+ * Returns true when the stage held the body: then *body, *len are the
+ * body the MTA will now deliver (for the signer). *cte is set to the new
+ * value of a top-level Content-Transfer-Encoding field the injection
+ * changed, else NULL. All stay valid until the reset.
  */
-const struct buf *track_stage_eom(struct conn *c, SMFICTX *ctx, const char **cte);
+bool track_stage_eom(struct conn *c, SMFICTX *ctx, const char **cte, const char **body,
+                     size_t *len);
 /* track_stage_reset - drop the message's tracking state (the one reset path calls it) */
 void track_stage_reset(struct conn *c);
 
