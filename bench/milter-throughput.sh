@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/milter-throughput.sh - Postfix msg/s with and without milters.
 #
-#   bench/milter-throughput.sh [--mode ledger|auth|debian|sign|opendkim-sign[,...]]
+#   bench/milter-throughput.sh [--mode ledger|auth|debian|sign|sign-track|opendkim-sign[,...]]
 #                              [--sessions 10,50] [--messages 2000] [--rounds 3]
 #                              [--rss-sessions 100] [--size N] [--reuse] [--keep]
 #

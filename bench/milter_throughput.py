@@ -3,7 +3,7 @@
 
 Run through bench/milter-throughput.sh, which builds postmeter first:
 
-    bench/milter-throughput.sh [--mode ledger|auth|debian|sign|opendkim-sign[,...]]
+    bench/milter-throughput.sh [--mode ledger|auth|debian|sign|sign-track|opendkim-sign[,...]]
                                [--sessions 10,50] [--messages 2000] [--rounds 3]
                                [--rss-sessions 100] [--size N] [--reuse] [--keep]
 
@@ -360,6 +360,44 @@ class SignMode(LedgerMode):
         return "has ledger rows with two dkim-sign=signed for"
 
 
+class SignTrackMode(SignMode):
+    """sign-track - the sign pipeline with open tracking: every message matches a
+    tracking rule, gets a pixel in its HTML part (the milter holds the body,
+    injects, replaces it) and is then signed over the new body"""
+
+    name = "sign-track"
+    title = ("postmeter-milter outbound: the sign pipeline + open tracking (a rule for %s, "
+             "pixel injected before signing)" % SIGN_SENDER)
+    target_ratio = None
+
+    def harness_opts(self):
+        opts = super().harness_opts()
+        opts["milter_conf"] = {"tracking_base_url": "https://t.example.test"}
+        return opts
+
+    def start(self, h):
+        p = subprocess.run([h.cli_bin, "-c", h.milter_conf_path, "track", "add", SIGN_SENDER],
+                           capture_output=True, text=True, timeout=60)
+        if p.returncode != 0:
+            raise Failure("postmeter track add: %s" % p.stderr.strip())
+        super().start(h)  # keys, then SIGHUP loads keys and the rule
+        deadline = time.monotonic() + 30
+        while read_log_count(h.milter_log(), b"tracking: 1 enabled rule(s)") < 1:
+            if time.monotonic() > deadline:
+                raise Failure("postmeter-milter did not load the rule (%s)" % h.milter_log())
+            time.sleep(0.2)
+
+    def seen(self, h):
+        return h.db_query("""
+            SELECT count(*) AS n FROM messages m JOIN tracked_messages t ON t.message_uid = m.uid
+            WHERE t.outcome = 'injected' AND
+              (SELECT count(*) FROM message_auth a WHERE a.message_id = m.id
+               AND a.method = 'dkim-sign' AND a.result = 'signed') = 2""")[0]["n"]
+
+    def seen_what(self):
+        return "has a pixel (tracked_messages: injected) and two dkim-sign=signed for"
+
+
 class DebianMode(Mode):
     """debian - Debian's chain: opendkim (verify) + opendmarc + policyd-spf
 
@@ -542,7 +580,7 @@ while True:
 """
 
 MODES = {m.name: m for m in (LedgerMode(), AuthMode(), DebianMode(), SignMode(),
-                             OpendkimSignMode())}
+                             SignTrackMode(), OpendkimSignMode())}
 # (faster, baseline, target): the cross ratio printed when both run together
 PAIRS = [("auth", "debian", 5.0), ("sign", "opendkim-sign", 3.0)]
 
@@ -1000,6 +1038,15 @@ def print_summary(meas, summary):
                           pt[fast]["sessions"], fast, base, r, target,
                           "ok" if r >= target else "MISSED", fmt_cpu(cf), fmt_cpu(cb),
                           "%.1f" % (cb / cf) if cf and cb else "-"))
+    if "sign" in labels and "sign-track" in labels:
+        print("\nthe pixel stage: sign-track vs sign, milter CPU per message (target: <= 5% more)")
+        for pt in summary:
+            ct, cs = pt["sign-track"]["cpu"], pt["sign"]["cpu"]
+            if ct and cs:
+                share = (ct - cs) / cs * 100
+                print("  %3d sessions: %s vs %s ms/msg: %+.1f%%: %s" % (
+                    pt["sign"]["sessions"], fmt_cpu(ct), fmt_cpu(cs), share,
+                    "ok" if share <= 5 else "MISSED"))
     sys.stdout.flush()
 
 
