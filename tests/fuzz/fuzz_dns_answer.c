@@ -1,13 +1,10 @@
 /*
  * fuzz_dns_answer.c - libFuzzer target for the reading of DNS answers
- * (lib/dns.c): result_from_ub() over a struct ub_result built from the
+ * (lib/dns_answer.c): dns_answer_from_ub() over a struct ub_result built from the
  * input - rdata of A, AAAA, TXT, MX and PTR records as libunbound hands
  * them over, and the raw answer packet txt_from_packet() walks when
  * libunbound reports SERVFAIL for a TXT answer. Both come from name
  * servers anyone can run. No DNS is done: no context is created.
- *
- * The parsers are static, so this file includes lib/dns.c itself (its
- * functions then come from here, not from libpostmeter.a's dns.o).
  *
  * Input: a byte for the type, rcode, libunbound error and bogus flag;
  * a record count (0..7), each record as a 16-bit length and its bytes;
@@ -25,13 +22,17 @@
  *     form; TXT strings are NUL-terminated at their length.
  */
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
 
-#include "dns.c"
+#include "dns_answer.h"
+#include "util.h"
 #include "reader.h"
 
 #define MAX_RECORDS 7
 
-/* check_name - a name in presentation form as dns.c writes it */
+/* check_name - a name in presentation form as dns_answer.c writes it */
 static void check_name(const char *s)
 {
     fuzz_check(s != NULL && s[0] != '\0');
@@ -114,7 +115,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (rd.len)
         memcpy(u.answer_packet, rd.p, rd.len);
 
-    r = result_from_ub(type, err, &u);
+    r = dns_answer_from_ub(type, err, &u);
     check_result(type, &u, err, r);
     dns_result_free(r);
     free(u.answer_packet);
