@@ -37,6 +37,16 @@
 
 extern struct smfiDesc milter_desc;
 
+/*
+ * Stack of every thread started after start-up: libmilter's, one per MTA
+ * connection. glibc keeps up to 40 MiB of ended threads' stacks for
+ * reuse; at the default size (RLIMIT_STACK, 8 MiB) only five fit, so with
+ * more connections than that every new thread cost an mmap and an
+ * mprotect and every ended one a munmap (a TLB shootdown on every CPU).
+ * The deepest callers (libunbound, OpenSSL, libopendkim) need far less.
+ */
+#define THREAD_STACK_SIZE (512 * 1024)
+
 static atomic_bool milter_thread_done;
 
 /* usage - print how to call us and exit */
@@ -138,6 +148,28 @@ static void prepare_database(const struct config *c, const struct daemon_user *u
 static void sink_to_ledger(void *arg, struct ledger_msg *m)
 {
     ledger_put(arg, m);
+}
+
+/* small_thread_stacks - threads started from now on get THREAD_STACK_SIZE stacks */
+static void small_thread_stacks(void)
+{
+    pthread_attr_t a;
+    size_t size;
+    int rc = pthread_getattr_default_np(&a);
+
+    if (rc != 0) {
+        warn("cannot read the default thread attributes: %s", strerror(rc));
+        return;
+    }
+    rc = pthread_attr_getstacksize(&a, &size);
+    if (rc == 0 && size > THREAD_STACK_SIZE) {
+        rc = pthread_attr_setstacksize(&a, THREAD_STACK_SIZE);
+        if (rc == 0)
+            rc = pthread_setattr_default_np(&a);
+    }
+    if (rc != 0)
+        warn("cannot set the threads' stack size: %s", strerror(rc));
+    pthread_attr_destroy(&a);
 }
 
 /* milter_thread - run libmilter until it stops */
@@ -290,6 +322,7 @@ int main(int argc, char **argv)
     sign_stage_refresh(cfg, true);
     running = cfg;
     milter_setup(sink_to_ledger, ledger, cfg);
+    small_thread_stacks();
     if ((errno = pthread_create(&tid, NULL, milter_thread, NULL)) != 0)
         die("cannot start the milter thread: %s", strerror(errno));
     info("postmeter-milter %s listening on %s", POSTMETER_VERSION, cfg->milter_socket);
