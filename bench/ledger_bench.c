@@ -15,7 +15,8 @@
  *
  *     direct  this program inserts them itself: one thread, the store's
  *             INSERT statements prepared once, direct_txn rows per
- *             transaction, same pragmas (WAL, synchronous=NORMAL). The
+ *             transaction, same pragmas (WAL, synchronous=NORMAL, the
+ *             writer's cache and checkpoint settings). The
  *             ceiling: no queue, no threads, no hand-over, big
  *             transactions.
  *     batch   the same with batch_max rows per transaction: what SQLite
@@ -69,6 +70,13 @@
 #include "log.h"
 #include "store.h"
 #include "util.h"
+
+/* The writer pragmas of lib/store_sqlite.c (keep them the same). */
+static const char *const writer_pragmas[] = {
+    "PRAGMA cache_size = -16384",
+    "PRAGMA wal_autocheckpoint = 4000",
+    "PRAGMA journal_size_limit = 67108864",
+};
 
 /* The statements of lib/store_sqlite.c (keep them the same). */
 static const char sql_ins_msg[] =
@@ -454,6 +462,8 @@ static struct run_result run_direct(const struct bench_opts *o, const char *path
     exec_or_die(db, "PRAGMA journal_mode = WAL");
     exec_or_die(db, "PRAGMA synchronous = NORMAL");
     exec_or_die(db, "PRAGMA foreign_keys = ON");
+    for (size_t i = 0; i < sizeof(writer_pragmas) / sizeof(*writer_pragmas); i++)
+        exec_or_die(db, writer_pragmas[i]);
     if (o->direct_sql)
         exec_or_die(db, o->direct_sql);
     if (sqlite3_prepare_v3(db, sql_ins_msg, -1, SQLITE_PREPARE_PERSISTENT, &ds.msg, NULL) !=

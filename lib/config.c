@@ -69,7 +69,7 @@ static const struct cfg_key cfg_keys[] = {
      "spool file for ledger rows while the database is unavailable (empty: database.spool)"},
     {"ledger_queue_max", CFG_UINT, OFF(ledger_queue_max), "50000", 100, 10000000, NULL, NULL,
      "ledger rows held in memory before they go to the spool file"},
-    {"ledger_batch_max", CFG_UINT, OFF(ledger_batch_max), "1000", 1, 100000, NULL, NULL,
+    {"ledger_batch_max", CFG_UINT, OFF(ledger_batch_max), "10000", 1, 100000, NULL, NULL,
      "ledger rows committed in one transaction at most"},
     {"ledger_flush_ms", CFG_UINT, OFF(ledger_flush_ms), "50", 1, 60000, NULL, NULL,
      "longest a ledger row waits for its batch, in milliseconds"},

@@ -87,7 +87,7 @@ void ledger_opts_default(struct ledger_opts *o)
 {
     memset(o, 0, sizeof(*o));
     o->queue_max = 50000;
-    o->batch_max = 1000;
+    o->batch_max = 10000;
     o->flush_ms = 50;
     o->spool_max_bytes = (uint64_t)1 << 30;
     o->retry_max_ms = 5000;
@@ -95,11 +95,15 @@ void ledger_opts_default(struct ledger_opts *o)
     o->migrate = true;
 }
 
-/* take_head - remove k records from the ring's head and free them; mu held */
+/*
+ * take_head - remove k records from the ring's head; mu held. The records
+ * are not freed here: the caller holds them (copy_head) and frees them
+ * after releasing mu, so producers never wait for thousands of free()s.
+ */
 static void take_head(struct ledger *l, size_t k)
 {
     for (size_t i = 0; i < k; i++) {
-        l->ring[l->head] = ledger_msg_free(l->ring[l->head]);
+        l->ring[l->head] = NULL;
         l->head = (l->head + 1) % l->o.queue_max;
     }
     l->count -= k;
@@ -324,6 +328,8 @@ static void write_batch(struct ledger *l)
     l->st.written += done - (l->refused - refused);
     take_head(l, done);
     pthread_mutex_unlock(&l->mu);
+    for (size_t i = 0; i < done; i++)
+        l->batch[i] = ledger_msg_free(l->batch[i]);
 }
 
 /* spool_ring - move every queued record, oldest first, to the spool */
@@ -346,7 +352,6 @@ static void spool_ring(struct ledger *l)
         return;
     }
     k = spool_append(l->spool, all, n);
-    free(all);
     if (k < 0)
         warn("ledger: spool %s: append: %s", l->spool_path, strerror(errno));
     else if ((size_t)k < n)
@@ -359,6 +364,9 @@ static void spool_ring(struct ledger *l)
         take_head(l, (size_t)k);
         pthread_mutex_unlock(&l->mu);
     }
+    for (long i = 0; i < k; i++)
+        all[i] = ledger_msg_free(all[i]);
+    free(all);
     note_spool(l);
 }
 
@@ -391,6 +399,8 @@ static void finish(struct ledger *l)
     left = l->count;
     if (left > 0) {
         l->st.dropped += left;
+        for (size_t i = 0; i < left; i++)
+            ledger_msg_free(l->ring[(l->head + i) % l->o.queue_max]);
         take_head(l, left);
     }
     pthread_mutex_unlock(&l->mu);

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
+#include <time.h>
 
 #include "ledger_msg.h"
 #include "log.h"
@@ -80,14 +81,26 @@ static char **str_field(struct ledger_msg *m, size_t off)
     return (char **)((char *)m + off);
 }
 
-/* ledger_msg_new - empty record with a fresh random uid */
+/*
+ * ledger_msg_new - empty record with a fresh uid. The uid is time-ordered:
+ * 12 hex digits of milliseconds since the epoch, then 20 hex digits (80
+ * bits) of randomness. Still unique (80 random bits per millisecond), but
+ * new uids sort after old ones, so inserting them touches only the right
+ * edge of the uid index instead of a random page per record.
+ */
 struct ledger_msg *ledger_msg_new(void)
 {
     static const char hex[] = "0123456789abcdef";
     struct ledger_msg *m = xcalloc(1, sizeof(*m));
-    unsigned char rnd[LEDGER_UID_LEN / 2];
+    unsigned char rnd[(LEDGER_UID_LEN - 12) / 2];
+    struct timespec ts;
+    uint64_t ms;
     size_t got = 0;
 
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+    for (int i = 11; i >= 0; i--, ms >>= 4)
+        m->uid[i] = hex[ms & 15];
     while (got < sizeof(rnd)) {
         ssize_t n = getrandom(rnd + got, sizeof(rnd) - got, 0);
 
@@ -98,8 +111,8 @@ struct ledger_msg *ledger_msg_new(void)
         got += (size_t)n;
     }
     for (size_t i = 0; i < sizeof(rnd); i++) {
-        m->uid[2 * i] = hex[rnd[i] >> 4];
-        m->uid[2 * i + 1] = hex[rnd[i] & 15];
+        m->uid[12 + 2 * i] = hex[rnd[i] >> 4];
+        m->uid[12 + 2 * i + 1] = hex[rnd[i] & 15];
     }
     m->uid[LEDGER_UID_LEN] = '\0';
     return m;

@@ -39,7 +39,7 @@ struct ledger_auth {
 #define LEDGER_AUTH_MAX 64 /* results kept per message at most */
 
 struct ledger_msg {
-    char uid[LEDGER_UID_LEN + 1]; /* random, unique; makes replays idempotent */
+    char uid[LEDGER_UID_LEN + 1]; /* time-ordered, unique; makes replays idempotent */
     char *host;                   /* name of the host that wrote the record */
     char *queue_id;               /* Postfix queue id */
     char *message_id;             /* Message-ID header value */
@@ -65,7 +65,7 @@ struct ledger_msg {
     char *track_reason;  /* a short comment on the outcome */
 };
 
-/* ledger_msg_new - empty record with a fresh random uid; caller frees */
+/* ledger_msg_new - empty record with a fresh time-ordered uid; caller frees */
 struct ledger_msg *ledger_msg_new(void);
 /* ledger_msg_free - free the record and everything it owns; returns NULL */
 struct ledger_msg *ledger_msg_free(struct ledger_msg *m);

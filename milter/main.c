@@ -47,6 +47,16 @@
 
 extern struct smfiDesc milter_desc;
 
+/*
+ * Stack of every thread started after start-up: libmilter's, one per MTA
+ * connection. glibc keeps up to 40 MiB of ended threads' stacks for
+ * reuse; at the default size (RLIMIT_STACK, 8 MiB) only five fit, so with
+ * more connections than that every new thread cost an mmap and an
+ * mprotect and every ended one a munmap (a TLB shootdown on every CPU).
+ * The deepest callers (libunbound, OpenSSL, libopendkim) need far less.
+ */
+#define THREAD_STACK_SIZE (512 * 1024)
+
 static atomic_bool milter_thread_done;
 
 /* usage - print how to call us and exit */
@@ -194,6 +204,28 @@ static void wait_wakeup(int ms)
     if (poll(&p, 1, ms) > 0)
         while (read(wake_pipe[0], drain, sizeof(drain)) > 0)
             ;
+}
+
+/* small_thread_stacks - threads started from now on get THREAD_STACK_SIZE stacks */
+static void small_thread_stacks(void)
+{
+    pthread_attr_t a;
+    size_t size;
+    int rc = pthread_getattr_default_np(&a);
+
+    if (rc != 0) {
+        warn("cannot read the default thread attributes: %s", strerror(rc));
+        return;
+    }
+    rc = pthread_attr_getstacksize(&a, &size);
+    if (rc == 0 && size > THREAD_STACK_SIZE) {
+        rc = pthread_attr_setstacksize(&a, THREAD_STACK_SIZE);
+        if (rc == 0)
+            rc = pthread_setattr_default_np(&a);
+    }
+    if (rc != 0)
+        warn("cannot set the threads' stack size: %s", strerror(rc));
+    pthread_attr_destroy(&a);
 }
 
 /* milter_thread - run libmilter until it stops */
@@ -346,6 +378,7 @@ int main(int argc, char **argv)
     track_stage_refresh(cfg, true);
     running = cfg;
     milter_setup(sink_to_ledger, ledger, cfg);
+    small_thread_stacks();
     take_signals(&sigs);
     /* libmilter's threads (the milter thread's children) must never get them first */
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -486,7 +487,7 @@ static void test_random_garbage(void **state)
     }
 }
 
-/* test_new_and_rcpts - fresh uids are 32 lower-case hex and distinct; recipients grow */
+/* test_new_and_rcpts - fresh uids are 32 lower-case hex, distinct, time-ordered; recipients grow */
 static void test_new_and_rcpts(void **state)
 {
     struct ledger_msg *a = ledger_msg_new(), *b = ledger_msg_new();
@@ -495,6 +496,17 @@ static void test_new_and_rcpts(void **state)
     assert_int_equal(strlen(a->uid), LEDGER_UID_LEN);
     assert_int_equal(strspn(a->uid, "0123456789abcdef"), LEDGER_UID_LEN);
     assert_string_not_equal(a->uid, b->uid);
+    /* time-ordered: 12 hex digits of milliseconds since the epoch lead */
+    assert_true(strncmp(a->uid, b->uid, 12) <= 0);
+    {
+        char prefix[13];
+        long long ms, now = (long long)time(NULL) * 1000;
+
+        memcpy(prefix, a->uid, 12);
+        prefix[12] = '\0';
+        ms = strtoll(prefix, NULL, 16);
+        assert_true(ms > now - 60000 && ms < now + 60000);
+    }
     for (int i = 0; i < 300; i++) {
         char r[32];
 
