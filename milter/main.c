@@ -15,7 +15,8 @@
  * that only set a flag and wake it through a pipe; every other thread is
  * created with them blocked. A SIGHUP during a reload is then not lost to
  * libmilter, as it would be if the main thread only took signals while
- * waiting in sigtimedwait().
+ * waiting in sigtimedwait(); and sigwait_shim.c keeps libmilter's thread
+ * from waiting for SIGHUP at all.
  */
 #include <errno.h>
 #include <fcntl.h>
