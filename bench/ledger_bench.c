@@ -73,7 +73,7 @@
 
 /* The writer pragmas of lib/store_sqlite.c (keep them the same). */
 static const char *const writer_pragmas[] = {
-    "PRAGMA cache_size = -16384",
+    "PRAGMA cache_size = -32768", /* ledger_cache_mb's default */
     "PRAGMA wal_autocheckpoint = 4000",
     "PRAGMA journal_size_limit = 67108864",
 };

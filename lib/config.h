@@ -45,6 +45,7 @@ struct config {
     unsigned ledger_batch_max;
     unsigned ledger_flush_ms;
     unsigned ledger_spool_max_mb;
+    unsigned ledger_cache_mb;
     bool log_subject;
     char *hostname; /* "" = gethostname() */
 

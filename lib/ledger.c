@@ -93,6 +93,7 @@ void ledger_opts_default(struct ledger_opts *o)
     o->retry_max_ms = 5000;
     o->idle_close_ms = 2000;
     o->migrate = true;
+    o->cache_mb = 32;
 }
 
 /*
@@ -184,6 +185,8 @@ static bool ensure_store(struct ledger *l)
         db_failed(l, err);
         return false;
     }
+    if (l->o.cache_mb && store_set_cache(l->store, l->o.cache_mb) != STORE_OK)
+        warn("ledger: database %s: %s", l->database, store_error(l->store));
     if (l->o.migrate) {
         if (store_migrate(l->store, store_migrations, store_migrations_count) != STORE_OK) {
             if (!snprintf_ok(err, sizeof(err), "migrate: %s", store_error(l->store)))

@@ -34,6 +34,7 @@ struct ledger_opts {
                                  so a replaced, moved or chmod'ed database
                                  file is seen on the next open */
     bool migrate;             /* apply embedded migrations when opening */
+    unsigned cache_mb;        /* page cache of the writer's connection (0: the store's) */
 };
 
 /* ledger_opts_default - fill o with the defaults (database left NULL) */

@@ -36,6 +36,16 @@ struct store *store_open(const char *dsn, int flags, char *err, size_t errlen)
     return store_sqlite_open(dsn, flags, err, errlen);
 }
 
+/* store_set_cache - the connection's page cache */
+enum store_status store_set_cache(struct store *s, unsigned mb)
+{
+    if (mb == 0 || mb > 1048576) {
+        store_set_error(s, "page cache of %u MiB", mb);
+        return STORE_ERROR;
+    }
+    return s->ops->set_cache(s, mb);
+}
+
 /* store_close - close and free */
 struct store *store_close(struct store *s)
 {

@@ -55,6 +55,13 @@ struct store *store_close(struct store *s);
 /* store_error - the last error of s as one line (never NULL) */
 const char *store_error(const struct store *s);
 
+/*
+ * store_set_cache - let this connection cache up to mb MiB of database
+ * pages (the ledger's writer: a group commit touches a page of every
+ * index per record, so the cache decides how many are read back)
+ */
+enum store_status store_set_cache(struct store *s, unsigned mb);
+
 /* store_version - schema version of the open database (0 = empty), -1 on error */
 int store_version(struct store *s);
 /*

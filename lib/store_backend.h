@@ -18,6 +18,7 @@ struct store_ops {
     const char *name; /* "sqlite", later "postgresql" */
     void (*close)(struct store *s);
     int (*version)(struct store *s);
+    enum store_status (*set_cache)(struct store *s, unsigned mb);
     enum store_status (*migrate)(struct store *s, const struct store_migration *m, size_t n);
     enum store_status (*check)(struct store *s, const struct store_migration *m, size_t n,
                                struct buf *out);

@@ -218,6 +218,19 @@ static void sqlite_close(struct store *s)
     free(ss);
 }
 
+/* sqlite_set_cache - PRAGMA cache_size in KiB (a number we format, never input text) */
+static enum store_status sqlite_set_cache(struct store *s, unsigned mb)
+{
+    struct sqlite_store *ss = sqlite_of(s);
+    char sql[64];
+    int rc;
+
+    if (!snprintf_ok(sql, sizeof(sql), "PRAGMA cache_size = -%llu", (unsigned long long)mb * 1024))
+        bug("sqlite_set_cache: %u", mb);
+    rc = sqlite_exec(ss->db, sql);
+    return rc == SQLITE_OK ? STORE_OK : sqlite_fail(ss, rc, "set the page cache");
+}
+
 /* read_version - PRAGMA user_version into *v; SQLite result code */
 static int read_version(sqlite3 *db, int *v)
 {
@@ -526,6 +539,7 @@ static const struct store_ops sqlite_ops = {
     .name = "sqlite",
     .close = sqlite_close,
     .version = sqlite_version,
+    .set_cache = sqlite_set_cache,
     .migrate = sqlite_migrate,
     .check = sqlite_check,
     .put_messages = sqlite_put_messages,

@@ -278,6 +278,7 @@ static void ledger_from_config(const struct config *c, struct ledger_opts *o, ch
     o->batch_max = c->ledger_batch_max;
     o->flush_ms = c->ledger_flush_ms;
     o->spool_max_bytes = (uint64_t)c->ledger_spool_max_mb << 20;
+    o->cache_mb = c->ledger_cache_mb;
 }
 
 /* wait_connections - give open connections up to secs to finish */
