@@ -940,6 +940,9 @@ def parse_args(argv):
                     help="send each session's messages over one connection (smtp-source -d); "
                          "default: one connection per message, like most MX traffic")
     ap.add_argument("--keep", action="store_true", help="keep the instances' state dirs")
+    ap.add_argument("--milter-unix", action="store_true",
+                    help="postmeter-milter on a unix socket (as contrib/ recommends) instead "
+                         "of inet on loopback")
     a = ap.parse_args(argv)
     try:
         a.sessions = [int(s) for s in a.sessions.split(",") if s.strip()]
@@ -1104,6 +1107,8 @@ def main(argv):
         for mode in modes:
             opts = dict(name="bench-" + mode.name, transport="sink", keep_state=a.keep)
             opts.update(mode.harness_opts())
+            if a.milter_unix and opts.get("milter"):
+                opts["milter_unix"] = True
             opts["postfix_conf"] = dict(opts.get("postfix_conf") or {}, **no_ptr)
             mode_h = stack.enter_context(Harness(**opts))
             stack.push(lambda et, e, tb, mode=mode, mode_h=mode_h:
