@@ -3,7 +3,7 @@
 #
 #   bench/milter-throughput.sh [--mode ledger|auth|debian|sign|sign-track|opendkim-sign[,...]]
 #                              [--sessions 10,50] [--messages 2000] [--rounds 3]
-#                              [--rss-sessions 100] [--size N] [--reuse] [--keep]
+#                              [--rss-sessions 100] [--size N] [--reuse] [--keep] [--milter-unix]
 #
 # Builds postmeter (optimised, no sanitizers; see bench/common.sh), then
 # runs bench/milter_throughput.py with Debian's /usr/bin/python3: two
