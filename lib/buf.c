@@ -3,9 +3,11 @@
  *
  * Invariant: when data != NULL, data[len] == '\0' and len < cap.
  */
-#include <stdio.h>
+#include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "log.h"
@@ -111,4 +113,23 @@ void buf_free(struct buf *b)
 {
     b->data = xfree(b->data);
     b->len = b->cap = 0;
+}
+
+/* buf_read_fd - read fd to its end, appending; false (errno set) on a read error */
+bool buf_read_fd(struct buf *b, int fd)
+{
+    for (;;) {
+        ssize_t r;
+
+        buf_reserve(b, 65536);
+        r = read(fd, b->data + b->len, 65536);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return false;
+        if (r == 0)
+            return true;
+        b->len += (size_t)r;
+        b->data[b->len] = '\0';
+    }
 }

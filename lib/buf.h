@@ -9,6 +9,7 @@
 #define POSTMETER_BUF_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 struct buf {
@@ -47,6 +48,8 @@ void buf_reset(struct buf *b);
 const char *buf_cstr(const struct buf *b);
 /* buf_steal - hand the data to the caller (caller frees), buffer emptied */
 char *buf_steal(struct buf *b);
+/* buf_read_fd - read fd to its end, appending; false (errno set) on a read error */
+bool buf_read_fd(struct buf *b, int fd);
 /* buf_free - release memory; the buffer is empty and reusable after */
 void buf_free(struct buf *b);
 

@@ -16,11 +16,9 @@
  * crash, truncated, or garbage): it must not read outside p[0..len), must
  * not allocate more than the input justifies, and must never abort.
  */
-#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 
 #include "ledger_msg.h"
@@ -95,21 +93,12 @@ struct ledger_msg *ledger_msg_new(void)
     unsigned char rnd[(LEDGER_UID_LEN - 12) / 2];
     struct timespec ts;
     uint64_t ms;
-    size_t got = 0;
 
     clock_gettime(CLOCK_REALTIME, &ts);
     ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
     for (int i = 11; i >= 0; i--, ms >>= 4)
         m->uid[i] = hex[ms & 15];
-    while (got < sizeof(rnd)) {
-        ssize_t n = getrandom(rnd + got, sizeof(rnd) - got, 0);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            die("getrandom: %s", n < 0 ? strerror(errno) : "no data");
-        got += (size_t)n;
-    }
+    random_bytes(rnd, sizeof(rnd));
     for (size_t i = 0; i < sizeof(rnd); i++) {
         m->uid[12 + 2 * i] = hex[rnd[i] >> 4];
         m->uid[12 + 2 * i + 1] = hex[rnd[i] & 15];

@@ -2,10 +2,8 @@
  * track.c - tracking rule patterns, rule snapshots, tokens and pixel URLs
  * (see track.h).
  */
-#include <errno.h>
 #include <stdatomic.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "log.h"
 #include "track.h"
@@ -217,19 +215,11 @@ void track_token_new(char out[TRACK_TOKEN_LEN + 1])
 {
     static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     unsigned char rnd[16];
-    size_t got = 0, o = 0;
+    size_t o = 0;
     unsigned acc = 0;
     int bits = 0;
 
-    while (got < sizeof(rnd)) {
-        ssize_t n = getrandom(rnd + got, sizeof(rnd) - got, 0);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            die("getrandom: %s", n < 0 ? strerror(errno) : "no data");
-        got += (size_t)n;
-    }
+    random_bytes(rnd, sizeof(rnd));
     for (size_t i = 0; i < sizeof(rnd); i++) {
         acc = (acc << 8) | rnd[i];
         bits += 8;

@@ -5,10 +5,12 @@
  * error the caller must test.
  */
 #include <ctype.h>
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "log.h"
 #include "util.h"
@@ -143,4 +145,21 @@ bool snprintf_ok(char *dst, size_t size, const char *fmt, ...)
     n = vsnprintf(dst, size, fmt, ap);
     va_end(ap);
     return n >= 0 && (size_t)n < size;
+}
+
+/* random_bytes - fill p[0..n) from getrandom(), retrying short reads and EINTR */
+void random_bytes(void *p, size_t n)
+{
+    unsigned char *b = p;
+    size_t got = 0;
+
+    while (got < n) {
+        ssize_t r = getrandom(b + got, n - got, 0);
+
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            die("getrandom: %s", r < 0 ? strerror(errno) : "no data");
+        got += (size_t)r;
+    }
 }

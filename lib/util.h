@@ -25,6 +25,8 @@ char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
 /* xasprintf - formatted string or die; caller frees */
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* random_bytes - n bytes from the kernel's CSPRNG (getrandom); dies if there are none */
+void random_bytes(void *p, size_t n);
 /* xfree - free(p) and return NULL, so callers write p = xfree(p) */
 void *xfree(void *p);
 

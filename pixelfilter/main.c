@@ -54,24 +54,6 @@ static bool pixel_token_ok(const char *t)
     return true;
 }
 
-/* pixel_read_all - read fd to its end into b; false on a read error */
-static bool pixel_read_all(int fd, struct buf *b)
-{
-    for (;;) {
-        ssize_t r;
-        buf_reserve(b, 65536);
-        r = read(fd, b->data + b->len, 65536);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0)
-            return false;
-        if (r == 0)
-            return true;
-        b->len += (size_t)r;
-        b->data[b->len] = '\0';
-    }
-}
-
 /* pixel_write_all - write b to fd; false on error */
 static bool pixel_write_all(int fd, const struct buf *b)
 {
@@ -171,7 +153,7 @@ int main(int argc, char **argv)
     if (!pixel_url_ok(url))
         pixel_usage("--base-url: printable ASCII without quotes, <, > or white space");
 
-    if (!pixel_read_all(0, &in)) {
+    if (!buf_read_fd(&in, 0)) {
         fprintf(stderr, "postmeter-pixelfilter: read stdin: %s\n", strerror(errno));
         exit(EX_IOERR);
     }

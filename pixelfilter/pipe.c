@@ -109,25 +109,6 @@ static int pipe_fail(const char *qid, const char *fmt, ...)
     return EX_TEMPFAIL;
 }
 
-/* read_all - standard input to its end into b; false on a read error */
-static bool read_all(struct buf *b)
-{
-    for (;;) {
-        ssize_t r;
-
-        buf_reserve(b, 65536);
-        r = read(0, b->data + b->len, 65536);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0)
-            return false;
-        if (r == 0)
-            return true;
-        b->len += (size_t)r;
-        b->data[b->len] = '\0';
-    }
-}
-
 /* write_all - data to fd; false with errno on error */
 static bool write_all(int fd, const char *data, size_t len)
 {
@@ -431,7 +412,7 @@ static int pipe_run(const struct pipe_args *a)
         return EX_TEMPFAIL;
     r.c = c;
     log_set_debug(c->debug);
-    if (!read_all(&in)) {
+    if (!buf_read_fd(&in, 0)) {
         rc = pipe_fail(r.qid, "reading the message: %s", strerror(errno));
     } else if (c->tracking_base_url[0] == '\0' || c->tracking_mode != TRACKING_PIPE) {
         /* Not ours to track: the message goes back byte for byte, opt-out field included
