@@ -409,6 +409,26 @@ int sqlite_bind_str(sqlite3_stmt *st, int i, const char *v)
     return v ? sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC) : sqlite3_bind_null(st, i);
 }
 
+/* sqlite_insert_addresses - rows (id, 0, addrs[0]), (id, 1, addrs[1]) ... through st */
+int sqlite_insert_addresses(sqlite3_stmt *st, sqlite3_int64 id, char *const *addrs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        int rc = sqlite3_bind_int64(st, 1, id);
+
+        if (rc == SQLITE_OK)
+            rc = sqlite3_bind_int64(st, 2, (sqlite3_int64)i);
+        if (rc == SQLITE_OK)
+            rc = sqlite_bind_str(st, 3, addrs[i]);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_step(st);
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+        if (rc != SQLITE_DONE)
+            return rc;
+    }
+    return SQLITE_OK;
+}
+
 /* insert_tracked_of - the tracked_messages row of a ledger record (milter mode) */
 static int insert_tracked_of(struct sqlite_store *ss, const struct ledger_msg *m)
 {
@@ -459,20 +479,8 @@ static int insert_one(struct sqlite_store *ss, const struct ledger_msg *m)
     if (sqlite3_changes(ss->db) == 0)
         return SQLITE_OK; /* uid already stored: a replay */
     id = sqlite3_last_insert_rowid(ss->db);
-    st = ss->ins_rcpt;
-    for (size_t i = 0; i < m->nrcpts; i++) {
-        rc = sqlite3_bind_int64(st, 1, id);
-        if (rc == SQLITE_OK)
-            rc = sqlite3_bind_int64(st, 2, (sqlite3_int64)i);
-        if (rc == SQLITE_OK)
-            rc = sqlite_bind_str(st, 3, m->rcpts[i]);
-        if (rc == SQLITE_OK)
-            rc = sqlite3_step(st);
-        sqlite3_reset(st);
-        sqlite3_clear_bindings(st);
-        if (rc != SQLITE_DONE)
-            return rc;
-    }
+    if ((rc = sqlite_insert_addresses(ss->ins_rcpt, id, m->rcpts, m->nrcpts)) != SQLITE_OK)
+        return rc;
     st = ss->ins_auth;
     for (size_t i = 0; i < m->nauth; i++) {
         const struct ledger_auth *a = &m->auth[i];
@@ -494,8 +502,8 @@ static int insert_one(struct sqlite_store *ss, const struct ledger_msg *m)
     return m->track_token ? insert_tracked_of(ss, m) : SQLITE_OK;
 }
 
-/* prepare_cached - prepare *st once for the life of the connection */
-static int prepare_cached(struct sqlite_store *ss, sqlite3_stmt **st, const char *sql)
+/* sqlite_prepare_cached - prepare *st once for the life of the connection */
+int sqlite_prepare_cached(struct sqlite_store *ss, sqlite3_stmt **st, const char *sql)
 {
     if (*st != NULL)
         return SQLITE_OK;
@@ -511,11 +519,11 @@ static enum store_status sqlite_put_messages(struct store *s, struct ledger_msg 
     const char *what = "prepare";
     int rc;
 
-    rc = prepare_cached(ss, &ss->ins_msg, sql_ins_msg);
+    rc = sqlite_prepare_cached(ss, &ss->ins_msg, sql_ins_msg);
     if (rc == SQLITE_OK)
-        rc = prepare_cached(ss, &ss->ins_rcpt, sql_ins_rcpt);
+        rc = sqlite_prepare_cached(ss, &ss->ins_rcpt, sql_ins_rcpt);
     if (rc == SQLITE_OK)
-        rc = prepare_cached(ss, &ss->ins_auth, sql_ins_auth);
+        rc = sqlite_prepare_cached(ss, &ss->ins_auth, sql_ins_auth);
     if (rc == SQLITE_OK) {
         what = "begin";
         rc = sqlite_exec(ss->db, "BEGIN IMMEDIATE");

@@ -27,6 +27,10 @@ enum store_status sqlite_fail(struct sqlite_store *ss, int rc, const char *what)
 int sqlite_exec(sqlite3 *db, const char *sql);
 /* sqlite_rollback - end a failed transaction, if one is open */
 void sqlite_rollback(struct sqlite_store *ss);
+/* sqlite_prepare_cached - prepare *st once for the life of the connection; SQLite result code */
+int sqlite_prepare_cached(struct sqlite_store *ss, sqlite3_stmt **st, const char *sql);
+/* sqlite_insert_addresses - rows (id, i, addrs[i]) through st, i = 0..n-1; SQLite result code */
+int sqlite_insert_addresses(sqlite3_stmt *st, sqlite3_int64 id, char *const *addrs, size_t n);
 /* sqlite_bind_str - bind a C string, or NULL as SQL NULL */
 int sqlite_bind_str(sqlite3_stmt *st, int i, const char *v);
 /* sqlite_col_str - copy of text column i, NULL for SQL NULL; caller frees */

@@ -163,14 +163,6 @@ enum store_status sqlite_remove_track_rule(struct store *s, int64_t id)
     return change_rule(s, sql_rule_delete, id, false, 0, "remove tracking rule");
 }
 
-/* prepare_once - prepare *st once for the life of the connection */
-static int prepare_once(struct sqlite_store *ss, sqlite3_stmt **st, const char *sql)
-{
-    if (*st != NULL)
-        return SQLITE_OK;
-    return sqlite3_prepare_v3(ss->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL);
-}
-
 /* sqlite_insert_tracked - t and its recipients, in the caller's transaction */
 int sqlite_insert_tracked(struct sqlite_store *ss, const struct store_tracked *t)
 {
@@ -179,10 +171,10 @@ int sqlite_insert_tracked(struct sqlite_store *ss, const struct store_tracked *t
                                 t->mode,      t->outcome,     t->reason};
     sqlite3_int64 id;
     sqlite3_stmt *st;
-    int rc = prepare_once(ss, &ss->ins_tracked, sql_tracked_insert);
+    int rc = sqlite_prepare_cached(ss, &ss->ins_tracked, sql_tracked_insert);
 
     if (rc == SQLITE_OK)
-        rc = prepare_once(ss, &ss->ins_tracked_rcpt, sql_tracked_rcpt_insert);
+        rc = sqlite_prepare_cached(ss, &ss->ins_tracked_rcpt, sql_tracked_rcpt_insert);
     if (rc != SQLITE_OK)
         return rc;
     st = ss->ins_tracked;
@@ -197,21 +189,7 @@ int sqlite_insert_tracked(struct sqlite_store *ss, const struct store_tracked *t
     if (rc != SQLITE_DONE)
         return rc;
     id = sqlite3_last_insert_rowid(ss->db);
-    st = ss->ins_tracked_rcpt;
-    for (size_t i = 0; i < t->nrcpts; i++) {
-        rc = sqlite3_bind_int64(st, 1, id);
-        if (rc == SQLITE_OK)
-            rc = sqlite3_bind_int64(st, 2, (sqlite3_int64)i);
-        if (rc == SQLITE_OK)
-            rc = sqlite_bind_str(st, 3, t->rcpts[i]);
-        if (rc == SQLITE_OK)
-            rc = sqlite3_step(st);
-        sqlite3_reset(st);
-        sqlite3_clear_bindings(st);
-        if (rc != SQLITE_DONE)
-            return rc;
-    }
-    return SQLITE_OK;
+    return sqlite_insert_addresses(ss->ins_tracked_rcpt, id, t->rcpts, t->nrcpts);
 }
 
 /* sqlite_put_tracked - one tracked message in its own transaction */
