@@ -16,6 +16,12 @@ enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
 
 /* cli_open_store - open the configured database or exit with a message */
 struct store *cli_open_store(const struct config *c, int flags);
+/*
+ * cli_open_current - the configured database for reading; NULL (with a
+ * message) if its schema is older than this binary's ("run postmeter db
+ * migrate"); exits if it cannot be opened
+ */
+struct store *cli_open_current(const struct config *c);
 
 int cmd_auth(const struct config *c, int argc, char **argv);
 int cmd_config(const struct config *c, int argc, char **argv);

@@ -226,21 +226,13 @@ static int dkim_list(const struct config *c, int argc, char **argv)
     struct store *s;
     struct out *out;
     enum store_status st;
-    int v;
 
     if (!parse_opts(argc, argv, &o) || !only(argc, argv, 0, 1) || o.selector || o.have_alg ||
         o.bits || o.activate || o.force || o.delete_file)
         return dkim_usage();
     if (optind < argc && (domain = cli_dkim_domain(argv[optind])) == NULL)
         return CLI_USAGE;
-    s = cli_open_store(c, STORE_READONLY | STORE_NOCREATE);
-    v = store_version(s);
-    if (v >= 0 && v < (int)store_migrations_count) {
-        fprintf(stderr,
-                "postmeter: %s has schema version %d, this binary %zu: run 'postmeter db "
-                "migrate'\n",
-                c->database, v, store_migrations_count);
-        store_close(s);
+    if ((s = cli_open_current(c)) == NULL) {
         free(domain);
         return CLI_FAIL;
     }

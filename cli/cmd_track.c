@@ -105,23 +105,6 @@ static int list_row(const struct store_track_rule *r, void *arg)
     return 0;
 }
 
-/* open_current - the database for reading, refusing an old schema; exits on failure */
-static struct store *open_current(const struct config *c)
-{
-    struct store *s = cli_open_store(c, STORE_READONLY | STORE_NOCREATE);
-    int v = store_version(s);
-
-    if (v >= 0 && v < (int)store_migrations_count) {
-        fprintf(stderr,
-                "postmeter: %s has schema version %d, this binary %zu: run 'postmeter db "
-                "migrate'\n",
-                c->database, v, store_migrations_count);
-        store_close(s);
-        exit(CLI_FAIL);
-    }
-    return s;
-}
-
 /* track_list - postmeter track list [--format F] */
 static int track_list(const struct config *c, int argc, char **argv)
 {
@@ -140,7 +123,8 @@ static int track_list(const struct config *c, int argc, char **argv)
     }
     if (optind != argc)
         return track_usage();
-    s = open_current(c);
+    if ((s = cli_open_current(c)) == NULL)
+        return CLI_FAIL;
     out = out_new(format, list_cols, NLISTCOLS, stdout);
     st = store_list_track_rules(s, list_row, out);
     out_end(out);

@@ -67,6 +67,22 @@ struct store *cli_open_store(const struct config *c, int flags)
     return s;
 }
 
+/* cli_open_current - the database for reading, refusing an older schema */
+struct store *cli_open_current(const struct config *c)
+{
+    struct store *s = cli_open_store(c, STORE_READONLY | STORE_NOCREATE);
+    int v = store_version(s);
+
+    if (v >= 0 && v < (int)store_migrations_count) {
+        fprintf(stderr,
+                "postmeter: %s has schema version %d, this binary %zu: run 'postmeter db "
+                "migrate'\n",
+                c->database, v, store_migrations_count);
+        return store_close(s);
+    }
+    return s;
+}
+
 int main(int argc, char **argv)
 {
     const char *path = NULL;
