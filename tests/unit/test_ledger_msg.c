@@ -421,7 +421,7 @@ static void test_bad_records_skipped(void **state)
 /* test_resync_between_records - garbage before, between and after records is skipped */
 static void test_resync_between_records(void **state)
 {
-    struct ledger_msg *a = build(&rt_cases[1]), *c = build(&rt_cases[4]), *got[4];
+    struct ledger_msg *a = build(&rt_cases[1]), *c = build(&rt_cases[4]), *got[4] = {NULL};
     struct buf b = BUF_INIT;
     size_t at = 0, n = 0, skips = 0;
 
