@@ -46,22 +46,11 @@
 #include "buf.h"
 #include "dkim_sign.h"
 #include "log.h"
+#include "msgfile.h"
 #include "util.h"
 
 #define MAX_KEYS    8
 #define MAX_THREADS 64
-
-struct field {
-    char *name;
-    char *value;
-};
-
-struct message {
-    struct field *f;
-    size_t nf;
-    struct buf header; /* as read, CRLF line ends, with the empty line */
-    struct buf body;   /* CRLF line ends */
-};
 
 enum abort_at { ABORT_NONE, ABORT_BEGIN, ABORT_HEADER, ABORT_EOH, ABORT_BODY };
 
@@ -101,97 +90,6 @@ static unsigned long long number(const char *s, unsigned long long min, unsigned
     if (errno || *end != '\0' || v < min || v > max)
         usage();
     return v;
-}
-
-/* read_file - the whole file; exits 1 on error; caller frees */
-static char *read_file(const char *path, size_t *len)
-{
-    FILE *fp = fopen(path, "rb");
-    struct buf b = BUF_INIT;
-    char chunk[8192];
-    size_t n;
-
-    if (fp == NULL) {
-        fprintf(stderr, "pm-dkimsign: %s: %s\n", path, strerror(errno));
-        exit(1);
-    }
-    while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0)
-        buf_add(&b, chunk, n);
-    fclose(fp);
-    *len = b.len;
-    return b.data ? buf_steal(&b) : xstrdup("");
-}
-
-/* add_field - one header field "Name: value\n\tmore" (LF folds) as Postfix sends it */
-static void add_field(struct message *m, const char *text, size_t len, bool leadspc)
-{
-    const char *colon = memchr(text, ':', len);
-    size_t nlen;
-    const char *v;
-
-    if (colon == NULL)
-        return;
-    nlen = (size_t)(colon - text);
-    while (nlen > 0 && (text[nlen - 1] == ' ' || text[nlen - 1] == '\t'))
-        nlen--;
-    v = colon + 1;
-    if (!leadspc && v < text + len && *v == ' ')
-        v++;
-    m->f = xrealloc(m->f, (m->nf + 1) * sizeof(*m->f));
-    m->f[m->nf].name = xstrndup(text, nlen);
-    m->f[m->nf].value = xstrndup(v, (size_t)(text + len - v));
-    m->nf++;
-}
-
-/* parse - split a message file into fields, the header text and a CRLF body */
-static void parse(const char *data, size_t len, bool leadspc, struct message *m)
-{
-    struct buf field = BUF_INIT;
-    size_t i = 0;
-
-    memset(m, 0, sizeof(*m));
-    while (i < len) { /* header lines */
-        size_t end = i, next;
-
-        while (end < len && data[end] != '\n')
-            end++;
-        next = end < len ? end + 1 : end;
-        if (end > i && data[end - 1] == '\r')
-            end--;
-        if (end == i) { /* the empty line */
-            i = next;
-            break;
-        }
-        buf_add(&m->header, data + i, end - i);
-        buf_puts(&m->header, "\r\n");
-        if ((data[i] == ' ' || data[i] == '\t') && field.len > 0) {
-            buf_putc(&field, '\n');
-        } else if (field.len > 0) {
-            add_field(m, field.data, field.len, leadspc);
-            buf_reset(&field);
-        }
-        buf_add(&field, data + i, end - i);
-        i = next;
-    }
-    if (field.len > 0)
-        add_field(m, field.data, field.len, leadspc);
-    buf_free(&field);
-    buf_puts(&m->header, "\r\n");
-    while (i < len) { /* body lines, CRLF */
-        size_t end = i, next;
-        bool eol;
-
-        while (end < len && data[end] != '\n')
-            end++;
-        eol = end < len;
-        next = eol ? end + 1 : end;
-        if (end > i && data[end - 1] == '\r')
-            end--;
-        buf_add(&m->body, data + i, end - i);
-        if (eol)
-            buf_puts(&m->body, "\r\n");
-        i = next;
-    }
 }
 
 /* put_field - "DKIM-Signature:" + value as the MTA writes an inserted field, CRLF folds */
@@ -392,8 +290,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "pm-dkimsign: cannot fix the signing time\n");
         return 1;
     }
-    data = read_file(argv[optind], &len);
-    parse(data, len, (flags & DKIMS_LEADSPC) != 0, &msg);
+    data = msgfile_read("pm-dkimsign", argv[optind], &len);
+    msgfile_parse(data, len, (flags & DKIMS_LEADSPC) != 0, &msg);
     free(data);
 
     for (size_t t = 0; t < par; t++) {
@@ -426,13 +324,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < nkeys; i++)
         dkims_key_free(keys[i]);
     dkims_close(s);
-    for (size_t i = 0; i < msg.nf; i++) {
-        free(msg.f[i].name);
-        free(msg.f[i].value);
-    }
-    free(msg.f);
-    buf_free(&msg.header);
-    buf_free(&msg.body);
+    msgfile_free(&msg);
     if (fflush(stdout) != 0)
         return 1;
     return rc;

@@ -39,21 +39,11 @@
 #include "dkim_verify.h"
 #include "dns.h"
 #include "log.h"
+#include "msgfile.h"
 #include "util.h"
 
 #define MAX_SERVERS 16
 #define MAX_THREADS 64
-
-struct field {
-    char *name;
-    char *value;
-};
-
-struct message {
-    struct field *f;
-    size_t nf;
-    struct buf body; /* CRLF line ends */
-};
 
 struct keyrec {
     char *name;
@@ -97,94 +87,6 @@ static unsigned long number(const char *s, unsigned long max)
     return v;
 }
 
-/* read_file - the whole file; exits 1 on error; caller frees */
-static char *read_file(const char *path, size_t *len)
-{
-    FILE *fp = fopen(path, "rb");
-    struct buf b = BUF_INIT;
-    char chunk[8192];
-    size_t n;
-
-    if (fp == NULL) {
-        fprintf(stderr, "pm-dkimverify: %s: %s\n", path, strerror(errno));
-        exit(1);
-    }
-    while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0)
-        buf_add(&b, chunk, n);
-    fclose(fp);
-    *len = b.len;
-    return b.data ? buf_steal(&b) : xstrdup("");
-}
-
-/* add_field - one header field "Name: value\n\tmore" (LF folds) as Postfix sends it */
-static void add_field(struct message *m, const char *text, size_t len, bool leadspc)
-{
-    const char *colon = memchr(text, ':', len);
-    size_t nlen;
-    const char *v;
-
-    if (colon == NULL)
-        return;
-    nlen = (size_t)(colon - text);
-    while (nlen > 0 && (text[nlen - 1] == ' ' || text[nlen - 1] == '\t'))
-        nlen--;
-    v = colon + 1;
-    if (!leadspc && v < text + len && *v == ' ')
-        v++;
-    m->f = xrealloc(m->f, (m->nf + 1) * sizeof(*m->f));
-    m->f[m->nf].name = xstrndup(text, nlen);
-    m->f[m->nf].value = xstrndup(v, (size_t)(text + len - v));
-    m->nf++;
-}
-
-/* parse - split a message file into fields and a CRLF body */
-static void parse(const char *data, size_t len, bool leadspc, struct message *m)
-{
-    struct buf field = BUF_INIT;
-    size_t i = 0;
-
-    memset(m, 0, sizeof(*m));
-    while (i < len) { /* header lines */
-        size_t end = i, next;
-
-        while (end < len && data[end] != '\n')
-            end++;
-        next = end < len ? end + 1 : end;
-        if (end > i && data[end - 1] == '\r')
-            end--;
-        if (end == i) { /* the empty line */
-            i = next;
-            break;
-        }
-        if ((data[i] == ' ' || data[i] == '\t') && field.len > 0) {
-            buf_putc(&field, '\n');
-        } else if (field.len > 0) {
-            add_field(m, field.data, field.len, leadspc);
-            buf_reset(&field);
-        }
-        buf_add(&field, data + i, end - i);
-        i = next;
-    }
-    if (field.len > 0)
-        add_field(m, field.data, field.len, leadspc);
-    buf_free(&field);
-    while (i < len) { /* body lines, CRLF */
-        size_t end = i, next;
-        bool eol;
-
-        while (end < len && data[end] != '\n')
-            end++;
-        eol = end < len;
-        next = eol ? end + 1 : end;
-        if (end > i && data[end - 1] == '\r')
-            end--;
-        buf_add(&m->body, data + i, end - i);
-        if (eol)
-            buf_puts(&m->body, "\r\n");
-        i = next;
-    }
-}
-
 /* keyfile_lookup - a dkimv lookup function over a keys.txt file */
 static struct dns_result *keyfile_lookup(void *arg, const char *name)
 {
@@ -213,7 +115,7 @@ static struct dns_result *keyfile_lookup(void *arg, const char *name)
 static void keyfile_read(const char *path, struct keyfile *kf)
 {
     size_t len;
-    char *data = read_file(path, &len), *save = NULL;
+    char *data = msgfile_read("pm-dkimverify", path, &len), *save = NULL;
 
     for (char *line = strtok_r(data, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
         char *tab = strchr(line, '\t');
@@ -328,8 +230,8 @@ int main(int argc, char **argv)
     servers[nservers] = NULL;
     if (argc - optind != 1)
         usage();
-    data = read_file(argv[optind], &len);
-    parse(data, len, (flags & DKIMV_LEADSPC) != 0, &msg);
+    data = msgfile_read("pm-dkimverify", argv[optind], &len);
+    msgfile_parse(data, len, (flags & DKIMV_LEADSPC) != 0, &msg);
     free(data);
 
     if (keys == NULL) {
@@ -366,12 +268,7 @@ int main(int argc, char **argv)
         free(jobs[t].out);
     dkimv_close(v);
     dns_close(d);
-    for (size_t i = 0; i < msg.nf; i++) {
-        free(msg.f[i].name);
-        free(msg.f[i].value);
-    }
-    free(msg.f);
-    buf_free(&msg.body);
+    msgfile_free(&msg);
     for (size_t i = 0; i < kf.n; i++) {
         free(kf.r[i].name);
         free(kf.r[i].txt);
