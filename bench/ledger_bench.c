@@ -69,6 +69,7 @@
 #include "ledger_msg.h"
 #include "log.h"
 #include "store.h"
+#include "bench_util.h"
 #include "util.h"
 
 /* The writer pragmas of lib/store_sqlite.c (keep them the same). */
@@ -579,21 +580,6 @@ static int cmp_u32(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* cmp_double - qsort order of double */
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-
-    return x < y ? -1 : x > y;
-}
-
-/* median - of v[0..n) (sorts v) */
-static double median(double *v, size_t n)
-{
-    qsort(v, n, sizeof(*v), cmp_double);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 /* fmt_ns - a latency for humans, written into out[len] */
 static const char *fmt_ns(char *out, size_t len, uint32_t ns)
 {
@@ -628,19 +614,6 @@ __attribute__((noreturn)) static void usage(int status)
     exit(status);
 }
 
-/* parse_size - a positive number or usage */
-static size_t parse_size(const char *s)
-{
-    char *end;
-    unsigned long long v;
-
-    errno = 0;
-    v = strtoull(s, &end, 10);
-    if (errno || *end || v == 0 || v > (1ull << 32))
-        usage(2);
-    return (size_t)v;
-}
-
 /* parse_args - options into o */
 static void parse_args(int argc, char **argv, struct bench_opts *o)
 {
@@ -649,25 +622,25 @@ static void parse_args(int argc, char **argv, struct bench_opts *o)
     while ((c = getopt(argc, argv, "n:p:r:b:q:f:t:d:kP:Uh")) != -1) {
         switch (c) {
         case 'n':
-            o->messages = parse_size(optarg);
+            o->messages = bench_size_arg(optarg, usage);
             break;
         case 'p':
-            o->producers = parse_size(optarg);
+            o->producers = bench_size_arg(optarg, usage);
             break;
         case 'r':
-            o->rounds = parse_size(optarg);
+            o->rounds = bench_size_arg(optarg, usage);
             break;
         case 'b':
-            o->ledger.batch_max = parse_size(optarg);
+            o->ledger.batch_max = bench_size_arg(optarg, usage);
             break;
         case 'q':
-            o->ledger.queue_max = parse_size(optarg);
+            o->ledger.queue_max = bench_size_arg(optarg, usage);
             break;
         case 'f':
-            o->ledger.flush_ms = (unsigned)parse_size(optarg);
+            o->ledger.flush_ms = (unsigned)bench_size_arg(optarg, usage);
             break;
         case 't':
-            o->direct_txn = parse_size(optarg);
+            o->direct_txn = bench_size_arg(optarg, usage);
             break;
         case 'd':
             o->dir = optarg;
@@ -757,9 +730,10 @@ static void report(struct bench *b)
 {
     const struct bench_opts *o = &b->o;
     size_t runs = o->rounds, nlat = o->messages * o->rounds;
-    double md = median(b->rate[RUN_DIRECT], runs), mb = median(b->rate[RUN_BATCH], runs),
-           ml = median(b->rate[RUN_LEDGER], runs), mrd = median(b->ratio_d, runs),
-           mrb = median(b->ratio_b, runs);
+    double md = bench_median(b->rate[RUN_DIRECT], runs),
+           mb = bench_median(b->rate[RUN_BATCH], runs),
+           ml = bench_median(b->rate[RUN_LEDGER], runs), mrd = bench_median(b->ratio_d, runs),
+           mrb = bench_median(b->ratio_b, runs);
     char b1[32], b2[32], b3[32], b4[32];
 
     printf("%-6s %-20s %9.0f %9.0f %9.0f %8.2f %8.2f\n\n", "median", "", md, mb, ml, mrd, mrb);

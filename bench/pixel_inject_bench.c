@@ -52,6 +52,7 @@
 
 #include "inject.h"
 #include "log.h"
+#include "bench_util.h"
 #include "util.h"
 
 /* The URL the milter stage would use: base, "/o/", a 32-character token, ".gif". */
@@ -283,26 +284,6 @@ static void time_class(const struct sclass *c, size_t passes, bool inject, doubl
     *wall = t1.wall - t0.wall;
 }
 
-/* cmp_double - qsort order of double */
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-
-    return x < y ? -1 : x > y;
-}
-
-/* median - of v[0..n) (on a copy: v keeps its order) */
-static double median(const double *v, size_t n)
-{
-    double *s = xmalloc(n * sizeof(*s)), m;
-
-    memcpy(s, v, n * sizeof(*s));
-    qsort(s, n, sizeof(*s), cmp_double);
-    m = n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-    free(s);
-    return m;
-}
-
 /* usage - how to call us */
 __attribute__((noreturn)) static void usage(int status)
 {
@@ -315,19 +296,6 @@ __attribute__((noreturn)) static void usage(int status)
     exit(status);
 }
 
-/* parse_size - a positive number or usage */
-static size_t parse_size(const char *s)
-{
-    char *end;
-    unsigned long long v;
-
-    errno = 0;
-    v = strtoull(s, &end, 10);
-    if (errno || *end || v == 0 || v > (1ull << 32))
-        usage(2);
-    return (size_t)v;
-}
-
 /* parse_args - options into o */
 static void parse_args(int argc, char **argv, struct bench_opts *o)
 {
@@ -337,10 +305,10 @@ static void parse_args(int argc, char **argv, struct bench_opts *o)
     while ((c = getopt(argc, argv, "n:r:d:s:m:h")) != -1) {
         switch (c) {
         case 'n':
-            o->passes = parse_size(optarg);
+            o->passes = bench_size_arg(optarg, usage);
             break;
         case 'r':
-            o->rounds = parse_size(optarg);
+            o->rounds = bench_size_arg(optarg, usage);
             break;
         case 'd':
             o->dir = optarg;
@@ -435,12 +403,12 @@ static void report(const struct sclass *cls, const struct bench_opts *o)
         }
         if (c->corpus)
             bytes += cb;
-        ic = median(c->inj_cpu, nr);
-        iw = median(c->inj_wall, nr);
-        cc = median(c->copy_cpu, nr);
+        ic = bench_median(c->inj_cpu, nr);
+        iw = bench_median(c->inj_wall, nr);
+        cc = bench_median(c->copy_cpu, nr);
         printf("%-17s %5zu %9zu %11.1f %11.1f %9.2f %11.3f %11.1f\n", c->name, c->n,
                c->bytes / c->n, cb / ic / 1e6, cb / iw / 1e6, ic / calls * 1e6, cc / calls * 1e6,
-               median(ratio, nr));
+               bench_median(ratio, nr));
         if (k == C_SIGN_CRLF)
             sign_us = ic / calls * 1e6;
         free(ratio);
@@ -452,10 +420,10 @@ static void report(const struct sclass *cls, const struct bench_opts *o)
         wall[r] = bytes / w / 1e6;
         copy[r] = c / y;
     }
-    mbs = median(cpu, nr);
+    mbs = bench_median(cpu, nr);
     printf("\ncorpus: %.1f MB/s of input per CPU second (wall %.1f MB/s), %.1f x the CPU of "
            "copying the same bytes\n",
-           mbs, median(wall, nr), median(copy, nr));
+           mbs, bench_median(wall, nr), bench_median(copy, nr));
     printf("corpus target >= 100 MB/s: %s\n", mbs >= 100 ? "PASS" : "MISS");
     if (cls[C_SIGN_CRLF].n > 0) {
         printf("\npixel stage CPU per outbound message (the sign-mode message, %zu bytes with CR "
