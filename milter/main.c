@@ -3,20 +3,12 @@
  *
  * Start-up order: read config, open the milter socket and the database
  * as root, hand them to the service user, detach, drop privileges, start
- * the ledger writer, then run libmilter in its own thread. The main
- * thread only waits for signals: SIGHUP reloads the configuration,
- * SIGTERM/SIGINT stop accepting, let open connections finish, flush the
- * ledger and exit.
- *
- * libmilter runs a thread of its own in sigwait() for SIGHUP, SIGTERM and
- * SIGINT, and it stops the filter on SIGHUP. The kernel gives a
- * process-directed signal to the main thread whenever that thread does
- * not block it, so the main thread keeps them unblocked, with handlers
- * that only set a flag and wake it through a pipe; every other thread is
- * created with them blocked. A SIGHUP during a reload is then not lost to
- * libmilter, as it would be if the main thread only took signals while
- * waiting in sigtimedwait(); and sigwait_shim.c keeps libmilter's thread
- * from waiting for SIGHUP at all.
+ * the ledger writer, then run the milter server (engine.c) in its own
+ * thread. The main thread only takes signals: SIGHUP reloads the
+ * configuration, SIGTERM/SIGINT stop accepting, let open connections
+ * finish, flush the ledger and exit. Every other thread is created with
+ * those signals blocked; the main thread's handlers only set a flag and
+ * wake it through a pipe, so a signal during a reload is never lost.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -36,6 +28,7 @@
 #include "config.h"
 #include "daemon.h"
 #include "dns.h"
+#include "engine.h"
 #include "inbound.h"
 #include "ledger.h"
 #include "log.h"
@@ -49,7 +42,7 @@
 extern struct smfiDesc milter_desc;
 
 /*
- * Stack of every thread started after start-up: libmilter's, one per MTA
+ * Stack of every thread started after start-up: the engine's, one per MTA
  * connection. glibc keeps up to 40 MiB of ended threads' stacks for
  * reuse; at the default size (RLIMIT_STACK, 8 MiB) only five fit, so with
  * more connections than that every new thread cost an mmap and an
@@ -59,6 +52,12 @@ extern struct smfiDesc milter_desc;
 #define THREAD_STACK_SIZE (512 * 1024)
 
 static atomic_bool milter_thread_done;
+
+/* What the milter thread runs. */
+struct milter_run {
+    struct engine *engine;
+    unsigned timeout_s;
+};
 
 /* usage - print how to call us and exit */
 __attribute__((noreturn)) static void usage(int status)
@@ -88,35 +87,18 @@ static struct config *load_config(const char *path)
     return c;
 }
 
-/* socket_path - the file behind a unix: socket spec, NULL for inet */
-static const char *socket_path(const char *spec)
-{
-    if (strncmp(spec, "unix:", 5) == 0)
-        return spec + 5;
-    if (strncmp(spec, "local:", 6) == 0)
-        return spec + 6;
-    return NULL;
-}
-
 /* open_socket - create the listening socket with its mode and group */
-static void open_socket(const struct config *c, const struct daemon_user *u)
+static struct engine *open_socket(const struct config *c, const struct daemon_user *u)
 {
-    const char *path = socket_path(c->milter_socket);
+    char err[512];
+    struct engine *e = engine_listen(c->milter_socket, c->milter_socket_mode, err, sizeof(err));
+    const char *path;
     gid_t gid = u->gid;
-    mode_t old;
 
-    if (smfi_setconn(c->milter_socket) != MI_SUCCESS)
-        die("milter_socket %s: not usable", c->milter_socket);
-    if (smfi_settimeout((int)c->milter_timeout) != MI_SUCCESS)
-        die("cannot set the milter timeout");
-    if (smfi_register(milter_desc) != MI_SUCCESS)
-        die("cannot register with libmilter");
-    old = umask(0777 & ~c->milter_socket_mode);
-    if (smfi_opensocket(true) != MI_SUCCESS)
-        die("cannot listen on %s (does its directory exist? is it in use?)", c->milter_socket);
-    umask(old);
-    if (path == NULL)
-        return;
+    if (e == NULL)
+        die("milter_socket = %s: %s", c->milter_socket, err);
+    if ((path = engine_path(e)) == NULL)
+        return e;
     if (c->milter_socket_group[0]) {
         struct group *gr = getgrnam(c->milter_socket_group);
 
@@ -128,6 +110,7 @@ static void open_socket(const struct config *c, const struct daemon_user *u)
         die("chmod %s: %s", path, strerror(errno));
     if (geteuid() == 0 && chown(path, u->uid, gid) != 0)
         die("chown %s: %s", path, strerror(errno));
+    return e;
 }
 
 /* prepare_database - create/migrate as root, then give the files to u */
@@ -229,12 +212,12 @@ static void small_thread_stacks(void)
     pthread_attr_destroy(&a);
 }
 
-/* milter_thread - run libmilter until it stops */
+/* milter_thread - serve the MTA until engine_stop() */
 static void *milter_thread(void *arg)
 {
-    (void)arg;
-    if (smfi_main() != MI_SUCCESS)
-        warn("libmilter stopped with an error");
+    struct milter_run *r = arg;
+
+    engine_run(r->engine, &milter_desc, r->timeout_s);
     atomic_store(&milter_thread_done, true);
     return NULL;
 }
@@ -281,15 +264,6 @@ static void ledger_from_config(const struct config *c, struct ledger_opts *o, ch
     o->cache_mb = c->ledger_cache_mb;
 }
 
-/* wait_connections - give open connections up to secs to finish */
-static void wait_connections(unsigned secs)
-{
-    for (unsigned i = 0; i < secs * 10 && milter_active() > 0; i++)
-        nanosleep(&(struct timespec){0, 100000000}, NULL);
-    if (milter_active() > 0)
-        warn("%u connection(s) still open at shutdown", milter_active());
-}
-
 int main(int argc, char **argv)
 {
     const char *path = CONFIG_DEFAULT_PATH;
@@ -302,6 +276,7 @@ int main(int argc, char **argv)
     struct dns *dns;
     struct inbound *inbound;
     struct dkims *signer;
+    struct milter_run run;
     char err[512];
     pthread_t tid;
     sigset_t sigs;
@@ -357,7 +332,8 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
     daemon_lookup_user(cfg->user, &user);
-    open_socket(cfg, &user);
+    run.engine = open_socket(cfg, &user);
+    run.timeout_s = cfg->milter_timeout;
     if (!foreground)
         daemon_detach();
     pid_file = xstrdup(cfg->pid_file);
@@ -382,9 +358,9 @@ int main(int argc, char **argv)
     milter_setup(sink_to_ledger, ledger, cfg);
     small_thread_stacks();
     take_signals(&sigs);
-    /* libmilter's threads (the milter thread's children) must never get them first */
+    /* the connection threads (the milter thread's children) must never get them */
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-    errno = pthread_create(&tid, NULL, milter_thread, NULL);
+    errno = pthread_create(&tid, NULL, milter_thread, &run);
     pthread_sigmask(SIG_UNBLOCK, &sigs, NULL);
     if (errno != 0)
         die("cannot start the milter thread: %s", strerror(errno));
@@ -405,7 +381,7 @@ int main(int argc, char **argv)
         }
         if ((stop = got_stop) != 0) {
             info("stopping on signal %d", stop);
-            smfi_stop();
+            engine_stop(run.engine);
             break;
         }
         if (got_hup) {
@@ -421,7 +397,7 @@ int main(int argc, char **argv)
         }
     }
     pthread_join(tid, NULL);
-    wait_connections(10);
+    engine_close(run.engine, 10);
     auth_stage_setup(NULL);
     sign_stage_setup(NULL);
     sign_stage_teardown();

@@ -1,24 +1,25 @@
 /*
- * smfi_real.c - the smfi adapter bound to libmilter, and the filter's
- * registration. Only this file and main.c link against libmilter.
+ * smfi_real.c - the smfi adapter bound to the milter sessions of our own
+ * engine (msession.c), and the filter's description.
  */
 #include "milter.h"
+#include "msession.h"
 #include "smfi.h"
 
-static const struct smfi_ops smfi_libmilter = {
-    .getsymval = smfi_getsymval,
-    .getpriv = smfi_getpriv,
-    .setpriv = smfi_setpriv,
-    .setreply = smfi_setreply,
-    .insheader = smfi_insheader,
-    .chgheader = smfi_chgheader,
-    .quarantine = smfi_quarantine,
-    .replacebody = smfi_replacebody,
+static const struct smfi_ops smfi_engine = {
+    .getsymval = msession_getsymval,
+    .getpriv = msession_getpriv,
+    .setpriv = msession_setpriv,
+    .setreply = msession_setreply,
+    .insheader = msession_insheader,
+    .chgheader = msession_chgheader,
+    .quarantine = msession_quarantine,
+    .replacebody = msession_replacebody,
 };
 
-const struct smfi_ops *smfi = &smfi_libmilter;
+const struct smfi_ops *smfi = &smfi_engine;
 
-/* The filter as libmilter sees it. */
+/* The filter: what it may change and its callbacks, as libmilter's API names them. */
 struct smfiDesc milter_desc = {
     .xxfi_name = "postmeter",
     .xxfi_version = SMFI_VERSION,
