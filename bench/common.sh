@@ -40,6 +40,8 @@ bench_build() {
             echo "$build is not an optimised build (want Release or RelWithDebInfo)" >&2
             exit 2
         fi
+        # re-configure: a new source file (a new target) must be known before building it
+        cmake "$build" >/dev/null
     else
         need cmake cc
         say "configure $build (RelWithDebInfo, no sanitizers)"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/milter-throughput.sh - Postfix msg/s with and without milters.
 #
-#   bench/milter-throughput.sh [--mode ledger|auth|debian|sign|sign-track|opendkim-sign[,...]]
+#   bench/milter-throughput.sh [--mode noop|ledger|auth|debian|sign|sign-track|opendkim-sign[,...]]
 #                              [--sessions 10,50] [--messages 2000] [--rounds 3]
 #                              [--rss-sessions 100] [--size N] [--reuse] [--keep] [--milter-unix]
 #
@@ -31,6 +31,6 @@ need postfix smtp-source smtp-sink unbound cc unshare /usr/bin/python3
 case " $* " in
 *debian* | *opendkim-sign*) need opendkim opendmarc policyd-spf ;;
 esac
-bench_build postmeter-milter postmeter-cli
+bench_build postmeter-milter postmeter-cli noop_milter
 export POSTMETER_BUILD_DIR="$build" POSTMETER_SOURCE_DIR="$src" PYTHONDONTWRITEBYTECODE=1
 exec /usr/bin/python3 "$src/bench/milter_throughput.py" "$@"

@@ -579,7 +579,44 @@ while True:
     kids = [k for k in kids if k.poll() is None]
 """
 
-MODES = {m.name: m for m in (LedgerMode(), AuthMode(), DebianMode(), SignMode(),
+class NoopMode(Mode):
+    """noop - the floor: postmeter's milter server doing nothing (bench/noop_milter.c)
+
+    The same engine and negotiation as postmeter-milter, no callback work.
+    Its ratio is what any milter costs this Postfix on this machine (the
+    MTA's own side of the protocol, the extra round trips, the sockets);
+    no mode can do better.
+    """
+
+    name = "noop"
+    title = "the floor: bench/noop_milter (postmeter's milter server, no work)"
+    unix = False  # set by --milter-unix
+
+    def harness_opts(self):
+        # the milter's spec (libmilter's syntax) and Postfix's for the same socket
+        if self.unix:
+            self.spec = postfix = "unix:" + os.path.join(self.tempdir(), "noop.sock")
+        else:
+            self.port = free_port()
+            self.spec = "inet:%d@127.0.0.1" % self.port
+            postfix = "inet:127.0.0.1:%d" % self.port
+        return dict(milter=False, postfix_conf={"smtpd_milters": postfix,
+                                                 "non_smtpd_milters": ""})
+
+    def start(self, h):
+        binary = os.path.join(os.environ.get("POSTMETER_BUILD_DIR", ""), "bench", "noop_milter")
+        p = self.spawn("noop_milter", [binary, self.spec], None if self.unix else self.port)
+        if self.unix:
+            sock = self.spec[5:]
+            for _ in range(300):
+                if os.path.exists(sock) or not proc_alive(p):
+                    break
+                time.sleep(0.1)
+            if not os.path.exists(sock):
+                raise RuntimeError("noop_milter did not create %s" % sock)
+
+
+MODES = {m.name: m for m in (NoopMode(), LedgerMode(), AuthMode(), DebianMode(), SignMode(),
                              SignTrackMode(), OpendkimSignMode())}
 # (faster, baseline, target): the cross ratio printed when both run together
 PAIRS = [("auth", "debian", 5.0), ("sign", "opendkim-sign", 3.0)]
@@ -876,7 +913,7 @@ def rss_run(inst, sessions, messages):
     connection. prespawn() first makes Postfix start that many smtpd
     processes, so that the measured run has them all from its start.
     Connections are counted as
-    the filter's socket fds above its idle count (libmilter may serve
+    the filter's socket fds above its idle count (a filter may serve
     many connections from a few threads).
     """
     pids = inst.pids()
@@ -1105,6 +1142,7 @@ def main(argv):
         shim = build_source_ip_shim(bare_h.state)
         meas = []
         for mode in modes:
+            mode.unix = a.milter_unix
             opts = dict(name="bench-" + mode.name, transport="sink", keep_state=a.keep)
             opts.update(mode.harness_opts())
             if a.milter_unix and opts.get("milter"):

@@ -6,7 +6,7 @@ pm-dkimsign signs a set of messages (plain, folded header fields, LF and
 CRLF files, empty body, header only, long lines, 8-bit body and header,
 with and without Cc / Reply-To, duplicate fields, multipart, white space
 that relaxed canonicalization absorbs, no space or a tab after a colon, no
-final line end) fed as libmilter feeds postmeter-milter: header fields
+final line end) fed as the milter protocol feeds postmeter-milter: header fields
 split, values as Postfix passes them without and with SMFIP_HDR_LEADSPC,
 the body in chunks of 65535, 7 and 1 bytes. Each message is signed with
 two keys at once (RSA-2048 and Ed25519: two DKIM-Signature fields) under
@@ -23,7 +23,7 @@ appears), while an added Subject does not (a control: the verifiers take
 instances bottom-up); re-folding a header field passes under relaxed and
 fails under simple; a changed body and a wrong key fail (the oracles can
 say no); simple canonicalization of a field without a space after the
-colon needs SMFIP_HDR_LEADSPC (libmilter drops the information
+colon needs SMFIP_HDR_LEADSPC (the MTA drops the information
 otherwise), relaxed does not; output is the same with and without
 LEADSPC; with t= fixed, every message signs byte for byte the same (b=
 included: RSA PKCS#1 v1.5 and Ed25519 are deterministic) under every

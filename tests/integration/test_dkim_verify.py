@@ -9,7 +9,7 @@ rsa-sha1, l= with content added after signing, a 4096-bit key whose record
 only fits once its n= notes are dropped, RFC 8463's example message, a
 signature with a broken tag-list, and an unsigned message.
 
-Every message is verified as libmilter feeds it: default (one leading space
+Every message is verified as the milter protocol feeds it: default (one leading space
 removed from values), with SMFIP_HDR_LEADSPC (-l), and in 1-byte body
 chunks; the expected result and comment of every signature are in
 expect.txt. python3-dkim verifies each signature too and must agree on
