@@ -58,16 +58,18 @@
 #include "buf.h"
 #include "dns.h"
 #include "dns_answer.h"
+#include "dns_cache.h"
 #include "log.h"
 #include "util.h"
 
 struct dns {
     struct ub_ctx *ctx;
     unsigned timeout_ms;
-    pthread_t thread;     /* the event thread */
-    int wake[2];          /* pipe; a byte on it stops the event thread */
-    pthread_mutex_t mu;   /* guards every query's state and the list */
-    struct dns_query *cb; /* queries whose callback may still come */
+    pthread_t thread;        /* the event thread */
+    int wake[2];             /* pipe; a byte on it stops the event thread */
+    pthread_mutex_t mu;      /* guards every query's state and the list */
+    struct dns_query *cb;    /* queries whose callback may still come */
+    struct dns_cache *cache; /* definite answers for their TTL (dns_cache.h) */
 };
 
 struct dns_query {
@@ -77,6 +79,7 @@ struct dns_query {
     struct timespec deadline; /* CLOCK_MONOTONIC */
     int type;
     int async_id;
+    char *name;       /* what was asked, for the cache */
     int refs;         /* waiter + callback */
     bool done;        /* res is filled */
     bool waiter_gone; /* timed out; the callback frees */
@@ -125,7 +128,17 @@ static void query_free(struct dns_query *q)
 {
     pthread_cond_destroy(&q->cond);
     dns_result_free(q->res);
+    free(q->name);
     free(q);
+}
+
+/* now_s - seconds of CLOCK_MONOTONIC, the cache's clock */
+static int64_t now_s(void)
+{
+    struct timespec t;
+
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec;
 }
 
 /* dns_callback - libunbound's completion, run on the event thread */
@@ -141,6 +154,8 @@ static void dns_callback(void *arg, int err, struct ub_result *u)
     }
     d = q->d;
     r = dns_answer_from_ub(q->type, err, u);
+    if (err == 0 && u != NULL && u->ttl > 0)
+        dns_cache_put(d->cache, q->name, q->type, r, (uint32_t)u->ttl, now_s());
     ub_resolve_free(u);
     pthread_mutex_lock(&d->mu);
     cb_unlink(d, q);
@@ -228,6 +243,11 @@ struct dns_query *dns_submit(struct dns *d, const char *name, int type)
         q->done = true;
         return q;
     }
+    if ((q->res = dns_cache_get(d->cache, name, type, now_s())) != NULL) {
+        q->done = true;
+        return q;
+    }
+    q->name = xstrdup(name);
 
     pthread_mutex_lock(&d->mu);
     q->refs++;
@@ -416,6 +436,7 @@ struct dns *dns_open(char *const *servers, unsigned timeout_ms, char *err, size_
     d = xcalloc(1, sizeof(*d));
     d->ctx = ctx;
     d->timeout_ms = timeout_ms;
+    d->cache = dns_cache_new();
     if (pthread_mutex_init(&d->mu, NULL) != 0)
         die("dns: pthread_mutex_init failed");
     if (pipe2(d->wake, O_CLOEXEC) != 0)
@@ -480,6 +501,7 @@ struct dns *dns_close(struct dns *d)
     pthread_mutex_unlock(&d->mu);
     close(d->wake[0]);
     close(d->wake[1]);
+    d->cache = dns_cache_free(d->cache);
     if (attached > 0) {
         /* their dns_wait() still locks d->mu: keep d (a few bytes) alive */
         warn("dns_close: %zu lookups were never waited for", attached);
