@@ -3,9 +3,10 @@
 
 Run through bench/milter-throughput.sh, which builds postmeter first:
 
-    bench/milter-throughput.sh [--mode ledger|auth|debian|sign|sign-track|opendkim-sign[,...]]
+    bench/milter-throughput.sh [--mode noop|ledger|auth|debian|sign|sign-track|opendkim-sign[,...]]
                                [--sessions 10,50] [--messages 2000] [--rounds 3]
                                [--rss-sessions 100] [--size N] [--reuse] [--keep]
+                               [--milter-unix]
 
 Private Postfix instances from the integration harness run side by side,
 all delivering to smtp-sink (transport="sink"), so delivery costs the
@@ -14,7 +15,8 @@ same for all:
     bare    Postfix without milters: the baseline
     MODE    Postfix configured by each mode in --mode (comma separated)
 
-Modes: ledger (postmeter-milter, ledger only), auth (postmeter's inbound
+Modes: noop (the floor: postmeter's milter server doing nothing),
+ledger (postmeter-milter, ledger only), auth (postmeter's inbound
 pipeline: SPF + DKIM verify + DMARC + ledger), debian (opendkim verify +
 opendmarc + policyd-spf doing the same checks), sign (postmeter outbound:
 RSA-2048 + Ed25519 signing + ledger), opendkim-sign (OpenDKIM signing
@@ -978,8 +980,8 @@ def parse_args(argv):
                          "default: one connection per message, like most MX traffic")
     ap.add_argument("--keep", action="store_true", help="keep the instances' state dirs")
     ap.add_argument("--milter-unix", action="store_true",
-                    help="postmeter-milter on a unix socket (as contrib/ recommends) instead "
-                         "of inet on loopback")
+                    help="postmeter-milter (and noop_milter) on a unix socket (as contrib/ "
+                         "recommends) instead of inet on loopback")
     a = ap.parse_args(argv)
     try:
         a.sessions = [int(s) for s in a.sessions.split(",") if s.strip()]

@@ -354,6 +354,13 @@ static void reset_script(void)
     script.eom_status = SMFIS_CONTINUE;
 }
 
+/* reset_nr_all - the script's defaults, every step without a reply (as postmeter asks) */
+static void reset_nr_all(void)
+{
+    reset_script();
+    script.nr = NR_ALL;
+}
+
 /* ---- conversations ---- */
 
 struct conv_case {
@@ -459,8 +466,7 @@ static void test_callbacks_and_macros(void **state)
     struct run r;
 
     (void)state;
-    reset_script();
-    script.nr = NR_ALL;
+    reset_nr_all();
     session_start(&in);
     message(&in, "Q1", "alice");
     message(&in, "Q2", NULL); /* a second message: the first one's macros are gone */
@@ -496,8 +502,7 @@ static void test_connect_families(void **state)
     };
 
     (void)state;
-    reset_script();
-    script.nr = NR_ALL;
+    reset_nr_all();
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct buf in = BUF_INIT;
         struct run r;
@@ -522,8 +527,7 @@ static void test_modification_rules(void **state)
     char *want;
 
     (void)state;
-    reset_script();
-    script.nr = NR_ALL;
+    reset_nr_all();
     script.modify_early = true;
     session_start(&in);
     message(&in, "Q1", NULL);
@@ -544,8 +548,7 @@ static void test_negotiation_limits(void **state)
     struct run r;
 
     (void)state;
-    reset_script();
-    script.nr = NR_ALL;
+    reset_nr_all();
     optneg(&in, 2, SMFIF_ADDHDRS, 0x3f); /* an old MTA: version 2, no NR steps */
     r = run(&in, 0);
     assert_string_equal(r.out, "O(2,0x1,0)");
@@ -600,8 +603,7 @@ static void test_malformed(void **state)
     };
 
     (void)state;
-    reset_script();
-    script.nr = NR_ALL;
+    reset_nr_all();
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct buf in = BUF_INIT;
         struct run r;
@@ -628,8 +630,7 @@ static void test_odd_but_valid(void **state)
     struct run r;
 
     (void)state;
-    reset_script();
-    script.nr = NR_ALL;
+    reset_nr_all();
     session_start(&in);
     pkt(&in, SMFIC_MACRO, "M{x}", 4); /* unterminated: ignored */
     pkt(&in, SMFIC_MACRO, "", 0);     /* no command: ignored */
