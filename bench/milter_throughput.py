@@ -594,6 +594,15 @@ class NoopMode(Mode):
     title = "the floor: bench/noop_milter (postmeter's milter server, no work)"
     unix = False  # set by --milter-unix
 
+    def like(self, other):
+        """like - send other's message, envelope sender and source address (so the
+        floor is measured with what the mode it is the floor of sends)"""
+        self.message = other.message
+        self.sender = other.sender
+        self.source_ip = other.source_ip
+        self.default_size = other.default_size
+        self.title += ", with %s's message" % other.name
+
     def harness_opts(self):
         # the milter's spec (libmilter's syntax) and Postfix's for the same socket
         if self.unix:
@@ -1130,6 +1139,10 @@ def verify(bare, meas):
 def main(argv):
     a = parse_args(argv)
     modes = [MODES[m] for m in a.modes]
+    # the floor with the first mode's message, the one bare Postfix gets too
+    for m in modes[1:]:
+        if m.name == "noop" and modes[0].name != "noop":
+            m.like(modes[0])
     if os.geteuid() != 0:
         sys.stderr.write("milter-throughput: must run as root (it starts Postfix)\n")
         return 2
