@@ -328,7 +328,12 @@ void dkimv_eoh(struct dkimv_msg *m)
         return;
     for (size_t i = 0; i < m->nst; i++) {
         struct cand *c = m->st[i].cand;
+        char *l = dkimv_tag_value(c->value, "l");
 
+        /* the canonical body length is only reported next to an l= tag */
+        if (l != NULL)
+            m->count_len = true;
+        free(l);
         buf_reset(&m->line);
         dkimv_header_line(&m->line, DKIM_SIGNHEADER, c->value, m->leadspc);
         st = feed(m, m->line.data, m->line.len);
@@ -357,7 +362,7 @@ void dkimv_body(struct dkimv_msg *m, const unsigned char *chunk, size_t len)
         dkimv_eoh(m);
     if (m->eom_done || len == 0)
         return;
-    if (m->nst > 0) {
+    if (m->count_len) {
         dkimv_clen_add(&m->clen[0], chunk, len);
         dkimv_clen_add(&m->clen[1], chunk, len);
     }

@@ -78,6 +78,7 @@ struct dkimv_msg {
     struct dkimv_key **keys;
     size_t nkeys;
     struct canon_len clen[2]; /* simple, relaxed: for l= "partial body" */
+    bool count_len;           /* a chosen signature has l=: clen[] are counted */
     struct dkimv_sig *res;
     struct dkimv_results results;
 };
