@@ -16,15 +16,14 @@
 
 #include "engine.h"
 
-static sfsistat noop_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
-                               unsigned long f2, unsigned long f3, unsigned long *pf0,
-                               unsigned long *pf1, unsigned long *pf2, unsigned long *pf3)
+static sfsistat noop_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1, unsigned long f2,
+                               unsigned long f3, unsigned long *pf0, unsigned long *pf1,
+                               unsigned long *pf2, unsigned long *pf3)
 {
     (void)ctx, (void)f0, (void)f2, (void)f3;
     *pf0 = 0;
     *pf1 = f1 & (SMFIP_NR_CONN | SMFIP_NR_HELO | SMFIP_NR_MAIL | SMFIP_NR_RCPT | SMFIP_NR_DATA |
-                 SMFIP_NR_UNKN | SMFIP_NR_HDR | SMFIP_NR_EOH | SMFIP_NR_BODY |
-                 SMFIP_HDR_LEADSPC);
+                 SMFIP_NR_UNKN | SMFIP_NR_HDR | SMFIP_NR_EOH | SMFIP_NR_BODY | SMFIP_HDR_LEADSPC);
     *pf2 = *pf3 = 0;
     return SMFIS_CONTINUE;
 }
