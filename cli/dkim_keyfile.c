@@ -137,22 +137,6 @@ static EVP_PKEY *generate(enum store_dkim_alg a, unsigned bits, char *err, size_
     return pkey;
 }
 
-/* write_all - write buf[0..n) to fd; false with errno set */
-static bool write_all(int fd, const char *buf, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, buf, n);
-
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return false;
-        buf += w;
-        n -= (size_t)w;
-    }
-    return true;
-}
-
 /* fsync_dir - fsync the directory holding path, so a rename survives a crash */
 static void fsync_dir(const char *path)
 {

@@ -220,22 +220,6 @@ static bool still_ours(const struct spool *sp)
     return stat(sp->path, &st) == 0 && st.st_dev == sp->dev && st.st_ino == sp->ino;
 }
 
-/* write_all - write n bytes, retrying short writes; -1 on error */
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t r = write(fd, p, n);
-
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return -1;
-        p += r;
-        n -= (size_t)r;
-    }
-    return 0;
-}
-
 /* spool_append - append msgs[0..n) and fsync; returns how many, or -1 */
 long spool_append(struct spool *sp, struct ledger_msg *const *msgs, size_t n)
 {
@@ -271,7 +255,7 @@ long spool_append(struct spool *sp, struct ledger_msg *const *msgs, size_t n)
         buf_free(&out);
         return 0;
     }
-    if (write_all(sp->fd, out.data, out.len) != 0 || fdatasync(sp->fd) != 0) {
+    if (!write_all(sp->fd, out.data, out.len) || fdatasync(sp->fd) != 0) {
         saved = errno;
         /* Cut a partial write so the file still ends at a record boundary. */
         if (ftruncate(sp->fd, (off_t)sp->size) != 0)

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "util.h"
@@ -145,6 +146,24 @@ bool snprintf_ok(char *dst, size_t size, const char *fmt, ...)
     n = vsnprintf(dst, size, fmt, ap);
     va_end(ap);
     return n >= 0 && (size_t)n < size;
+}
+
+/* write_all - write data[0..len) to fd, retrying short writes and EINTR */
+bool write_all(int fd, const void *data, size_t len)
+{
+    const char *p = data;
+
+    while (len > 0) {
+        ssize_t w = write(fd, p, len);
+
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return false;
+        p += w;
+        len -= (size_t)w;
+    }
+    return true;
 }
 
 /* random_bytes - fill p[0..n) from getrandom(), retrying short reads and EINTR */

@@ -25,6 +25,8 @@ char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
 /* xasprintf - formatted string or die; caller frees */
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* write_all - write data[0..len) to fd, retrying short writes and EINTR; false with errno */
+bool write_all(int fd, const void *data, size_t len);
 /* random_bytes - n bytes from the kernel's CSPRNG (getrandom); dies if there are none */
 void random_bytes(void *p, size_t n);
 /* xfree - free(p) and return NULL, so callers write p = xfree(p) */

@@ -212,8 +212,12 @@ const char *engine_path(const struct engine *e)
 
 /* ---- one connection ---- */
 
-/* write_all - send the whole buffer; false if the MTA is gone or stuck */
-static bool write_all(int fd, const char *p, size_t n)
+/*
+ * send_all - send the whole buffer; false if the MTA is gone or stuck.
+ * Not util's write_all(): send(MSG_NOSIGNAL), so an MTA that hung up
+ * never raises SIGPIPE in whatever program runs the engine.
+ */
+static bool send_all(int fd, const char *p, size_t n)
 {
     while (n > 0) {
         ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
@@ -260,7 +264,7 @@ static void serve(struct engine *e, int fd)
         go_on = msession_received(s, (size_t)r);
         out = msession_output(s);
         if (out->len > 0) {
-            if (!write_all(fd, out->data, out->len)) {
+            if (!send_all(fd, out->data, out->len)) {
                 warn("milter: cannot answer the MTA: %s", strerror(errno));
                 break;
             }

@@ -54,22 +54,6 @@ static bool pixel_token_ok(const char *t)
     return true;
 }
 
-/* pixel_write_all - write b to fd; false on error */
-static bool pixel_write_all(int fd, const struct buf *b)
-{
-    size_t off = 0;
-
-    while (off < b->len) {
-        ssize_t r = write(fd, b->data + off, b->len - off);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return false;
-        off += (size_t)r;
-    }
-    return true;
-}
-
 /*
  * pixel_offline - the command line is for the offline mode: no arguments
  * at all (a person asking for the usage), or an offline option
@@ -162,7 +146,7 @@ int main(int argc, char **argv)
     fprintf(stderr, "%s\n", buf_cstr(&line));
     if (rep.outcome == PIXEL_NOT_MESSAGE) {
         rc = EX_DATAERR;
-    } else if (!pixel_write_all(1, &out)) {
+    } else if (!write_all(1, out.data, out.len)) {
         fprintf(stderr, "postmeter-pixelfilter: write stdout: %s\n", strerror(errno));
         rc = EX_IOERR;
     }

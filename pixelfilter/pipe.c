@@ -109,22 +109,6 @@ static int pipe_fail(const char *qid, const char *fmt, ...)
     return EX_TEMPFAIL;
 }
 
-/* write_all - data to fd; false with errno on error */
-static bool write_all(int fd, const char *data, size_t len)
-{
-    while (len > 0) {
-        ssize_t w = write(fd, data, len);
-
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return false;
-        data += w;
-        len -= (size_t)w;
-    }
-    return true;
-}
-
 /*
  * reinject - run "sendmail -G -i -f SENDER -- RCPT..." with data on its
  * standard input (no shell); false with the reason appended to why.
