@@ -446,11 +446,14 @@ void engine_close(struct engine *e, unsigned grace_s)
     e->stopping = true;
     pthread_cond_broadcast(&e->work);
     if (!wait_changed(e, grace_s, no_connections)) {
-        warn("%u connection(s) still open at shutdown: closing them", e->active);
+        warn("%u connection(s) still open at shutdown: closing them",
+             e->active + (unsigned)e->qlen);
         for (struct econn *c = e->conns; c; c = c->next)
             shutdown(c->fd, SHUT_RDWR);
+        /* accepted but never served: closed unread (the MTA applies milter_default_action) */
+        while (e->qlen > 0)
+            close(e->queue[--e->qlen]);
     }
-    /* threads left with queued fds close them at engine_free */
     if (!wait_changed(e, grace_s + 30, no_threads)) {
         /* a callback hangs: leave the engine to it rather than free what it uses */
         warn("%u connection thread(s) did not end", e->threads);
