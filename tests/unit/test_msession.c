@@ -1,6 +1,6 @@
 /*
- * test_msession.c - the milter protocol (mproto.c) and one conversation
- * (msession.c) driven with byte strings, as Postfix's milter8 sends them:
+ * test_msession.c - one milter conversation (msession.c) driven with
+ * byte strings, as Postfix's milter8 sends them:
  * negotiation, no-reply steps, macros per command, replies for every
  * status, modifications only at end of message, chunked body
  * replacement, input split at every byte, and malformed packets.
@@ -669,48 +669,13 @@ static void test_setreply_checks(void **state)
     msession_free(s);
 }
 
-/* framing and string splitting on their own */
-static void test_mproto(void **state)
-{
-    unsigned char d[] = "a\0bc\0\0";
-    char *argv[4];
-    struct mpkt p;
-    size_t used;
-
-    (void)state;
-    assert_int_equal(mproto_frame((const unsigned char *)"\0\0", 2, &p, &used), MPROTO_INCOMPLETE);
-    assert_int_equal(mproto_frame((const unsigned char *)"\0\0\0\x02"
-                                                         "B",
-                                  5, &p, &used),
-                     MPROTO_INCOMPLETE);
-    assert_int_equal(mproto_frame((const unsigned char *)"\0\0\0\x02"
-                                                         "Bx",
-                                  6, &p, &used),
-                     MPROTO_PACKET);
-    assert_int_equal(used, 6);
-    assert_int_equal(p.cmd, 'B');
-    assert_int_equal(p.len, 1);
-    assert_int_equal(mproto_strings(d, 6, argv, 4), 3);
-    assert_string_equal(argv[1], "bc");
-    assert_string_equal(argv[2], "");
-    assert_null(argv[3]);
-    assert_int_equal(mproto_strings(d, 6, argv, 3), -1); /* no room for the NULL */
-    assert_int_equal(mproto_strings((unsigned char *)"ab", 2, argv, 4), -1);
-    assert_int_equal(mproto_strings(d, 0, argv, 4), 0);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_conversations),
-        cmocka_unit_test(test_callbacks_and_macros),
-        cmocka_unit_test(test_connect_families),
-        cmocka_unit_test(test_modification_rules),
-        cmocka_unit_test(test_negotiation_limits),
-        cmocka_unit_test(test_malformed),
-        cmocka_unit_test(test_odd_but_valid),
-        cmocka_unit_test(test_setreply_checks),
-        cmocka_unit_test(test_mproto),
+        cmocka_unit_test(test_conversations),      cmocka_unit_test(test_callbacks_and_macros),
+        cmocka_unit_test(test_connect_families),   cmocka_unit_test(test_modification_rules),
+        cmocka_unit_test(test_negotiation_limits), cmocka_unit_test(test_malformed),
+        cmocka_unit_test(test_odd_but_valid),      cmocka_unit_test(test_setreply_checks),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
 
