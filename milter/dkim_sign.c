@@ -6,7 +6,7 @@
  * SUMMARY
  *   Keys are parsed once (dkim_sign_key.c); a message takes a reference
  *   to each key's EVP_PKEY in dkims_begin(). The body is canonicalized
- *   and hashed as it streams in (dkim_canon.c), once for all keys: they
+ *   and hashed as it streams in (lib/dkim_canon.c), once for all keys: they
  *   share the message's canonicalization. Header fields whose names are
  *   signed are kept in canonical form (small) until end of header, when
  *   h= and the canonical header data are made; the other fields are not
@@ -95,7 +95,7 @@ struct dkims_msg {
     size_t nf;
     struct buf hlist;  /* h= value, unfolded: "From:To:...:From" */
     struct buf hcanon; /* the canonical header fields in the order hashed */
-    struct dkims_body body;
+    struct dkim_body body;
     struct signer *sg;
     size_t n;
     struct dkims_sig *res; /* n entries, made at end of message */
@@ -106,7 +106,7 @@ struct dkims_msg {
 struct dkims *dkims_open(char *err, size_t errlen)
 {
     EVP_MD_CTX *md = EVP_MD_CTX_new();
-    bool ok = md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1;
+    bool ok = md && EVP_DigestInit_ex(md, dkim_sha256(), NULL) == 1;
 
     EVP_MD_CTX_free(md);
     ERR_clear_error();
@@ -154,7 +154,7 @@ struct dkims_msg *dkims_begin(struct dkims *s, struct dkims_key *const *keys, si
                               unsigned flags)
 {
     struct dkims_msg *m = xcalloc(1, sizeof(*m));
-    bool body_ok = dkims_body_init(&m->body, (flags & DKIMS_SIMPLE_BODY) == 0);
+    bool body_ok = dkim_body_init(&m->body, (flags & DKIMS_SIMPLE_BODY) == 0, DKIM_BODY_ALL);
 
     m->s = s;
     m->leadspc = (flags & DKIMS_LEADSPC) != 0;
@@ -198,7 +198,7 @@ void dkims_header(struct dkims_msg *m, const char *name, const char *value)
         return;
     buf_reset(&m->line);
     dkimv_header_line(&m->line, name, value ? value : "", m->leadspc);
-    dkims_canon_header(&canon, m->line.data, m->line.len, m->relaxed_header);
+    dkim_canon_header(&canon, m->line.data, m->line.len, m->relaxed_header);
     buf_puts(&canon, "\r\n");
     m->f = xrealloc(m->f, (m->nf + 1) * sizeof(*m->f));
     f = &m->f[m->nf++];
@@ -251,7 +251,7 @@ void dkims_body(struct dkims_msg *m, const unsigned char *chunk, size_t len)
         dkims_eoh(m);
     if (m->eom_done || len == 0 || alive(m) == 0)
         return;
-    dkims_body_update(&m->body, chunk, len);
+    dkim_body_update(&m->body, chunk, len);
 }
 
 /* Folding of the field value as it is built. */
@@ -334,7 +334,7 @@ static void field_canon(struct buf *out, const char *value, bool relaxed)
             buf_putc(&raw, '\r');
         buf_putc(&raw, *p);
     }
-    dkims_canon_header(out, raw.data, raw.len, relaxed);
+    dkim_canon_header(out, raw.data, raw.len, relaxed);
     buf_free(&raw);
 }
 
@@ -343,14 +343,14 @@ static unsigned char *sign_data(const struct signer *sg, const struct buf *hcano
                                 const struct buf *sigcanon, size_t *siglen)
 {
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    unsigned char digest[DKIMS_SHA256_LEN], *sig = NULL;
+    unsigned char digest[DKIM_SHA256_LEN], *sig = NULL;
     unsigned int dlen = 0;
     bool ok = false;
 
     if (ctx == NULL)
         return NULL;
     if (sg->alg == DKIMS_RSA_SHA256) {
-        ok = EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, sg->pkey) == 1 &&
+        ok = EVP_DigestSignInit(ctx, NULL, dkim_sha256(), NULL, sg->pkey) == 1 &&
              EVP_DigestSignUpdate(ctx, hcanon->data, hcanon->len) == 1 &&
              EVP_DigestSignUpdate(ctx, sigcanon->data, sigcanon->len) == 1 &&
              EVP_DigestSignFinal(ctx, NULL, siglen) == 1;
@@ -360,7 +360,7 @@ static unsigned char *sign_data(const struct signer *sg, const struct buf *hcano
         }
     } else {
         /* RFC 8463 3: Ed25519 signs the SHA-256 hash of the header data */
-        ok = EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
+        ok = EVP_DigestInit_ex(ctx, dkim_sha256(), NULL) == 1 &&
              EVP_DigestUpdate(ctx, hcanon->data, hcanon->len) == 1 &&
              EVP_DigestUpdate(ctx, sigcanon->data, sigcanon->len) == 1 &&
              EVP_DigestFinal_ex(ctx, digest, &dlen) == 1 && dlen == sizeof(digest) &&
@@ -428,14 +428,14 @@ size_t dkims_eom(struct dkims_msg *m, const struct dkims_sig **sigs)
     if (!m->eoh_done)
         dkims_eoh(m);
     if (!m->eom_done) {
-        unsigned char bh[DKIMS_SHA256_LEN];
+        unsigned char bh[DKIM_SHA256_LEN];
         char *bh64 = NULL;
         unsigned long long when =
             m->s->fixed_time ? m->s->fixed_time : (unsigned long long)time(NULL);
 
         m->eom_done = true;
         if (alive(m) > 0) {
-            if (dkims_body_final(&m->body, bh))
+            if (dkim_body_final(&m->body, bh))
                 bh64 = base64(bh, sizeof(bh));
             for (size_t i = 0; i < m->n; i++)
                 if (bh64 == NULL)
@@ -485,7 +485,7 @@ struct dkims_msg *dkims_end(struct dkims_msg *m)
     free(m->f);
     free(m->sg);
     free(m->res);
-    dkims_body_free(&m->body);
+    dkim_body_free(&m->body);
     buf_free(&m->line);
     buf_free(&m->hlist);
     buf_free(&m->hcanon);

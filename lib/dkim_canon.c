@@ -1,7 +1,8 @@
 /*
- * dkim_canon.c - RFC 6376 canonicalization for the DKIM signer: header
- * fields (simple 3.4.1, relaxed 3.4.2) and the body (simple 3.4.3,
- * relaxed 3.4.4), the body streamed into SHA-256 as it arrives.
+ * dkim_canon.c - RFC 6376 canonicalization for the DKIM signer and
+ * verifier: header fields (simple 3.4.1, relaxed 3.4.2) and the body
+ * (simple 3.4.3, relaxed 3.4.4), the body streamed into SHA-256 as it
+ * arrives, at most l= canonical bytes of it (3.4.5).
  *
  * BODY
  *   A body comes in chunks split anywhere, even between the CR and the
@@ -15,17 +16,34 @@
  *   space removal is empty (relaxed). A body that does not end with CRLF
  *   gets one; an empty simple body is one CRLF, an empty relaxed body is
  *   nothing (RFC 6376 3.4.3, 3.4.4 and erratum 1384). A CR or LF that is
- *   not part of a CRLF is an ordinary byte.
+ *   not part of a CRLF is an ordinary byte. Every canonical byte is
+ *   counted (the verifier reports a body longer than l=); only the first
+ *   limit of them are hashed.
  *
  * NEVER
  *   Never keeps the body or a pointer into a caller's buffer; never
  *   logs anything of the message.
  */
+#include <pthread.h>
 #include <string.h>
 
-#include <openssl/evp.h>
+#include "dkim_canon.h"
 
-#include "dkim_sign_int.h"
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+static EVP_MD *sha256_md;
+
+/* fetch_sha256 - fetch SHA-256 from the default provider, once */
+static void fetch_sha256(void)
+{
+    sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+/* dkim_sha256 - OpenSSL's SHA-256, fetched once per process */
+const EVP_MD *dkim_sha256(void)
+{
+    pthread_once(&sha256_once, fetch_sha256);
+    return sha256_md;
+}
 
 /* is_wsp - SP or HTAB (RFC 5234 WSP) */
 static bool is_wsp(unsigned char c)
@@ -34,24 +52,25 @@ static bool is_wsp(unsigned char c)
 }
 
 /* body_flush - hash what waits in the output block */
-static void body_flush(struct dkims_body *b)
+static void body_flush(struct dkim_body *b)
 {
     if (b->outlen > 0 && !b->failed && EVP_DigestUpdate(b->md, b->out, b->outlen) != 1)
         b->failed = true;
     b->outlen = 0;
 }
 
-/* body_put - one canonical byte for the hash */
-static void body_put(struct dkims_body *b, unsigned char c)
+/* body_put - one canonical byte: counted, hashed while under the limit */
+static inline void body_put(struct dkim_body *b, unsigned char c)
 {
+    if (b->total++ >= b->limit)
+        return;
     if (b->outlen == sizeof(b->out))
         body_flush(b);
     b->out[b->outlen++] = c;
-    b->any = true;
 }
 
 /* body_byte - one byte of a line (not its line end) */
-static void body_byte(struct dkims_body *b, unsigned char c)
+static inline void body_byte(struct dkim_body *b, unsigned char c)
 {
     if (b->relaxed && is_wsp(c)) {
         b->wsp = true;
@@ -69,7 +88,7 @@ static void body_byte(struct dkims_body *b, unsigned char c)
 }
 
 /* body_eol - the end of a line: written if the line has something, else counted */
-static void body_eol(struct dkims_body *b)
+static void body_eol(struct dkim_body *b)
 {
     if (b->content) {
         body_put(b, '\r');
@@ -81,19 +100,22 @@ static void body_eol(struct dkims_body *b)
     b->wsp = false;
 }
 
-/* dkims_body_init - start a body hash */
-bool dkims_body_init(struct dkims_body *b, bool relaxed)
+/* dkim_body_init - start a body hash */
+bool dkim_body_init(struct dkim_body *b, bool relaxed, unsigned long long limit)
 {
+    const EVP_MD *sha256 = dkim_sha256();
+
     memset(b, 0, sizeof(*b));
     b->relaxed = relaxed;
+    b->limit = limit;
     b->md = EVP_MD_CTX_new();
-    if (b->md == NULL || EVP_DigestInit_ex(b->md, EVP_sha256(), NULL) != 1)
+    if (b->md == NULL || sha256 == NULL || EVP_DigestInit_ex(b->md, sha256, NULL) != 1)
         b->failed = true;
     return !b->failed;
 }
 
-/* dkims_body_update - a chunk of the body */
-void dkims_body_update(struct dkims_body *b, const unsigned char *p, size_t len)
+/* dkim_body_update - a chunk of the body */
+void dkim_body_update(struct dkim_body *b, const unsigned char *p, size_t len)
 {
     for (size_t i = 0; i < len; i++) {
         unsigned char c = p[i];
@@ -114,8 +136,8 @@ void dkims_body_update(struct dkims_body *b, const unsigned char *p, size_t len)
     body_flush(b);
 }
 
-/* dkims_body_final - end of body: its hash */
-bool dkims_body_final(struct dkims_body *b, unsigned char digest[DKIMS_SHA256_LEN])
+/* dkim_body_final - end of body: its hash */
+bool dkim_body_final(struct dkim_body *b, unsigned char digest[DKIM_SHA256_LEN])
 {
     unsigned int n = 0;
 
@@ -125,27 +147,27 @@ bool dkims_body_final(struct dkims_body *b, unsigned char digest[DKIMS_SHA256_LE
     }
     if (b->content) /* no CRLF at the end: one is added */
         body_eol(b);
-    if (!b->relaxed && !b->any) { /* an empty simple body is one CRLF */
+    if (!b->relaxed && b->total == 0) { /* an empty simple body is one CRLF */
         body_put(b, '\r');
         body_put(b, '\n');
     }
     body_flush(b);
-    if (b->failed || EVP_DigestFinal_ex(b->md, digest, &n) != 1 || n != DKIMS_SHA256_LEN) {
+    if (b->failed || EVP_DigestFinal_ex(b->md, digest, &n) != 1 || n != DKIM_SHA256_LEN) {
         b->failed = true;
         return false;
     }
     return true;
 }
 
-/* dkims_body_free - release the hash state */
-void dkims_body_free(struct dkims_body *b)
+/* dkim_body_free - release the hash state */
+void dkim_body_free(struct dkim_body *b)
 {
     EVP_MD_CTX_free(b->md);
     b->md = NULL;
 }
 
-/* dkims_canon_header - append one header field in canonical form, no line end */
-void dkims_canon_header(struct buf *out, const char *line, size_t len, bool relaxed)
+/* dkim_canon_header - append one header field in canonical form, no line end */
+void dkim_canon_header(struct buf *out, const char *line, size_t len, bool relaxed)
 {
     const char *colon = memchr(line, ':', len);
     size_t nlen, i;
