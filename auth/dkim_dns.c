@@ -1,26 +1,25 @@
 /*
  * dkim_dns.c - DKIM key lookups for dkim_verify.c: through lib/dns (or a
- * test's lookup function), never through libopendkim's own resolver.
+ * test's lookup function).
  *
  * SUMMARY
  *   At end of header dkimv_keys_start() submits one TXT lookup of
  *   sel._domainkey.domain per distinct key among the signatures to
  *   verify (at most max_sigs), so DNS overlaps the body transfer. At end
- *   of message libopendkim calls dkimv_key_lookup_cb() for each signature;
- *   it waits for the lookup (lib/dns bounds the wait by dns_timeout_ms
- *   from submission) and hands over the key record, or tells libopendkim
- *   "not found" / "try again", keeping our own reason for the result.
+ *   of message dkimv_key_finish() waits for it (lib/dns bounds the wait
+ *   by dns_timeout_ms from submission) and keeps the key record, or the
+ *   reason there is none.
  *
  * KEY RECORDS
  *   NXDOMAIN and NODATA: no key (permerror). Timeout, SERVFAIL: temperror.
  *   Other DNS failures, records with NUL bytes: permerror. One TXT record
- *   is the key record whatever it holds (libopendkim judges its syntax).
+ *   is the key record whatever it holds (dkim_sig.c judges its syntax).
  *   Of several, the one with a p= tag is taken; several with p= are a
  *   permerror rather than a guess (RFC 6376 3.6.2.2 lets a verifier
- *   choose). libopendkim takes at most 1024 bytes of record: a longer one
- *   is compacted (white space and the n= notes dropped, which changes no
- *   meaning) and refused if it still does not fit - RSA keys up to 4096
- *   bits fit.
+ *   choose). We take at most DKIMV_KEY_RECORD_MAX bytes of record: a
+ *   longer one is compacted (white space and the n= notes dropped, which
+ *   changes no meaning) and refused if it still does not fit - RSA keys
+ *   up to 8192 bits fit.
  *
  * NEVER
  *   Never logs key records; never leaves a lookup running after
@@ -148,23 +147,17 @@ void dkimv_keys_start(struct dkimv_msg *m)
 {
     for (size_t i = 0; i < m->nst; i++) {
         struct sigst *s = &m->st[i];
-        const char *sel, *dom;
 
-        if (s->sig == NULL || (dkim_sig_getflags(s->sig) & DKIM_SIGFLAG_IGNORE) ||
-            dkim_sig_geterror(s->sig) != DKIM_SIGERROR_UNKNOWN)
-            continue; /* libopendkim will not ask */
-        sel = (const char *)dkim_sig_getselector(s->sig);
-        dom = (const char *)dkim_sig_getdomain(s->sig);
-        if (sel == NULL || dom == NULL)
-            continue;
-        s->key = key_find(m, sel, dom);
+        if (s->sig.error != NULL || s->sig.alg == DKIM_ALG_RSA_SHA1)
+            continue; /* decided without a key */
+        s->key = key_find(m, s->sig.selector, s->sig.domain);
         if (s->key->q == NULL && !s->key->done && m->v->lookup == NULL && m->v->dns != NULL)
             s->key->q = dns_submit(m->v->dns, s->key->name, DNS_T_TXT);
     }
 }
 
-/* key_finish - wait for (or make) the lookup and pick its record */
-static void key_finish(struct dkimv_msg *m, struct dkimv_key *k, size_t buflen)
+/* dkimv_key_finish - wait for (or make) the lookup and pick its record */
+void dkimv_key_finish(struct dkimv_msg *m, struct dkimv_key *k)
 {
     struct dns_result *r = NULL;
 
@@ -182,48 +175,15 @@ static void key_finish(struct dkimv_msg *m, struct dkimv_key *k, size_t buflen)
         k->status = DKIMV_KEY_TEMP;
         k->why = "no resolver";
     } else {
-        char *tmp = xmalloc(buflen);
+        char *tmp = xmalloc(DKIMV_KEY_RECORD_MAX);
 
-        k->status = dkimv_pick_key(r, tmp, buflen, &k->why);
+        k->status = dkimv_pick_key(r, tmp, DKIMV_KEY_RECORD_MAX, &k->why);
         if (k->status == DKIMV_KEY_OK)
             k->record = xstrdup(tmp);
         free(tmp);
         dns_result_free(r);
     }
     k->done = true;
-}
-
-/* dkimv_key_lookup_cb - libopendkim's key lookup: the record of our lookup */
-DKIM_CBSTAT dkimv_key_lookup_cb(DKIM *dkim, DKIM_SIGINFO *sig, u_char *buf, size_t buflen)
-{
-    struct dkimv_msg *m = dkim_get_user_context(dkim);
-    struct sigst *s = NULL;
-
-    for (size_t i = 0; m && i < m->nst && s == NULL; i++)
-        if (m->st[i].sig == sig)
-            s = &m->st[i];
-    if (s == NULL || buflen == 0)
-        return DKIM_CBSTAT_ERROR; /* not one of ours: "not verified" */
-    if (s->key == NULL) {
-        const char *sel = (const char *)dkim_sig_getselector(sig);
-        const char *dom = (const char *)dkim_sig_getdomain(sig);
-
-        if (sel == NULL || dom == NULL)
-            return DKIM_CBSTAT_ERROR;
-        s->key = key_find(m, sel, dom);
-    }
-    s->asked = true;
-    key_finish(m, s->key, buflen);
-    switch (s->key->status) {
-    case DKIMV_KEY_OK:
-        if (!strlcpy_ok((char *)buf, s->key->record, buflen))
-            bug("dkim: key record outgrew its buffer");
-        return DKIM_CBSTAT_CONTINUE;
-    case DKIMV_KEY_TEMP:
-        return DKIM_CBSTAT_TRYAGAIN;
-    default:
-        return DKIM_CBSTAT_NOTFOUND;
-    }
 }
 
 /* dkimv_keys_free - cancel lookups still out, free every key */

@@ -1,7 +1,7 @@
 /*
  * dkim_verify.h - DKIM signature verification of inbound mail (RFC 6376,
- * Ed25519 per RFC 8463, algorithm and key rules of RFC 8301) over
- * libopendkim, with key lookups through lib/dns.
+ * Ed25519 per RFC 8463, algorithm and key rules of RFC 8301): our own
+ * code over OpenSSL's libcrypto, with key lookups through lib/dns.
  *
  * A message is streamed in as a milter sees it: header fields one by one
  * (name and value as libmilter hands them over), end of header, body
@@ -26,10 +26,10 @@
  * Bounds: at most max_sigs signatures are verified (and looked up in DNS)
  * per message; when there are more, those whose d= is the From: domain
  * (or a parent or child of it) are chosen first, then the others in
- * header order, and the rest are only counted (results->skipped). We keep
- * no copy of the header beyond what libopendkim keeps: the DKIM-Signature
- * fields are held here instead of there until the end of the header, and
- * only the chosen ones are then given to libopendkim.
+ * header order, and the rest are only counted (results->skipped). The
+ * header is kept until end of message (h= picks from it); the body never:
+ * it is hashed as it streams by, once per distinct body canonicalization
+ * and l= among the chosen signatures.
  *
  * Thread safety: one struct dkimv serves every thread; a struct
  * dkimv_msg is used by one thread at a time. Never logs header contents,
@@ -76,7 +76,7 @@ struct dkimv_results {
     size_t skipped;              /* DKIM-Signature fields over max_sigs: not verified */
 };
 
-struct dkimv;     /* process-wide: libopendkim library, limits, resolver */
+struct dkimv;     /* process-wide: limits, resolver, parsed keys */
 struct dkimv_msg; /* one message being verified */
 
 /*
@@ -84,7 +84,7 @@ struct dkimv_msg; /* one message being verified */
  * outlive it) serves the key lookups; NULL makes every lookup a temperror
  * unless dkimv_set_lookup() is used. max_sigs >= 1; keys of fewer than
  * min_key_bits bits fail (RSA; Ed25519 keys are always 256 bits). NULL with
- * a reason in err if libopendkim cannot be set up.
+ * a reason in err if it cannot be set up.
  */
 struct dkimv *dkimv_open(struct dns *d, unsigned max_sigs, unsigned min_key_bits, char *err,
                          size_t errlen);
@@ -98,7 +98,7 @@ struct dkimv *dkimv_close(struct dkimv *v);
 void dkimv_set_lookup(struct dkimv *v, struct dns_result *(*fn)(void *arg, const char *name),
                       void *arg);
 
-/* dkimv_begin - start a message; id names it for libopendkim (e.g. queue id); caller ends it */
+/* dkimv_begin - start a message (id, e.g. the queue id, is not used today); caller ends it */
 struct dkimv_msg *dkimv_begin(struct dkimv *v, const char *id, unsigned flags);
 /*
  * dkimv_header - one header field as libmilter gives it: name without the
@@ -132,7 +132,7 @@ enum dkimv_key_status {
     DKIMV_KEY_NONE,   /* no key: NXDOMAIN, no TXT, no DKIM key record */
     DKIMV_KEY_MULTI,  /* several DKIM key records */
     DKIMV_KEY_BAD,    /* malformed answer or record (NUL bytes), bad name */
-    DKIMV_KEY_LONG,   /* record longer than libopendkim can take, even compacted */
+    DKIMV_KEY_LONG,   /* record longer than DKIMV_KEY_RECORD_MAX, even compacted */
     DKIMV_KEY_TEMP,   /* temporary DNS failure */
 };
 

@@ -1,7 +1,8 @@
 /*
- * dkim_verify_int.h - what dkim_verify.c (the message flow), dkim_dns.c
- * (key lookups) and dkim_result.c (results) share. Not for use outside
- * those files: everyone else goes through dkim_verify.h.
+ * dkim_verify_int.h - what dkim_verify.c (the message flow), dkim_check.c
+ * (one signature's verification), dkim_dns.c (key lookups) and
+ * dkim_result.c (results) share. Not for use outside those files:
+ * everyone else goes through dkim_verify.h.
  */
 #ifndef POSTMETER_DKIM_VERIFY_INT_H
 #define POSTMETER_DKIM_VERIFY_INT_H
@@ -9,19 +10,22 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include <dkim.h>
-
 #include "buf.h"
+#include "dkim_canon.h"
+#include "dkim_pkey.h"
+#include "dkim_sig.h"
 #include "dkim_verify.h"
 #include "dns.h"
 
+#define DKIMV_KEY_RECORD_MAX 4096 /* bytes of key record taken (RSA-8192 fits) */
+
 struct dkimv {
-    DKIM_LIB *lib;
     struct dns *dns; /* NULL: no resolver */
     unsigned max_sigs;
     unsigned min_key_bits;
     struct dns_result *(*lookup)(void *arg, const char *name); /* replaces dns */
     void *lookup_arg;
+    struct dkim_pkeys *pkeys; /* parsed keys, shared by every message */
 };
 
 /* One key lookup, shared by the signatures of a message that name the same key. */
@@ -31,71 +35,77 @@ struct dkimv_key {
     bool done;           /* status, why and record are set */
     enum dkimv_key_status status;
     const char *why; /* static text; status != OK */
-    char *record;    /* status OK: the record libopendkim gets */
+    char *record;    /* status OK: the key record */
 };
 
-/* A DKIM-Signature field held until end of header. */
+/* One header field as the signer saw it: "Name:value" with CRLF folds, in m->hdr. */
+struct hfield {
+    size_t off, len; /* the whole field */
+    size_t nlen;     /* its name */
+};
+
+/* A DKIM-Signature field. */
 struct cand {
-    char *value; /* as received: tags for the results (NULL once not chosen) */
-    char *d;     /* d=, lower case, NULL if none: for choosing */
-    bool chosen; /* among the max_sigs verified */
-    bool bad;    /* libopendkim could not parse its tag-list */
+    size_t field; /* its index in m->f */
+    char *value;  /* as received: tags for the results (NULL once not chosen) */
+    char *d;      /* d=, lower case, NULL if none: for choosing */
+    bool chosen;  /* among the max_sigs verified */
 };
 
-/* A signature given to libopendkim, in the order given. */
+/* A body hash under one canonicalization and l=, shared by the signatures that need it. */
+struct dkimv_body {
+    bool relaxed;
+    unsigned long long limit;
+    struct dkim_body b;
+    unsigned char digest[DKIM_SHA256_LEN];
+    bool ok; /* digest is set */
+};
+
+/* A chosen signature, in header order, and its outcome. */
 struct sigst {
     struct cand *cand;
-    DKIM_SIGINFO *sig;     /* libopendkim's handle (prescreen); NULL if none */
-    struct dkimv_key *key; /* its lookup; NULL if none was needed */
-    bool sha1;             /* rsa-sha1: refused, never looked up */
-    bool asked;            /* libopendkim asked for its key */
-};
-
-/* Canonical body length so far under one body canonicalization (RFC 6376 3.4.3/3.4.4). */
-struct canon_len {
-    bool relaxed;
-    bool cr;                  /* the last byte was a CR */
-    bool ws;                  /* relaxed: white space pending in the line */
-    unsigned long long line;  /* canonical bytes of the current line */
-    unsigned long long empty; /* empty lines held back: they count if content follows */
-    unsigned long long total; /* canonical bytes of the lines before them */
+    struct dkim_sig sig;   /* parsed at end of header */
+    struct dkimv_key *key; /* its lookup; NULL if none is needed */
+    int body;              /* index in m->bodies, -1 if none */
+    enum dkimv_result result;
+    char why[64];  /* the reason, "" if none */
+    unsigned bits; /* key size, 0 if no key was loaded */
+    bool testing;  /* the key has t=y */
 };
 
 struct dkimv_msg {
     struct dkimv *v;
-    DKIM *dkim;
     bool leadspc;
     bool eoh_done, eom_done;
-    bool active;        /* libopendkim has signatures to verify */
-    const char *broken; /* static reason: libopendkim failed, all temperror */
-    struct buf line;    /* one header line at a time */
-    char *from_domain;  /* first From: address's domain, lower case */
-    struct cand *cand;  /* DKIM-Signature fields held */
+    long long now;      /* when the message began: for t= and x= */
+    const char *broken; /* static reason: OpenSSL failed, all temperror */
+    struct buf hdr;     /* every header field, as the signer saw it */
+    struct hfield *f;
+    size_t nf;
+    char *from_domain; /* first From: address's domain, lower case */
+    struct cand *cand; /* DKIM-Signature fields */
     size_t ncand;
-    size_t nsighdr;   /* DKIM-Signature fields seen */
     struct sigst *st; /* the chosen, in header order */
     size_t nst;
     struct dkimv_key **keys;
     size_t nkeys;
-    struct canon_len clen[2]; /* simple, relaxed: for l= "partial body" */
-    bool count_len;           /* a chosen signature has l=: clen[] are counted */
+    struct dkimv_body *bodies;
+    size_t nbodies;
     struct dkimv_sig *res;
     struct dkimv_results results;
 };
 
-/* dkimv_clen_add - count a body chunk into a canonical length */
-void dkimv_clen_add(struct canon_len *c, const unsigned char *p, size_t len);
-/* dkimv_clen_total - canonical length of the whole body */
-unsigned long long dkimv_clen_total(const struct canon_len *c);
-/* dkimv_results_build - m->results from the chosen signatures (dkim_eom done or not needed) */
+/* dkimv_check - verify one chosen signature at end of message: s->result, why, bits */
+void dkimv_check(struct dkimv_msg *m, struct sigst *s);
+/* dkimv_results_build - m->results from the chosen signatures (all checked) */
 void dkimv_results_build(struct dkimv_msg *m);
 /* dkimv_results_free - free what dkimv_results_build() made */
 void dkimv_results_free(struct dkimv_msg *m);
 
-/* dkimv_key_lookup_cb - libopendkim's key lookup: the record of our lookup */
-DKIM_CBSTAT dkimv_key_lookup_cb(DKIM *dkim, DKIM_SIGINFO *sig, u_char *buf, size_t buflen);
 /* dkimv_keys_start - submit one lookup per distinct key of the signatures to verify */
 void dkimv_keys_start(struct dkimv_msg *m);
+/* dkimv_key_finish - wait for (or make) a lookup and pick its record */
+void dkimv_key_finish(struct dkimv_msg *m, struct dkimv_key *k);
 /* dkimv_keys_free - cancel lookups still out, free every key of the message */
 void dkimv_keys_free(struct dkimv_msg *m);
 

@@ -47,7 +47,7 @@ extern struct smfiDesc milter_desc;
  * reuse; at the default size (RLIMIT_STACK, 8 MiB) only five fit, so with
  * more connections than that every new thread cost an mmap and an
  * mprotect and every ended one a munmap (a TLB shootdown on every CPU).
- * The deepest callers (libunbound, OpenSSL, libopendkim) need far less.
+ * The deepest callers (libunbound, OpenSSL) need far less.
  */
 #define THREAD_STACK_SIZE (512 * 1024)
 

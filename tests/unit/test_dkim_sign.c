@@ -3,7 +3,7 @@
  * PKCS#1 and PKCS#8, Ed25519 PKCS#8, and every way a key file can be
  * wrong), the signed header list and From oversigning in h=, dual
  * signing, the shape of the field value (folds only), signatures checked
- * by auth/dkim_verify (libopendkim's verifier, keys served from the
+ * by auth/dkim_verify (our verifier, keys served from the
  * public halves), body canonicalization against known canonical bodies
  * (bh=) under every chunking, byte-identical signatures whatever the
  * chunking (fixed t=: RSA PKCS#1 v1.5 and Ed25519 are deterministic),
