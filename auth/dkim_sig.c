@@ -8,7 +8,9 @@
  *   refused (RFC 8301 3.1). c= defaults to simple/simple, a lone word
  *   means that header canonicalization and a simple body. h= must name
  *   From (RFC 6376 5.4). The domain of i= must be d= or below it. q= if
- *   present must offer dns/txt. t= and x= are numbers, x= after t=; a
+ *   present must offer dns/txt. b= and bh= are non-empty base64. d= and
+ *   the domain of i= lose one trailing dot. t= and x= are numbers, x=
+ *   after t= (RFC 6376 3.5: "MUST be greater than"); a
  *   signature past its x= is expired, one whose t= lies more than
  *   DKIM_CLOCK_DRIFT seconds ahead is from the future. Every such
  *   problem makes the signature one that "could not be processed"
@@ -106,6 +108,16 @@ static bool parse_h(struct dkim_sig *sig, const char *h)
     }
 }
 
+/* no_final_dot - d without one trailing dot (a fully qualified name), as From: domains are */
+static char *no_final_dot(char *d)
+{
+    size_t len = strlen(d);
+
+    if (len > 1 && d[len - 1] == '.')
+        d[len - 1] = '\0';
+    return d;
+}
+
 /* within - is sub equal to dom or below it */
 static bool within(const char *sub, const char *dom)
 {
@@ -149,17 +161,17 @@ static const char *check(struct dkim_sig *sig, const struct dkim_tags *tl, long 
         return "signature version not 1";
     if (!alg_ok)
         return "unknown algorithm";
-    if (*d == '\0' || *s == '\0' || !dkim_base64_decode(b, &sig->b) ||
+    if (*d == '\0' || *s == '\0' || *b == '\0' || *bh == '\0' || !dkim_base64_decode(b, &sig->b) ||
         !dkim_base64_decode(bh, &sig->bh) || !parse_h(sig, h))
         return "signature syntax error";
-    sig->domain = str_lower(xstrdup(d));
+    sig->domain = no_final_dot(str_lower(xstrdup(d)));
     sig->selector = str_lower(xstrdup(s));
     if (c && !parse_c(sig, c))
         return "unknown canonicalization";
     if (q && !in_list(q, "dns/txt"))
         return "unknown query method";
     if ((l && !number(l, &sig->l)) || (t && !number(t, &tv)) || (x && !number(x, &xv)) ||
-        (t && x && xv < tv))
+        (t && x && xv <= tv))
         return "signature syntax error";
     sig->has_l = l != NULL;
     if (i) {
@@ -167,7 +179,7 @@ static const char *check(struct dkim_sig *sig, const struct dkim_tags *tl, long 
 
         if (at == NULL)
             return "signature syntax error";
-        sig->identity_domain = str_lower(xstrdup(at + 1));
+        sig->identity_domain = no_final_dot(str_lower(xstrdup(at + 1)));
         if (!within(sig->identity_domain, sig->domain))
             return "i= not within d=";
     }

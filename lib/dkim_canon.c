@@ -114,12 +114,73 @@ bool dkim_body_init(struct dkim_body *b, bool relaxed, unsigned long long limit)
     return !b->failed;
 }
 
+/*
+ * plain_run - how many bytes from p[0] on pass unchanged: simple, up to a
+ * CR; relaxed, up to a CR, a tab or a space that is not one space
+ * between two other bytes (words of text pass as they are)
+ */
+static size_t plain_run(const struct dkim_body *b, const unsigned char *p, size_t len)
+{
+    size_t j = 0;
+
+    if (!b->relaxed) {
+        const unsigned char *cr = memchr(p, '\r', len);
+
+        return cr ? (size_t)(cr - p) : len;
+    }
+    while (j < len) {
+        unsigned char c = p[j];
+
+        if (c == '\r' || c == '\t')
+            break;
+        if (c == ' ') {
+            if (j == 0 || j + 1 == len || p[j + 1] == '\r' || is_wsp(p[j + 1]))
+                break;
+        }
+        j++;
+    }
+    return j;
+}
+
+/* body_run - n canonical bytes that pass unchanged: counted, hashed while under the limit */
+static void body_run(struct dkim_body *b, const unsigned char *p, size_t n)
+{
+    unsigned long long room = b->total < b->limit ? b->limit - b->total : 0;
+    size_t take = room < n ? (size_t)room : n;
+
+    b->total += n;
+    if (take > sizeof(b->out) - b->outlen) {
+        body_flush(b);
+        if (take >= sizeof(b->out)) { /* large: straight into the hash */
+            if (!b->failed && EVP_DigestUpdate(b->md, p, take) != 1)
+                b->failed = true;
+            return;
+        }
+    }
+    memcpy(b->out + b->outlen, p, take);
+    b->outlen += take;
+}
+
 /* dkim_body_update - a chunk of the body */
 void dkim_body_update(struct dkim_body *b, const unsigned char *p, size_t len)
 {
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = p[i];
+    size_t i = 0;
 
+    while (i < len) {
+        unsigned char c;
+
+        /* the common case: nothing pending, a run of bytes that pass unchanged */
+        if (!b->cr && !b->wsp && b->empty == 0) {
+            size_t n = plain_run(b, p + i, len - i);
+
+            if (n > 0) {
+                body_run(b, p + i, n);
+                b->content = true;
+                i += n;
+                continue;
+            }
+        }
+        c = p[i++];
         if (b->cr) {
             b->cr = false;
             if (c == '\n') {
