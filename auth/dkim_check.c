@@ -182,6 +182,10 @@ void dkimv_check(struct dkimv_msg *m, struct sigst *s)
         outcome(s, DKIMV_NEUTRAL, err);
         return;
     }
+    if (m->hdr_full) {
+        outcome(s, DKIMV_NEUTRAL, "header too large");
+        return;
+    }
     if (m->broken || s->key == NULL || s->body < 0) {
         outcome(s, DKIMV_TEMPERROR, m->broken ? m->broken : "not verified");
         return;

@@ -190,6 +190,10 @@ void dkimv_header(struct dkimv_msg *m, const char *name, const char *value)
         return;
     if (value == NULL)
         value = "";
+    if (m->hdr_full || m->hdr.len + strlen(name) + strlen(value) > DKIMV_HEADER_MAX) {
+        m->hdr_full = true; /* what h= signs may be gone: no signature can be checked */
+        return;
+    }
     m->f = xrealloc(m->f, (m->nf + 1) * sizeof(*m->f));
     f = &m->f[m->nf++];
     f->off = m->hdr.len;

@@ -27,9 +27,11 @@
  * per message; when there are more, those whose d= is the From: domain
  * (or a parent or child of it) are chosen first, then the others in
  * header order, and the rest are only counted (results->skipped). The
- * header is kept until end of message (h= picks from it); the body never:
- * it is hashed as it streams by, once per distinct body canonicalization
- * and l= among the chosen signatures.
+ * header is kept until end of message (h= picks from it), up to
+ * DKIMV_HEADER_MAX (1 MiB) - past that no signature can be checked and
+ * each is neutral "header too large"; the body never: it is hashed as it
+ * streams by, once per distinct body canonicalization and l= among the
+ * chosen signatures.
  *
  * Thread safety: one struct dkimv serves every thread; a struct
  * dkimv_msg is used by one thread at a time. Never logs header contents,

@@ -17,7 +17,8 @@
 #include "dkim_verify.h"
 #include "dns.h"
 
-#define DKIMV_KEY_RECORD_MAX 4096 /* bytes of key record taken (RSA-8192 fits) */
+#define DKIMV_KEY_RECORD_MAX 4096    /* bytes of key record taken (RSA-8192 fits) */
+#define DKIMV_HEADER_MAX     1048576 /* bytes of header kept for h= (Postfix allows 100 KB) */
 
 struct dkimv {
     struct dns *dns; /* NULL: no resolver */
@@ -80,6 +81,7 @@ struct dkimv_msg {
     long long now;      /* when the message began: for t= and x= */
     const char *broken; /* static reason: OpenSSL failed, all temperror */
     struct buf hdr;     /* every header field, as the signer saw it */
+    bool hdr_full;      /* fields were dropped past DKIMV_HEADER_MAX: nothing verifies */
     struct hfield *f;
     size_t nf;
     char *from_domain; /* first From: address's domain, lower case */

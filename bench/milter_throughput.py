@@ -957,7 +957,8 @@ def rss_run(inst, sessions, messages):
         stop.set()
         t.join()
     mem = {name: (proc_status(pid, "VmHWM"), proc_status(pid, "VmRSS"),
-                  proc_status(pid, "Threads")) for name, pid in pids.items()}
+                  proc_status(pid, "Threads"), proc_status(pid, "RssAnon"),
+                  proc_status(pid, "RssFile")) for name, pid in pids.items()}
     return r, mem, peak_conns
 
 
@@ -1103,15 +1104,18 @@ def print_summary(meas, summary):
 
 def report_memory(a, meas):
     r, mem, conns = rss_run(meas, a.rss_sessions, max(a.messages, 10 * a.rss_sessions))
-    for name, (hwm, rss, threads) in mem.items():
+    for name, (hwm, rss, threads, anon, filed) in mem.items():
         target = ""
         if name == "postmeter-milter":
             target = ", target <= 15 MiB: %s" % ("ok" if hwm <= 15 * 1024 else "MISSED")
         print("\n%s: %s with %d concurrent sessions (kept open, %s msg/s): peak RSS (VmHWM) "
               "%.1f MiB%s" % (meas.label, name, a.rss_sessions, fmt_rate(r["accept"]),
                               hwm / 1024.0, target))
-        print("  VmRSS after the run %.1f MiB; peak MTA connections %d; %d threads" % (
-            rss / 1024.0, conns[name], threads))
+        # RssFile: pages of the binary and shared libraries (clean, shared with the
+        # page cache, reclaimable); RssAnon: the process's own memory
+        print("  VmRSS after the run %.1f MiB (own memory RssAnon %.1f, file pages RssFile %.1f);"
+              " peak MTA connections %d; %d threads" % (
+                  rss / 1024.0, anon / 1024.0, filed / 1024.0, conns[name], threads))
     sys.stdout.flush()
 
 
