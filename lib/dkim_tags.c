@@ -13,6 +13,7 @@
  */
 #include <string.h>
 
+#include "base64.h"
 #include "dkim_tags.h"
 
 /* is_fws - a byte of folding white space */
@@ -119,53 +120,8 @@ void dkim_tags_free(struct dkim_tags *tl)
     tl->n = 0;
 }
 
-/* b64_value - the 6-bit value of a base64 character, -1 if none */
-static int b64_value(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
-}
-
 /* dkim_base64_decode - append the bytes of base64 text s to out */
 bool dkim_base64_decode(const char *s, struct buf *out)
 {
-    size_t len = strlen(s), pad = 0, n = 0;
-    unsigned long acc = 0;
-
-    while (len > 0 && s[len - 1] == '=' && pad < 2) {
-        len--;
-        pad++;
-    }
-    if (len % 4 == 1 || (pad > 0 && (len + pad) % 4 != 0))
-        return false;
-    for (size_t i = 0; i < len; i++) {
-        int v = b64_value((unsigned char)s[i]);
-
-        if (v < 0)
-            return false;
-        acc = (acc << 6) | (unsigned long)v;
-        if (++n == 4) {
-            buf_putc(out, (int)((acc >> 16) & 0xff));
-            buf_putc(out, (int)((acc >> 8) & 0xff));
-            buf_putc(out, (int)(acc & 0xff));
-            acc = 0;
-            n = 0;
-        }
-    }
-    if (n == 2) {
-        buf_putc(out, (int)((acc >> 4) & 0xff));
-    } else if (n == 3) {
-        buf_putc(out, (int)((acc >> 10) & 0xff));
-        buf_putc(out, (int)((acc >> 2) & 0xff));
-    }
-    return true;
+    return base64_decode(s, strlen(s), BASE64_PAD_OPTIONAL, out);
 }

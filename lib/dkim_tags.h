@@ -43,9 +43,9 @@ const char *dkim_tags_get(const struct dkim_tags *tl, const char *name);
 void dkim_tags_free(struct dkim_tags *tl);
 
 /*
- * dkim_base64_decode - append the bytes of base64 text s (no white space)
- * to out; false if s is not base64 (bad character, "=" not at the end,
- * impossible length). Padding may be left out.
+ * dkim_base64_decode - append the bytes of base64 text s to out (white
+ * space skipped); false if s is not base64 (bad character, "=" not at the
+ * end, impossible length). Padding may be left out. (lib/base64.c)
  */
 bool dkim_base64_decode(const char *s, struct buf *out);
 

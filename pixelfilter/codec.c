@@ -1,5 +1,6 @@
 /*
- * codec.c - base64 and quoted-printable (RFC 2045) for the pixel engine.
+ * codec.c - base64 (decoding in lib/base64.c) and quoted-printable (RFC
+ * 2045) for the pixel engine.
  *
  * Decoders are strict where a wrong guess would corrupt a body (base64:
  * a truncated or garbled body is refused, the caller passes the message
@@ -7,60 +8,14 @@
  */
 #include <string.h>
 
+#include "base64.h"
 #include "pixel_int.h"
 
 static const char pixel_b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-/* pixel_b64_val - value of a base64 digit, -1 if not one */
-static int pixel_b64_val(int c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
-}
-
 bool pixel_b64_decode(const char *s, size_t n, struct buf *out)
 {
-    unsigned long acc = 0;
-    size_t digits = 0, pad = 0;
-
-    for (size_t i = 0; i < n; i++) {
-        int c = (unsigned char)s[i], v;
-
-        if (c == ' ' || c == '\t' || c == '\r' || c == '\n')
-            continue;
-        if (c == '=') {
-            pad++;
-            continue;
-        }
-        v = pixel_b64_val(c);
-        if (v < 0 || pad > 0)
-            return false;
-        acc = (acc << 6) | (unsigned long)v;
-        if (++digits % 4 == 0) {
-            buf_putc(out, (int)((acc >> 16) & 0xff));
-            buf_putc(out, (int)((acc >> 8) & 0xff));
-            buf_putc(out, (int)(acc & 0xff));
-            acc = 0;
-        }
-    }
-    if ((digits + pad) % 4 != 0 || pad > 2 || (pad > 0 && digits % 4 + pad != 4))
-        return false;
-    if (digits % 4 == 2) {
-        buf_putc(out, (int)((acc >> 4) & 0xff));
-    } else if (digits % 4 == 3) {
-        buf_putc(out, (int)((acc >> 10) & 0xff));
-        buf_putc(out, (int)((acc >> 2) & 0xff));
-    }
-    return true;
+    return base64_decode(s, n, 0, out);
 }
 
 void pixel_b64_encode(const char *s, size_t n, const char *eol, struct buf *out)
