@@ -15,7 +15,7 @@
  *     again (with FWS and CRLF folds around every token) it parses to
  *     the same tags;
  *   - base64 is accepted exactly when a plain reading of RFC 4648 (with
- *     padding optional) says so; the output has the length the input
+ *     padding optional, white space skipped) says so; the output has the length the input
  *     implies; a full-quantum input re-encodes to itself, and the encoding
  *     of any bytes decodes back to them, with or without its padding;
  *   - dkim_sig_parse() gives no reason or one of those in dkim_sig.h,
@@ -61,12 +61,20 @@ static bool b64_alpha(char c)
            c == '/';
 }
 
-/* check_base64 - dkim_base64_decode() of s against a plain reading of RFC 4648 */
-static void check_base64(const char *s)
+/* check_base64 - dkim_base64_decode() of text against a plain reading of RFC 4648 */
+static void check_base64(const char *text)
 {
-    size_t len = strlen(s), pad = 0, l;
+    struct buf stripped = BUF_INIT, out = BUF_INIT;
+    const char *s;
+    size_t len, pad = 0, l;
     bool valid = true, ok;
-    struct buf out = BUF_INIT;
+
+    /* the decoder skips white space: the reading is of the text without it */
+    for (const char *p = text; *p; p++)
+        if (*p != ' ' && *p != '\t' && *p != '\r' && *p != '\n')
+            buf_putc(&stripped, *p);
+    s = buf_cstr(&stripped);
+    len = strlen(s);
 
     while (pad < len && s[len - 1 - pad] == '=')
         pad++;
@@ -75,7 +83,7 @@ static void check_base64(const char *s)
         valid = b64_alpha(s[i]);
     valid = valid && pad <= 2 && l % 4 != 1 && (pad == 0 || (l + pad) % 4 == 0);
     buf_puts(&out, "x"); /* appended after what is there */
-    ok = dkim_base64_decode(s, &out);
+    ok = dkim_base64_decode(text, &out);
     fuzz_check(ok == valid);
     if (ok) {
         size_t n = out.len - 1;
@@ -91,6 +99,7 @@ static void check_base64(const char *s)
         }
     }
     buf_free(&out);
+    buf_free(&stripped);
 }
 
 /* check_encoded - bytes p[0..n) encoded (with and without padding) decode back to them */
