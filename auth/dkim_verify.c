@@ -209,8 +209,12 @@ void dkimv_header(struct dkimv_msg *m, const char *name, const char *value)
         c->field = m->nf - 1;
         c->value = xstrdup(value);
         c->d = dkimv_tag_value(value, "d");
-        if (c->d)
-            str_lower(c->d);
+        if (c->d) {
+            size_t dl = strlen(str_lower(c->d));
+
+            if (dl > 1 && c->d[dl - 1] == '.') /* as the From: domain is compared */
+                c->d[dl - 1] = '\0';
+        }
     } else if (m->from_domain == NULL && strcasecmp(name, "From") == 0) {
         m->from_domain = domain_of_from(value);
     }
