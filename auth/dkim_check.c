@@ -133,12 +133,12 @@ static bool key_checks(struct dkimv_msg *m, struct sigst *s, EVP_PKEY **out)
         return false;
     }
     ks = dkim_keyrec_parse(&kr, s->key->record, strlen(s->key->record), s->sig.alg, &why);
-    s->testing = kr.testing;
     if (ks != DKIM_KEYREC_OK) {
         outcome(s, ks == DKIM_KEYREC_REVOKED ? DKIMV_FAIL : DKIMV_PERMERROR, why);
         dkim_keyrec_free(&kr);
         return false;
     }
+    s->testing = kr.testing; /* of a key that was used */
     *out = dkim_pkeys_get(m->v->pkeys, ed25519, (const unsigned char *)buf_cstr(&kr.p), kr.p.len,
                           &s->bits);
     if (*out == NULL) {

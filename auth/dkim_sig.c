@@ -5,10 +5,11 @@
  * SIGNATURES (RFC 6376 3.5)
  *   Required: v=1, a=, b=, bh=, d=, h=, s=. a= is rsa-sha256 or
  *   ed25519-sha256 (RFC 8463); rsa-sha1 is recognised so that it can be
- *   refused (RFC 8301 3.1). c= defaults to simple/simple, a lone word
- *   means that header canonicalization and a simple body. h= must name
- *   From (RFC 6376 5.4). The domain of i= must be d= or below it. q= if
- *   present must offer dns/txt. b= and bh= are non-empty base64. d= and
+ *   refused (RFC 8301 3.1). d= and s= are names (labels of letters,
+ *   digits, "-" and "_"), never looked up otherwise. c= defaults to
+ *   simple/simple, a lone word means that header canonicalization and a
+ *   simple body. h= must name From (RFC 6376 5.4). The domain of i= must
+ *   be d= or below it. q= if present must offer dns/txt. b= and bh= are non-empty base64. d= and
  *   the domain of i= lose one trailing dot. t= and x= are numbers, x=
  *   after t= (RFC 6376 3.5: "MUST be greater than"); a
  *   signature past its x= is expired, one whose t= lies more than
@@ -118,6 +119,35 @@ static char *no_final_dot(char *d)
     return d;
 }
 
+/*
+ * name_ok - d= and s= are dot-separated labels (RFC 6376 3.5: a
+ * domain-name and a selector of sub-domains) of letters, digits, "-" and
+ * "_" (seen in the wild), 1..63 bytes each, 253 in all
+ */
+static bool name_ok(const char *n)
+{
+    size_t label = 0, len = strlen(n);
+
+    if (len == 0 || len > 253)
+        return false;
+    for (const char *p = n; *p; p++) {
+        unsigned char c = (unsigned char)*p;
+
+        if (c == '.') {
+            if (label == 0)
+                return false;
+            label = 0;
+        } else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                   c == '-' || c == '_') {
+            if (++label > 63)
+                return false;
+        } else {
+            return false;
+        }
+    }
+    return label > 0;
+}
+
 /* within - is sub equal to dom or below it */
 static bool within(const char *sub, const char *dom)
 {
@@ -166,6 +196,8 @@ static const char *check(struct dkim_sig *sig, const struct dkim_tags *tl, long 
         return "signature syntax error";
     sig->domain = no_final_dot(str_lower(xstrdup(d)));
     sig->selector = str_lower(xstrdup(s));
+    if (!name_ok(sig->domain) || !name_ok(sig->selector))
+        return "signature syntax error";
     if (c && !parse_c(sig, c))
         return "unknown canonicalization";
     if (q && !in_list(q, "dns/txt"))

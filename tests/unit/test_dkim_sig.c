@@ -85,6 +85,12 @@ static const struct {
     {V "a=; " D SEL H B BH, "unknown algorithm", ANY_ALG},
     /* malformed values */
     {V A "d=; " SEL H B BH, "signature syntax error", ANY_ALG},
+    {V A "d=exa!mple.com; " SEL H B BH, "signature syntax error", ANY_ALG},
+    {V A "d=example..com; " SEL H B BH, "signature syntax error", ANY_ALG},
+    {V A "d=.example.com; " SEL H B BH, "signature syntax error", ANY_ALG},
+    {V A D "s=._domainkey.x; " H B BH, "signature syntax error", ANY_ALG},
+    {V A D "s=a/b; " H B BH, "signature syntax error", ANY_ALG},
+    {V A D "s=a..b; " H B BH, "signature syntax error", ANY_ALG},
     {V A D "s=; " H B BH, "signature syntax error", ANY_ALG},
     {V A D SEL H "b=dGVzd!==; " BH, "signature syntax error", ANY_ALG},
     {V A D SEL H B "bh=47DEQ=pj8; ", "signature syntax error", ANY_ALG},
