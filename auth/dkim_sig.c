@@ -34,6 +34,7 @@
 
 #include "dkim_sig.h"
 #include "dkim_tags.h"
+#include "dkim_txt.h"
 #include "util.h"
 
 #define NUM_DIGITS_MAX 18 /* fits a long long */
@@ -119,37 +120,8 @@ static char *no_final_dot(char *d)
     return d;
 }
 
-/*
- * name_ok - d= and s= are dot-separated labels (RFC 6376 3.5: a
- * domain-name and a selector of sub-domains) of letters, digits, "-" and
- * "_" (seen in the wild), 1..63 bytes each, 253 in all
- */
-static bool name_ok(const char *n)
-{
-    size_t label = 0, len = strlen(n);
-
-    if (len == 0 || len > 253)
-        return false;
-    for (const char *p = n; *p; p++) {
-        unsigned char c = (unsigned char)*p;
-
-        if (c == '.') {
-            if (label == 0)
-                return false;
-            label = 0;
-        } else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                   c == '-' || c == '_') {
-            if (++label > 63)
-                return false;
-        } else {
-            return false;
-        }
-    }
-    return label > 0;
-}
-
-/* within - is sub equal to dom or below it */
-static bool within(const char *sub, const char *dom)
+/* dkim_domain_within - is sub equal to dom or below it */
+bool dkim_domain_within(const char *sub, const char *dom)
 {
     size_t ls = strlen(sub), ld = strlen(dom);
 
@@ -196,7 +168,7 @@ static const char *check(struct dkim_sig *sig, const struct dkim_tags *tl, long 
         return "signature syntax error";
     sig->domain = no_final_dot(str_lower(xstrdup(d)));
     sig->selector = str_lower(xstrdup(s));
-    if (!name_ok(sig->domain) || !name_ok(sig->selector))
+    if (!dkim_txt_name_ok(sig->domain) || !dkim_txt_name_ok(sig->selector))
         return "signature syntax error";
     if (c && !parse_c(sig, c))
         return "unknown canonicalization";
@@ -212,7 +184,7 @@ static const char *check(struct dkim_sig *sig, const struct dkim_tags *tl, long 
         if (at == NULL)
             return "signature syntax error";
         sig->identity_domain = no_final_dot(str_lower(xstrdup(at + 1)));
-        if (!within(sig->identity_domain, sig->domain))
+        if (!dkim_domain_within(sig->identity_domain, sig->domain))
             return "i= not within d=";
     }
     {

@@ -39,6 +39,9 @@ struct dkim_sig {
     char *identity_domain; /* the domain of i= (lower case), NULL without i= */
 };
 
+/* dkim_domain_within - is sub equal to dom or a subdomain of it (both lower case) */
+bool dkim_domain_within(const char *sub, const char *dom);
+
 /*
  * dkim_sig_parse - parse the value of a DKIM-Signature field as of now
  * (seconds since the epoch) into sig (zeroed by the caller). Always

@@ -114,20 +114,10 @@ static char *domain_of_from(const char *value)
     return dom;
 }
 
-/* within - is sub equal to dom or a subdomain of it */
-static bool within(const char *sub, const char *dom)
-{
-    size_t ls = strlen(sub), ld = strlen(dom);
-
-    if (ls == ld)
-        return strcmp(sub, dom) == 0;
-    return ls > ld && sub[ls - ld - 1] == '.' && strcmp(sub + ls - ld, dom) == 0;
-}
-
 /* aligned - is a signing domain the From: domain, or a parent or child of it */
 static bool aligned(const char *d, const char *from)
 {
-    return d && from && (within(d, from) || within(from, d));
+    return d && from && (dkim_domain_within(d, from) || dkim_domain_within(from, d));
 }
 
 /* dkimv_open - the process-wide verifier */

@@ -139,6 +139,31 @@ static bool is_wsp(char c)
     return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
+/* dkim_txt_name_ok - a domain or selector DNS and a DKIM tag can take */
+bool dkim_txt_name_ok(const char *s)
+{
+    size_t len = strlen(s), label = 0;
+
+    if (len == 0 || len > 253)
+        return false;
+    for (const char *p = s; *p; p++) {
+        unsigned char c = (unsigned char)*p;
+
+        if (c == '.') {
+            if (label == 0)
+                return false; /* leading dot or ".." */
+            label = 0;
+            continue;
+        }
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_'))
+            return false;
+        if (++label > 63)
+            return false;
+    }
+    return label > 0; /* no trailing dot */
+}
+
 /* dkim_txt_tag - the value of tag in a tag list, white space removed */
 bool dkim_txt_tag(const char *rec, size_t len, const char *tag, struct buf *value)
 {

@@ -33,6 +33,15 @@ bool dkim_txt_domain_ok(const char *d);
  */
 bool dkim_txt_selector_ok(const char *s);
 /*
+ * dkim_txt_name_ok - n is a name a DKIM tag and DNS can take as a domain
+ * or selector (what the signer accepts in its key table, and the
+ * verifier in d= and s=): dot-separated labels of letters, digits, "-"
+ * and "_" (seen in the wild), 1..63 bytes each, at most 253 bytes, no
+ * empty label, no trailing dot. Looser than dkim_txt_domain_ok() and
+ * dkim_txt_selector_ok(), which are for names we make keys for.
+ */
+bool dkim_txt_name_ok(const char *n);
+/*
  * dkim_txt_selector - the default selector of a key of algorithm a made
  * at time now (UTC): "s" for RSA, "e" for Ed25519, then YYYYMMDD; the
  * n-th key of that day (n >= 2) gets "-n" (s20261125, s20261125-2, ...).

@@ -42,6 +42,7 @@
 
 #include "dkim_sign.h"
 #include "dkim_sign_int.h"
+#include "dkim_txt.h"
 #include "util.h"
 
 #define KEY_FILE_MAX   (64 * 1024) /* an RSA-16384 PEM is about 12 KiB */
@@ -52,31 +53,6 @@
 const char *dkims_alg_name(enum dkims_alg alg)
 {
     return alg == DKIMS_ED25519_SHA256 ? "ed25519-sha256" : "rsa-sha256";
-}
-
-/* valid_name - a domain or selector DNS and a DKIM tag can take: LDH/underscore labels */
-static bool valid_name(const char *s)
-{
-    size_t len = strlen(s), label = 0;
-
-    if (len == 0 || len > 253)
-        return false;
-    for (const char *p = s; *p; p++) {
-        unsigned char c = (unsigned char)*p;
-
-        if (c == '.') {
-            if (label == 0)
-                return false; /* leading dot or ".." */
-            label = 0;
-            continue;
-        }
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '-' || c == '_'))
-            return false;
-        if (++label > 63)
-            return false;
-    }
-    return label > 0; /* no trailing dot */
 }
 
 /* parse_alg - the algorithm a configuration word names; false if none */
@@ -245,12 +221,12 @@ struct dkims_key *dkims_key_load(const char *domain, const char *selector, const
     enum dkims_alg alg;
     unsigned bits = 0;
 
-    if (domain == NULL || !valid_name(domain)) {
+    if (domain == NULL || !dkim_txt_name_ok(domain)) {
         (void)snprintf_ok(err, errlen, "dkim-sign: bad signing domain \"%s\"",
                           domain ? domain : "");
         return NULL;
     }
-    if (selector == NULL || !valid_name(selector)) {
+    if (selector == NULL || !dkim_txt_name_ok(selector)) {
         (void)snprintf_ok(err, errlen, "dkim-sign: %s: bad selector \"%s\"", domain,
                           selector ? selector : "");
         return NULL;
