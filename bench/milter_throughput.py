@@ -796,6 +796,19 @@ def proc_status(pid, key):
     return 0
 
 
+def smaps_top(pid, n=8):
+    """smaps_top - the n mappings (by file, or [anon]/[stack]) with most Rss, kB"""
+    sums, name = {}, "[anon]"
+    with open("/proc/%d/smaps" % pid) as f:
+        for line in f:
+            parts = line.split()
+            if "-" in parts[0] and len(parts) >= 5 and not parts[0].endswith(":"):
+                name = os.path.basename(parts[5]) if len(parts) > 5 else "[anon]"
+            elif parts[0] == "Rss:":
+                sums[name] = sums.get(name, 0) + int(parts[1])
+    return sorted(sums.items(), key=lambda kv: -kv[1])[:n]
+
+
 class Failure(Exception):
     pass
 
@@ -958,7 +971,11 @@ def rss_run(inst, sessions, messages):
         t.join()
     mem = {name: (proc_status(pid, "VmHWM"), proc_status(pid, "VmRSS"),
                   proc_status(pid, "Threads"), proc_status(pid, "RssAnon"),
-                  proc_status(pid, "RssFile")) for name, pid in pids.items()}
+                  proc_status(pid, "RssFile"), smaps_top(pid)) for name, pid in pids.items()}
+    if os.environ.get("BENCH_SMAPS_DIR"):  # the whole map of each filter, to read later
+        for name, pid in pids.items():
+            shutil.copyfile("/proc/%d/smaps" % pid,
+                            os.path.join(os.environ["BENCH_SMAPS_DIR"], name + ".smaps"))
     return r, mem, peak_conns
 
 
@@ -1104,7 +1121,7 @@ def print_summary(meas, summary):
 
 def report_memory(a, meas):
     r, mem, conns = rss_run(meas, a.rss_sessions, max(a.messages, 10 * a.rss_sessions))
-    for name, (hwm, rss, threads, anon, filed) in mem.items():
+    for name, (hwm, rss, threads, anon, filed, top) in mem.items():
         target = ""
         if name == "postmeter-milter":
             target = ", target <= 15 MiB: %s" % ("ok" if hwm <= 15 * 1024 else "MISSED")
@@ -1116,6 +1133,8 @@ def report_memory(a, meas):
         print("  VmRSS after the run %.1f MiB (own memory RssAnon %.1f, file pages RssFile %.1f);"
               " peak MTA connections %d; %d threads" % (
                   rss / 1024.0, anon / 1024.0, filed / 1024.0, conns[name], threads))
+        print("  largest after the run (MiB): " + ", ".join(
+            "%s %.1f" % (m, kb / 1024.0) for m, kb in top))
     sys.stdout.flush()
 
 
