@@ -27,7 +27,10 @@
 #include <pthread.h>
 #include <string.h>
 
+#include <openssl/err.h>
+
 #include "dkim_canon.h"
+#include "log.h"
 
 static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
 static EVP_MD *sha256_md;
@@ -36,9 +39,19 @@ static EVP_MD *sha256_md;
 static void fetch_sha256(void)
 {
     sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+    if (sha256_md == NULL) {
+        warn("dkim: OpenSSL has no SHA-256 (check its configuration): no DKIM signing or "
+             "verification");
+        ERR_clear_error();
+    }
 }
 
-/* dkim_sha256 - OpenSSL's SHA-256, fetched once per process */
+/*
+ * dkim_sha256 - OpenSSL's SHA-256, fetched once per process at its first use
+ *
+ * The first call initializes OpenSSL (configuration, providers); a
+ * process that never needs SHA-256 never pays for that.
+ */
 const EVP_MD *dkim_sha256(void)
 {
     pthread_once(&sha256_once, fetch_sha256);

@@ -68,8 +68,9 @@ struct dkims_sig {
 };
 
 /*
- * dkims_open - the process-wide signer, created once. NULL with a reason
- * in err if OpenSSL cannot hash with SHA-256.
+ * dkims_open - the process-wide signer, created once (NULL with a reason in
+ * err on failure). It does not touch OpenSSL: a broken OpenSSL fails the
+ * first key or signature instead.
  */
 struct dkims *dkims_open(char *err, size_t errlen);
 /* dkims_close - free the signer (no message may be in progress); returns NULL */
