@@ -113,6 +113,8 @@ static const struct cfg_key cfg_keys[] = {
      "recipients (address or @domain) whose mail is never tracked, comma separated"},
     {"track_max_kb", CFG_UINT, OFF(track_max_kb), "10240", 16, 1048576, NULL, NULL,
      "tracked mail larger than this (KiB) gets no pixel (the milter holds it in memory)"},
+    {"pixel_module", CFG_STRING, OFF(pixel_module), POSTMETER_PIXEL_MODULE, 0, 0, NULL,
+     check_absolute, "the pixel engine the milter loads when it tracks (change for a build tree)"},
     {"debug", CFG_BOOL, OFF(debug), "no", 0, 0, NULL, NULL, "log debug detail"},
 };
 

@@ -77,6 +77,7 @@ struct config {
     int tracking_mode;       /* enum config_tracking_mode */
     char **track_exclude;    /* recipient patterns never tracked, NULL-terminated */
     unsigned track_max_kb;   /* larger mail is tracked without a pixel */
+    char *pixel_module;      /* absolute; postmeter-pixel.so, loaded when the milter tracks */
 
     bool debug;
 };

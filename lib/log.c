@@ -25,6 +25,13 @@ void log_open(const char *ident, enum log_dest dest)
         openlog(ident, LOG_PID | LOG_NDELAY, LOG_MAIL);
 }
 
+/* log_current - what log_open() set (a loaded module logs the same way) */
+void log_current(const char **ident, enum log_dest *dest)
+{
+    *ident = log_ident;
+    *dest = log_dest;
+}
+
 /* log_set_debug - enable or disable debug() output */
 void log_set_debug(bool on)
 {

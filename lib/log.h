@@ -16,6 +16,8 @@ enum log_dest { LOG_TO_STDERR, LOG_TO_SYSLOG };
 
 /* log_open - set the program name and destination; safe to call again */
 void log_open(const char *ident, enum log_dest dest);
+/* log_current - the program name and destination log_open() set */
+void log_current(const char **ident, enum log_dest *dest);
 /* log_set_debug - enable or disable debug() output */
 void log_set_debug(bool on);
 /* log_debug_enabled - true if debug() lines are printed */

@@ -311,9 +311,14 @@ int main(int argc, char **argv)
         usage(2);
     cfg = load_config(path);
     if (check) {
+        bool ok;
+
         config_dump(cfg, stdout);
+        /* a configured feature whose code cannot be loaded is a failed check too */
+        if (!(ok = track_stage_engine(cfg, err, sizeof(err))))
+            fprintf(stderr, "postmeter-milter: tracking: %s\n", err);
         config_free(cfg);
-        return 0;
+        return ok ? 0 : 1;
     }
     log_set_debug(debug_opt || cfg->debug);
     if (!foreground)
@@ -339,6 +344,9 @@ int main(int argc, char **argv)
     pid_file = xstrdup(cfg->pid_file);
     daemon_write_pidfile(pid_file);
     prepare_database(cfg, &user);
+    /* the pixel engine (GMime), if tracking is on: loaded as root, like the binary */
+    if (!track_stage_engine(cfg, err, sizeof(err)))
+        die("tracking: %s", err);
     daemon_drop_privileges(&user);
 
     ledger_from_config(cfg, &lopts, &spool);

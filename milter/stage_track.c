@@ -9,8 +9,8 @@
 #include <pthread.h>
 #include <string.h>
 
-#include "inject.h"
 #include "log.h"
+#include "pixel_load.h"
 #include "smfi.h"
 #include "stage_track.h"
 #include "store.h"
@@ -74,10 +74,16 @@ static bool enabled(const struct config *c)
     return c->tracking_base_url[0] != '\0' && c->tracking_mode == TRACKING_MILTER;
 }
 
-/* track_stage_refresh - load the enabled rules */
+/* track_stage_engine - load the pixel engine if c configures tracking */
+bool track_stage_engine(const struct config *c, char *err, size_t errlen)
+{
+    return !enabled(c) || pixel_load(c->pixel_module, err, errlen) != NULL;
+}
+
+/* track_stage_refresh - load the enabled rules (and the engine, if a reload enabled tracking) */
 size_t track_stage_refresh(const struct config *c, bool force)
 {
-    static char last_err[512];
+    static char last_err[512], engine_err[512];
     struct track_rules *r = NULL, *cur;
     char err[512] = "";
     struct store *s;
@@ -87,6 +93,14 @@ size_t track_stage_refresh(const struct config *c, bool force)
     if (!enabled(c)) {
         rules_swap(NULL);
         return 0;
+    }
+    if (!track_stage_engine(c, err, sizeof(err))) {
+        if (strcmp(err, engine_err) != 0)
+            warn("tracking: %s; tracked mail goes out without a pixel", err);
+        strlcpy_ok(engine_err, err, sizeof(engine_err));
+        err[0] = '\0';
+    } else {
+        engine_err[0] = '\0';
     }
     if ((s = store_open(c->database, STORE_READONLY | STORE_NOCREATE, err, sizeof(err))) != NULL) {
         r = track_rules_load(s, err, sizeof(err));
@@ -344,16 +358,22 @@ static char *out_cte(const char *h, size_t hlen)
 /* inject - run the injector over header + body; sets the outcome; true if the body changed */
 static bool inject(struct conn *c, struct track_msg *t, const char **new_body, size_t *new_len)
 {
+    const struct pixel_api *px = pixel_loaded();
     struct buf url = BUF_INIT;
     struct pixel_report rep;
     enum pixel_outcome o;
     const char *hend;
     bool changed = false;
 
+    if (px == NULL) { /* the module could not be loaded (logged by track_stage_refresh()) */
+        ledger_msg_set(&c->msg->track_outcome, "error");
+        ledger_msg_set(&c->msg->track_reason, "the pixel engine is not loaded");
+        return false;
+    }
     track_pixel_url(c->cfg->c->tracking_base_url, t->token, &url);
     buf_reserve(&t->out, t->msg.len + 1024);
-    o = pixel_inject(buf_cstr(&t->msg), t->msg.len, buf_cstr(&url), &t->out, &rep);
-    ledger_msg_set(&c->msg->track_outcome, pixel_outcome_word(o));
+    o = px->inject(buf_cstr(&t->msg), t->msg.len, buf_cstr(&url), &t->out, &rep);
+    ledger_msg_set(&c->msg->track_outcome, px->outcome_word(o));
     ledger_msg_set(&c->msg->track_reason, rep.reason[0] ? rep.reason : NULL);
     if (o == PIXEL_INJECTED && t->out.len > 0 &&
         (hend = memmem(t->out.data, t->out.len, "\r\n\r\n", 4)) != NULL) {

@@ -32,9 +32,18 @@
 #include "conn.h"
 
 /*
+ * track_stage_engine - if c configures tracking, load the pixel engine
+ * (milter/pixel_load.c: pixel_module, with GMime); false with the
+ * reason in err if it cannot be loaded. Start-up and -t call it and stop
+ * on failure; until it is loaded, no GMime or GLib is in the process.
+ */
+bool track_stage_engine(const struct config *c, char *err, size_t errlen);
+/*
  * track_stage_refresh - read the enabled rules from c's database (main
  * thread only; start-up, every minute, SIGHUP). force logs the count
- * even if nothing changed. Returns the number of enabled rules.
+ * even if nothing changed. Returns the number of enabled rules. Loads the
+ * pixel engine when a reload enables tracking; if that fails it says so
+ * once, and tracked mail goes on without a pixel (outcome "error").
  */
 size_t track_stage_refresh(const struct config *c, bool force);
 /* track_stage_teardown - forget the rules (at exit) */

@@ -11,10 +11,16 @@ Checks the process around the callbacks, against a real Postfix:
   - SIGHUP with a broken file keeps the running configuration, SIGHUP
     with a good file applies it (log_subject switches on for new mail);
   - daemon mode (no -f) detaches, writes pid_file, and SIGTERM removes
-    it and exits.
+    it and exits;
+  - the pixel engine (pixel_module, GMime) is in the process only once
+    tracking is on: not at start-up without it, loaded by the SIGHUP that
+    turns it on; a module that cannot be loaded fails -t and start-up
+    with its path named.
 """
 import grp
 import os
+import shutil
+import socket
 import pwd
 import signal
 import stat
@@ -130,6 +136,68 @@ def test_sighup(h):
             f.write(good)
 
 
+def mapped(pid):
+    """mapped - the file names of what process pid has mapped"""
+    with open("/proc/%d/maps" % pid) as f:
+        return {os.path.basename(line.split()[5]) for line in f if len(line.split()) > 5}
+
+
+def conf_with(h, name, extra):
+    """conf_with - the harness' settings with extra keys set, as a file name"""
+    path = h.path(name)
+    settings = h.milter_settings()
+    settings.update(extra)
+    with open(path, "w") as out:
+        for k, v in settings.items():
+            out.write("%s = %s\n" % (k, v))
+    return path
+
+
+def test_pixel_engine_on_demand(h):
+    pid = h.milter_pid
+    libs = mapped(pid)
+    check(not any(n.startswith(("libgmime", "libglib", "libgio")) or n == "postmeter-pixel.so"
+                  for n in libs), "no GMime/GLib and no pixel engine without tracking",
+          sorted(libs))
+
+    # a module that is not there: -t and start-up fail and name it
+    missing = h.path("no-such-pixel.so")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    bad = conf_with(h, "bad-module.conf", {"tracking_base_url": "https://t.example",
+                                            "pixel_module": missing,
+                                            "milter_socket": "inet:%d@127.0.0.1" % port})
+    p = milter(h, "-t", conf=bad)
+    err = p.stderr.decode()
+    check(p.returncode != 0 and missing in err and "pixel engine" in err,
+          "-t fails for a pixel_module that cannot be loaded", err)
+    p = milter(h, "-f", conf=bad)
+    err = p.stderr.decode()
+    check(p.returncode != 0 and "tracking: cannot load the pixel engine: " + missing in err,
+          "start-up stops for a pixel_module that cannot be loaded", err)
+
+    # a reload that turns tracking on loads it (as the milter's user: a copy
+    # it can read wherever the build tree is)
+    module = h.path("postmeter-pixel.so")
+    shutil.copyfile(h.milter_settings()["pixel_module"], module)
+    os.chmod(module, 0o644)
+    conf = h.milter_conf_path
+    with open(conf) as f:
+        good = f.read()
+    try:
+        shutil.copyfile(conf_with(h, "tracking.conf", {"tracking_base_url": "https://t.example",
+                                                        "pixel_module": module}), conf)
+        h.reload_milter()
+        wait_for(lambda: "postmeter-pixel.so" in mapped(pid), 10,
+                 "the pixel engine to be loaded by the reload")
+        check(h.milter_alive() and h.milter_pid == pid, "same process after the reload")
+    finally:
+        with open(conf, "w") as f:
+            f.write(good)
+        h.reload_milter()
+
+
 def test_sighup_storm(h):
     """SIGHUPs that come while a reload is running are reloads too, never a
     stop (libmilter's signal thread used to end the filter on SIGHUP; the
@@ -191,4 +259,6 @@ if __name__ == "__main__":
         ("SIGHUP: broken file kept out, good file applied", test_sighup),
         ("3 x 200 SIGHUPs in a row: reloads, never a stop", test_sighup_storm),
         ("daemon mode: detach, pid file, SIGTERM", test_daemon_mode),
+        ("the pixel engine: loaded when tracking is on, a missing one named",
+         test_pixel_engine_on_demand),
     ], name="daemon", milter_unix=True)

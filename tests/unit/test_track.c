@@ -370,6 +370,8 @@ static struct config *track_config(void)
     free(c->track_exclude); /* the empty default list */
     c->track_exclude = xcalloc(2, sizeof(char *));
     c->track_exclude[0] = xstrdup("@private.example");
+    free(c->pixel_module);
+    c->pixel_module = xstrdup(TEST_BUILD_DIR "/pixelfilter/postmeter-pixel.so");
     return c;
 }
 
@@ -551,6 +553,44 @@ static void test_stage(void **state)
     remove_store();
 }
 
+/*
+ * test_stage_no_engine - pixel_module cannot be loaded (a reload that
+ * enabled tracking, so the milter could not stop): the message is still
+ * tracked and delivered as it came, outcome "error" with the reason.
+ * Runs before any test loads the module (it stays loaded).
+ */
+static void test_stage_no_engine(void **state)
+{
+    struct store *s = fresh_store();
+    struct store_track_rule r = {
+        .field = STORE_TRACK_SENDER, .pattern = "@example.org", .enabled = true, .created_at = 1};
+    const char *rcpts[] = {"<bob@dest.example>", NULL};
+    struct config *c = track_config();
+    char err[512] = "";
+    struct fake_ctx f;
+    struct ledger_msg *m;
+
+    (void)state;
+    assert_int_equal(store_put_track_rule(s, &r, NULL), STORE_OK);
+    store_close(s);
+    free(c->pixel_module);
+    c->pixel_module = xstrdup(TEST_BUILD_DIR "/pixelfilter/no-such-module.so");
+    assert_false(track_stage_engine(c, err, sizeof(err)));
+    assert_non_null(strstr(err, "no-such-module.so"));
+    milter_setup(sink, NULL, c);
+    assert_int_equal(track_stage_refresh(c, true), 1);
+    m = run(&f, "<news@example.org>", rcpts, html_hdrs, html_body);
+    assert_non_null(m->track_token);
+    assert_string_equal(m->track_outcome, "error");
+    assert_string_equal(m->track_reason, "the pixel engine is not loaded");
+    assert_int_equal(f.replaced, 0);
+    clear_emitted();
+    buf_free(&f.body);
+    track_stage_teardown();
+    milter_teardown();
+    remove_store();
+}
+
 static void test_stage_too_large_and_untracked_mode(void **state)
 {
     struct store *s = fresh_store();
@@ -602,6 +642,7 @@ int main(void)
         cmocka_unit_test(test_tokens_and_urls),
         cmocka_unit_test(test_store_rules),
         cmocka_unit_test(test_store_tracked),
+        cmocka_unit_test(test_stage_no_engine), /* before any test loads the engine */
         cmocka_unit_test(test_stage),
         cmocka_unit_test(test_stage_too_large_and_untracked_mode),
     };

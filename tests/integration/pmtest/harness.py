@@ -606,6 +606,8 @@ protocol lmtp {{
             "dns_timeout_ms": "2000",
             "debug": "no",
             "on_internal_error": "tempfail",
+            # the build tree's pixel engine (installed: LIBDIR/postmeter)
+            "pixel_module": os.path.join(BUILD_DIR, "pixelfilter", "postmeter-pixel.so"),
         }
         s.update(self.milter_conf_extra)
         return s
