@@ -181,7 +181,10 @@ void dkimv_header(struct dkimv_msg *m, const char *name, const char *value)
         m->hdr_full = true; /* what h= signs may be gone: no signature can be checked */
         return;
     }
-    m->f = xrealloc(m->f, (m->nf + 1) * sizeof(*m->f));
+    if (m->nf == m->fcap) { /* doubling: a message has 10-30 fields, one malloc or three */
+        m->fcap = m->fcap ? 2 * m->fcap : 16;
+        m->f = xrealloc(m->f, m->fcap * sizeof(*m->f));
+    }
     f = &m->f[m->nf++];
     f->off = m->hdr.len;
     f->nlen = strlen(name);

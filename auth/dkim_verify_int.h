@@ -82,10 +82,10 @@ struct dkimv_msg {
     const char *broken; /* static reason: OpenSSL failed, all temperror */
     struct buf hdr;     /* every header field, as the signer saw it */
     bool hdr_full;      /* fields were dropped past DKIMV_HEADER_MAX: nothing verifies */
-    struct hfield *f;
-    size_t nf;
-    char *from_domain; /* first From: address's domain, lower case */
-    struct cand *cand; /* DKIM-Signature fields */
+    struct hfield *f;   /* where each field is in hdr */
+    size_t nf, fcap;    /* fields, room in f */
+    char *from_domain;  /* first From: address's domain, lower case */
+    struct cand *cand;  /* DKIM-Signature fields */
     size_t ncand;
     struct sigst *st; /* the chosen, in header order */
     size_t nst;
