@@ -393,8 +393,10 @@ bool msession_received(SMFICTX *s, size_t n)
         go_on = dispatch(s, &p);
         off += used;
     }
-    /* keep only the unparsed tail, at the front */
-    if (off == s->in.len) {
+    /* keep only the unparsed tail, at the front (a big buffer only while needed) */
+    if (off == s->in.len && s->in.cap > MSESSION_KEEP_MAX) {
+        buf_free(&s->in);
+    } else if (off == s->in.len) {
         buf_reset(&s->in);
     } else if (off > 0) {
         memmove(s->in.data, s->in.data + off, s->in.len - off);

@@ -38,6 +38,12 @@ bool msession_input(SMFICTX *s, const void *data, size_t n);
  * whose length has arrived, so a body chunk comes in one read.
  */
 #define MSESSION_READ_MIN 4096
+/*
+ * An input buffer larger than this (a body chunk: up to 64 KiB) is freed
+ * once its packets have been handled, so that a connection between
+ * packets holds 8 KiB at most, not the largest chunk it ever received.
+ */
+#define MSESSION_KEEP_MAX 8192
 void *msession_space(SMFICTX *s, size_t *room);
 bool msession_received(SMFICTX *s, size_t n);
 /* msession_output - the replies to send now; the caller empties it after writing */

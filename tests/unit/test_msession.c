@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -646,6 +647,60 @@ static void test_odd_but_valid(void **state)
     buf_free(&in);
 }
 
+/*
+ * test_big_chunk_released - a body chunk of any size arrives whole
+ * however it is read, and once handled the connection's input buffer is
+ * back to at most MSESSION_KEEP_MAX (100 connections must not each keep
+ * the largest chunk they ever got)
+ */
+static void test_big_chunk_released(void **state)
+{
+    static const size_t sizes[] = {1, 4000, 8192, 20000, 65535};
+    static const size_t steps[] = {0, 1000, 4096, 70000};
+
+    (void)state;
+    reset_nr_all();
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        for (size_t j = 0; j < sizeof(steps) / sizeof(steps[0]); j++) {
+            SMFICTX *s = msession_new(&desc);
+            struct buf in = BUF_INIT;
+            char *chunk = xcalloc(1, sizes[i]), want[32];
+            size_t room;
+
+            memset(chunk, 'x', sizes[i]);
+            session_start(&in);
+            macro(&in, SMFIC_MAIL, "{mail_mailer}", "smtp", NULL);
+            pkts(&in, SMFIC_MAIL, "<a@example.test>", NULL);
+            pkts(&in, SMFIC_RCPT, "<b@example.test>", NULL);
+            pkt(&in, SMFIC_EOH, NULL, 0);
+            pkt(&in, SMFIC_BODY, chunk, sizes[i]);
+            buf_reset(&calls);
+            for (size_t off = 0; off < in.len;) {
+                size_t n;
+                void *p = msession_space(s, &room);
+
+                n = steps[j] && steps[j] < room ? steps[j] : room;
+                if (n > in.len - off)
+                    n = in.len - off;
+                memcpy(p, in.data + off, n);
+                assert_true(msession_received(s, n));
+                buf_reset(msession_output(s));
+                off += n;
+            }
+            snprintf(want, sizeof(want), "body %zu;", sizes[i]);
+            if (strstr(buf_cstr(&calls), want) == NULL)
+                fail_msg("size %zu step %zu: %s", sizes[i], steps[j], buf_cstr(&calls));
+            msession_space(s, &room);
+            if (room + 1 > MSESSION_KEEP_MAX)
+                fail_msg("size %zu step %zu: %zu bytes of room kept", sizes[i], steps[j], room);
+            msession_free(s);
+            buf_free(&in);
+            free(chunk);
+        }
+    }
+    buf_reset(&calls);
+}
+
 /* setreply refuses what would break the SMTP reply */
 static void test_setreply_checks(void **state)
 {
@@ -676,6 +731,7 @@ int main(void)
         cmocka_unit_test(test_connect_families),   cmocka_unit_test(test_modification_rules),
         cmocka_unit_test(test_negotiation_limits), cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_odd_but_valid),      cmocka_unit_test(test_setreply_checks),
+        cmocka_unit_test(test_big_chunk_released),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
 
