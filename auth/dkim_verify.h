@@ -125,7 +125,7 @@ struct dkimv_msg *dkimv_end(struct dkimv_msg *m);
 const char *dkimv_result_name(enum dkimv_result r);
 
 /*
- * Internals, exposed for tests/unit/test_dkim_verify.c.
+ * Internals, exposed for the unit tests (tests/unit/test_dkim_verify*.c).
  */
 
 /* Outcome of fetching a key record (dkimv_pick_key). */
