@@ -76,7 +76,7 @@ static const struct cfg_key cfg_keys[] = {
     {"ledger_spool_max_mb", CFG_UINT, OFF(ledger_spool_max_mb), "1024", 1, 1048576, NULL, NULL,
      "size bound of the spool file in MiB (past it rows are dropped and counted)"},
     {"ledger_cache_mb", CFG_UINT, OFF(ledger_cache_mb), "32", 2, 4096, NULL, NULL,
-     "database page cache of the ledger writer in MiB (memory the milter may use for it)"},
+     "database page cache of the ledger writer in MiB while busy (big batches; else 2)"},
     {"log_subject", CFG_BOOL, OFF(log_subject), "no", 0, 0, NULL, NULL,
      "store the Subject header in the ledger"},
     {"hostname", CFG_STRING, OFF(hostname), "", 0, 0, NULL, NULL,

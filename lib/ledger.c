@@ -12,6 +12,7 @@
  * move from the ring to the spool only in whole, from the head.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -56,7 +57,9 @@ struct ledger {
     unsigned backoff_ms;
     uint64_t retry_at, spool_retry_at, last_use, fail_logged_at, drops_logged, drop_log_at;
     uint64_t failures_in_row;
-    uint64_t refused; /* records reject() took off a batch, ever */
+    uint64_t refused;      /* records reject() took off a batch, ever */
+    unsigned cache_now;    /* MiB set on this connection; 0 = not yet */
+    uint64_t big_batch_at; /* ms: the last batch of LEDGER_BIG_BATCH or more */
 };
 
 /* mono_ms - monotonic clock in milliseconds */
@@ -94,6 +97,7 @@ void ledger_opts_default(struct ledger_opts *o)
     o->idle_close_ms = 2000;
     o->migrate = true;
     o->cache_mb = 32;
+    o->cache_shrink_ms = 10000;
 }
 
 /*
@@ -122,6 +126,28 @@ static size_t copy_head(struct ledger *l, struct ledger_msg **out, size_t max)
     return n;
 }
 
+/* give_back - return freed memory to the system (the cache's pages, after they were freed) */
+static void give_back(void)
+{
+#ifdef __GLIBC__
+    malloc_trim(0);
+#endif
+}
+
+/* close_store - close the connection; its cache goes back to the system if it was big */
+static void close_store(struct ledger *l)
+{
+    bool big = l->cache_now > LEDGER_CACHE_SMALL_MB;
+
+    l->store = store_close(l->store);
+    l->cache_now = 0;
+    pthread_mutex_lock(&l->mu);
+    l->st.cache_mb = 0;
+    pthread_mutex_unlock(&l->mu);
+    if (big)
+        give_back();
+}
+
 /*
  * db_failed - note a failed attempt: close, back off, warn now and then.
  * why may point into the store's own error text, so it is copied before
@@ -134,7 +160,7 @@ static void db_failed(struct ledger *l, const char *why_in)
 
     if (!strlcpy_ok(why, why_in, sizeof(why)))
         debug("ledger: error message cut");
-    l->store = store_close(l->store);
+    close_store(l);
     l->backoff_ms = l->backoff_ms ? l->backoff_ms * 2 : BACKOFF_MIN_MS;
     if (l->backoff_ms > l->o.retry_max_ms)
         l->backoff_ms = l->o.retry_max_ms;
@@ -176,7 +202,7 @@ static bool ensure_store(struct ledger *l)
     if (l->store && l->is_file &&
         (stat(l->database, &sb) != 0 || sb.st_dev != l->dev || sb.st_ino != l->ino)) {
         info("ledger: database %s was removed or replaced; reopening", l->database);
-        l->store = store_close(l->store);
+        close_store(l);
     }
     if (l->store)
         return true;
@@ -185,8 +211,7 @@ static bool ensure_store(struct ledger *l)
         db_failed(l, err);
         return false;
     }
-    if (l->o.cache_mb && store_set_cache(l->store, l->o.cache_mb) != STORE_OK)
-        warn("ledger: database %s: %s", l->database, store_error(l->store));
+    l->cache_now = 0; /* the store's own until the first batch (fit_cache()) */
     if (l->o.migrate) {
         if (store_migrate(l->store, store_migrations, store_migrations_count) != STORE_OK) {
             if (!snprintf_ok(err, sizeof(err), "migrate: %s", store_error(l->store)))
@@ -258,6 +283,37 @@ static void reject(struct ledger *l, struct ledger_msg *m)
     pthread_mutex_unlock(&l->mu);
 }
 
+/* fit_cache - the page cache for a batch of n records (see LEDGER_CACHE_SMALL_MB) */
+static void fit_cache(struct ledger *l, size_t n)
+{
+    uint64_t now = mono_ms();
+    unsigned small = l->o.cache_mb < LEDGER_CACHE_SMALL_MB ? l->o.cache_mb : LEDGER_CACHE_SMALL_MB;
+    unsigned want = small;
+    bool shrink;
+
+    if (l->o.cache_mb == 0)
+        return;
+    if (n >= LEDGER_BIG_BATCH) {
+        l->big_batch_at = now;
+        want = l->o.cache_mb;
+    } else if (l->cache_now > small && now - l->big_batch_at < l->o.cache_shrink_ms) {
+        want = l->cache_now; /* still busy a moment ago */
+    }
+    if (want == l->cache_now)
+        return;
+    if (store_set_cache(l->store, want) != STORE_OK) {
+        warn("ledger: database %s: %s", l->database, store_error(l->store));
+        return;
+    }
+    shrink = l->cache_now > want;
+    l->cache_now = want;
+    pthread_mutex_lock(&l->mu);
+    l->st.cache_mb = want;
+    pthread_mutex_unlock(&l->mu);
+    if (shrink)
+        give_back();
+}
+
 /*
  * commit - write msgs[0..n) to the database. Returns how many of them are
  * settled (committed, or rejected one by one after the batch was refused);
@@ -269,6 +325,7 @@ static size_t commit(struct ledger *l, struct ledger_msg *const *msgs, size_t n)
 
     if (!ensure_store(l))
         return 0;
+    fit_cache(l, n);
     st = store_put_messages(l->store, msgs, n);
     if (st == STORE_OK) {
         db_worked(l);
@@ -410,7 +467,7 @@ static void finish(struct ledger *l)
     if (left > 0)
         warn("ledger: %zu records dropped at stop: database and spool %s unusable", left,
              l->spool_path);
-    l->store = store_close(l->store);
+    close_store(l);
 }
 
 /* writer_main - the writer thread: replay, commit, spool, back off, idle */
@@ -458,7 +515,7 @@ static void *writer_main(void *arg)
             deadline = l->last_use + l->o.idle_close_ms;
             if (now >= deadline) {
                 pthread_mutex_unlock(&l->mu);
-                l->store = store_close(l->store);
+                close_store(l);
                 pthread_mutex_lock(&l->mu);
                 continue;
             }

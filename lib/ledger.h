@@ -34,8 +34,23 @@ struct ledger_opts {
                                  so a replaced, moved or chmod'ed database
                                  file is seen on the next open */
     bool migrate;             /* apply embedded migrations when opening */
-    unsigned cache_mb;        /* page cache of the writer's connection (0: the store's) */
+    unsigned cache_mb;        /* page cache of the writer's connection while busy (0:
+                                 the store's, always); see LEDGER_CACHE_SMALL_MB */
+    unsigned cache_shrink_ms; /* back to the small cache after this long without a
+                                 big batch */
 };
+
+/*
+ * The writer's page cache follows its load: batches of fewer than
+ * LEDGER_BIG_BATCH records (mail as it comes: a few per flush_ms) run
+ * with LEDGER_CACHE_SMALL_MB, where SQLite's misses are reads from the
+ * kernel's page cache; a big batch (a backlog, a spool replay) switches
+ * to cache_mb, which keeps such batches fast on a large database, until
+ * cache_shrink_ms pass without another. Otherwise cache_mb of database
+ * pages would stay in the process for good once the database outgrew it.
+ */
+#define LEDGER_CACHE_SMALL_MB 2
+#define LEDGER_BIG_BATCH      256
 
 /* ledger_opts_default - fill o with the defaults (database left NULL) */
 void ledger_opts_default(struct ledger_opts *o);
@@ -54,6 +69,7 @@ struct ledger_stats {
     size_t queued;        /* records in memory now */
     uint64_t spool_bytes; /* size of the spool file now */
     bool db_ok;           /* the last attempt at the database succeeded */
+    unsigned cache_mb;    /* the writer's page cache now (0: not set, or no connection) */
 };
 
 struct ledger;

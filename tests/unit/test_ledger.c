@@ -76,6 +76,54 @@ static void test_group_commit(void **state)
     ledger_stop(l, 1000);
 }
 
+/*
+ * test_cache_follows_load - small batches keep the writer's page cache
+ * small; a big one (a burst, a backlog) gets cache_mb until
+ * cache_shrink_ms pass without another (ledger.h, LEDGER_CACHE_SMALL_MB)
+ */
+static void test_cache_follows_load(void **state)
+{
+    static const struct {
+        int n;          /* records in one batch (flush_ms is long: only the flush sends) */
+        unsigned pause; /* ms before them */
+        unsigned want;  /* cache after them, MiB */
+    } steps[] = {
+        {5, 0, LEDGER_CACHE_SMALL_MB},                    /* mail as it comes */
+        {LEDGER_BIG_BATCH, 0, 24},                        /* a burst: exactly big */
+        {3, 0, 24},                                       /* just after it: still big */
+        {3, 1500, LEDGER_CACHE_SMALL_MB},                 /* cache_shrink_ms later */
+        {LEDGER_BIG_BATCH - 1, 0, LEDGER_CACHE_SMALL_MB}, /* one short of big */
+        {2000, 0, 24},                                    /* a backlog */
+    };
+    char dir[256], db[300];
+    struct ledger_opts o;
+    struct ledger_stats st;
+    struct ledger *l;
+    int seq = 0;
+
+    (void)state;
+    join(db, case_dir(dir, true), "ledger.db");
+    test_opts(&o, db);
+    o.flush_ms = 5000;
+    o.idle_close_ms = 60000; /* the connection (and its cache) stays for the whole case */
+    o.cache_mb = 24;
+    o.cache_shrink_ms = 1000;
+    l = ledger_start(&o);
+    for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+        sleep_ms(steps[i].pause);
+        put_range(l, seq, seq + steps[i].n);
+        seq += steps[i].n;
+        assert_true(ledger_flush(l, 20000));
+        ledger_get_stats(l, &st);
+        if (st.cache_mb != steps[i].want)
+            fail_msg("step %zu (%d records): cache %u MiB, want %u", i, steps[i].n, st.cache_mb,
+                     steps[i].want);
+        assert_int_equal(st.commits, i + 1);
+    }
+    expect_range(db, 0, seq);
+    ledger_stop(l, 1000);
+}
+
 /* test_locked_briefly - while another connection holds the write lock, puts return at once
  * and rows wait in memory; released, they land */
 static void test_locked_briefly(void **state)
@@ -256,11 +304,9 @@ static void test_readonly_file(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_group_commit),
-        cmocka_unit_test(test_locked_briefly),
-        cmocka_unit_test(test_locked_past_busy_timeout),
-        cmocka_unit_test(test_missing_directory),
-        cmocka_unit_test(test_readonly_file),
+        cmocka_unit_test(test_group_commit),      cmocka_unit_test(test_cache_follows_load),
+        cmocka_unit_test(test_locked_briefly),    cmocka_unit_test(test_locked_past_busy_timeout),
+        cmocka_unit_test(test_missing_directory), cmocka_unit_test(test_readonly_file),
     };
 
     return cmocka_run_group_tests(tests, ledger_fixture_setup, ledger_fixture_teardown);
