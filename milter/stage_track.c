@@ -77,7 +77,14 @@ static bool enabled(const struct config *c)
 /* track_stage_engine - load the pixel engine if c configures tracking */
 bool track_stage_engine(const struct config *c, char *err, size_t errlen)
 {
-    return !enabled(c) || pixel_load(c->pixel_module, err, errlen) != NULL;
+    size_t n;
+
+    if (!enabled(c) || pixel_load(c->pixel_module, err, errlen) != NULL)
+        return true;
+    n = strlen(err);
+    if (!snprintf_ok(err + n, errlen - n, " (pixel_module in postmeter.conf(5))"))
+        debug("tracking: error message cut");
+    return false;
 }
 
 /* track_stage_refresh - load the enabled rules (and the engine, if a reload enabled tracking) */
