@@ -59,6 +59,7 @@ struct ledger {
     uint64_t failures_in_row;
     uint64_t refused;      /* records reject() took off a batch, ever */
     unsigned cache_now;    /* MiB set on this connection; 0 = not yet */
+    bool cache_warned;     /* a failed cache change was logged on this connection */
     uint64_t big_batch_at; /* ms: the last batch of LEDGER_BIG_BATCH or more */
 };
 
@@ -141,6 +142,7 @@ static void close_store(struct ledger *l)
 
     l->store = store_close(l->store);
     l->cache_now = 0;
+    l->cache_warned = false;
     pthread_mutex_lock(&l->mu);
     l->st.cache_mb = 0;
     pthread_mutex_unlock(&l->mu);
@@ -293,7 +295,7 @@ static void fit_cache(struct ledger *l, size_t n)
 
     if (l->o.cache_mb == 0)
         return;
-    if (n >= LEDGER_BIG_BATCH) {
+    if (n >= LEDGER_BIG_BATCH || (n > 0 && n >= l->o.batch_max)) { /* a full batch is big */
         l->big_batch_at = now;
         want = l->o.cache_mb;
     } else if (l->cache_now > small && now - l->big_batch_at < l->o.cache_shrink_ms) {
@@ -302,7 +304,9 @@ static void fit_cache(struct ledger *l, size_t n)
     if (want == l->cache_now)
         return;
     if (store_set_cache(l->store, want) != STORE_OK) {
-        warn("ledger: database %s: %s", l->database, store_error(l->store));
+        if (!l->cache_warned) /* once per connection: the batch goes on with the cache it has */
+            warn("ledger: database %s: %s", l->database, store_error(l->store));
+        l->cache_warned = true;
         return;
     }
     shrink = l->cache_now > want;

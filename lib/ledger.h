@@ -44,7 +44,8 @@ struct ledger_opts {
  * The writer's page cache follows its load: batches of fewer than
  * LEDGER_BIG_BATCH records (mail as it comes: a few per flush_ms) run
  * with LEDGER_CACHE_SMALL_MB, where SQLite's misses are reads from the
- * kernel's page cache; a big batch (a backlog, a spool replay) switches
+ * kernel's page cache; a big batch (LEDGER_BIG_BATCH records, or a full
+ * batch_max if that is smaller: a backlog, a spool replay) switches
  * to cache_mb, which keeps such batches fast on a large database, until
  * cache_shrink_ms pass without another. Otherwise cache_mb of database
  * pages would stay in the process for good once the database outgrew it.

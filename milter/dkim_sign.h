@@ -68,9 +68,10 @@ struct dkims_sig {
 };
 
 /*
- * dkims_open - the process-wide signer, created once (NULL with a reason in
- * err on failure). It does not touch OpenSSL: a broken OpenSSL fails the
- * first key or signature instead.
+ * dkims_open - the process-wide signer, created once. It does not touch
+ * OpenSSL and does not fail today (err is for what a later version may
+ * check): a broken OpenSSL fails the first key or signature instead, and
+ * postmeter-milter -t.
  */
 struct dkims *dkims_open(char *err, size_t errlen);
 /* dkims_close - free the signer (no message may be in progress); returns NULL */

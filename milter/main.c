@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "dkim_canon.h"
 #include "daemon.h"
 #include "dns.h"
 #include "engine.h"
@@ -35,6 +36,7 @@
 #include "milter.h"
 #include "stage_auth.h"
 #include "stage_sign.h"
+#include "pixel_load.h"
 #include "stage_track.h"
 #include "store.h"
 #include "util.h"
@@ -245,6 +247,8 @@ static void reload(const char *path, const struct config *running)
         c->dkim_max_signatures != running->dkim_max_signatures ||
         c->dkim_min_key_bits != running->dkim_min_key_bits)
         warn("reload: dns_*, dkim_max_signatures and dkim_min_key_bits change only on restart");
+    if (pixel_loaded() && strcmp(c->pixel_module, running->pixel_module) != 0)
+        warn("reload: pixel_module changes only on restart (the pixel engine stays loaded)");
     log_set_debug(c->debug);
     milter_replace_config(c);
     info("configuration reloaded from %s", path);
@@ -314,9 +318,13 @@ int main(int argc, char **argv)
         bool ok;
 
         config_dump(cfg, stdout);
-        /* a configured feature whose code cannot be loaded is a failed check too */
+        /* code the configuration needs that cannot be loaded fails the check too */
         if (!(ok = track_stage_engine(cfg, err, sizeof(err))))
             fprintf(stderr, "postmeter-milter: tracking: %s\n", err);
+        if (dkim_sha256() == NULL) { /* logged by dkim_sha256() */
+            fprintf(stderr, "postmeter-milter: OpenSSL cannot hash with SHA-256: no DKIM\n");
+            ok = false;
+        }
         config_free(cfg);
         return ok ? 0 : 1;
     }
@@ -339,14 +347,18 @@ int main(int argc, char **argv)
     daemon_lookup_user(cfg->user, &user);
     run.engine = open_socket(cfg, &user);
     run.timeout_s = cfg->milter_timeout;
+    /*
+     * The pixel engine (GMime), if tracking is on: as root, like the binary,
+     * and before detaching, so that a module that cannot be loaded fails the
+     * command that starts the daemon (GLib's constructors start no thread).
+     */
+    if (!track_stage_engine(cfg, err, sizeof(err)))
+        die("tracking: %s", err);
     if (!foreground)
         daemon_detach();
     pid_file = xstrdup(cfg->pid_file);
     daemon_write_pidfile(pid_file);
     prepare_database(cfg, &user);
-    /* the pixel engine (GMime), if tracking is on: loaded as root, like the binary */
-    if (!track_stage_engine(cfg, err, sizeof(err)))
-        die("tracking: %s", err);
     daemon_drop_privileges(&user);
 
     ledger_from_config(cfg, &lopts, &spool);

@@ -40,8 +40,9 @@ bool msession_input(SMFICTX *s, const void *data, size_t n);
 #define MSESSION_READ_MIN 4096
 /*
  * An input buffer larger than this (a body chunk: up to 64 KiB) is freed
- * once its packets have been handled, so that a connection between
- * packets holds 8 KiB at most, not the largest chunk it ever received.
+ * once every packet in it has been handled, so that a connection between
+ * messages (the MTA waits for the end-of-message reply) holds 8 KiB at
+ * most, not the largest chunk it ever received.
  */
 #define MSESSION_KEEP_MAX 8192
 void *msession_space(SMFICTX *s, size_t *room);

@@ -46,6 +46,9 @@ static const struct pixel_api *open_module(const char *path, char *err, size_t e
     } else if (a->abi != PIXEL_API_ABI) {
         snprintf(err, errlen, "cannot load the pixel engine: %s has interface %u, this needs %u",
                  path, a->abi, PIXEL_API_ABI);
+    } else if (a->buf_size != sizeof(struct buf) || a->report_size != sizeof(struct pixel_report)) {
+        snprintf(err, errlen, "cannot load the pixel engine: %s was built with other data layouts",
+                 path);
     } else {
         return a;
     }

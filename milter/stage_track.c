@@ -99,6 +99,7 @@ size_t track_stage_refresh(const struct config *c, bool force)
 
     if (!enabled(c)) {
         rules_swap(NULL);
+        engine_err[0] = '\0'; /* turned on again later: say it again */
         return 0;
     }
     if (!track_stage_engine(c, err, sizeof(err))) {

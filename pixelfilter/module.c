@@ -9,6 +9,8 @@ __attribute__((visibility("default"))) const struct pixel_api *postmeter_pixel_a
 static const struct pixel_api api = {
     .abi = PIXEL_API_ABI,
     .version = POSTMETER_VERSION,
+    .buf_size = sizeof(struct buf),
+    .report_size = sizeof(struct pixel_report),
     .log_open = log_open,
     .inject = pixel_inject,
     .outcome_word = pixel_outcome_word,

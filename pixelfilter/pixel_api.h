@@ -27,9 +27,16 @@
 /* Changes with any change of struct pixel_api. */
 #define PIXEL_API_ABI 1
 
+/*
+ * abi and version stay the first two fields whatever changes: the loader
+ * reads them before it trusts the rest. The sizes of what crosses the
+ * boundary are checked too (two builds of one version may differ).
+ */
 struct pixel_api {
     unsigned abi;        /* PIXEL_API_ABI */
     const char *version; /* POSTMETER_VERSION the module was built as */
+    size_t buf_size;     /* sizeof(struct buf) in the module */
+    size_t report_size;  /* sizeof(struct pixel_report) in the module */
     void (*log_open)(const char *ident, enum log_dest dest);
     enum pixel_outcome (*inject)(const char *in, size_t len, const char *img_url, struct buf *out,
                                  struct pixel_report *rep);

@@ -15,7 +15,7 @@ Checks the process around the callbacks, against a real Postfix:
   - the pixel engine (pixel_module, GMime) is in the process only once
     tracking is on: not at start-up without it, loaded by the SIGHUP that
     turns it on; a module that cannot be loaded fails -t and start-up
-    with its path named.
+    (in daemon mode too: before detaching) with its path named.
 """
 import grp
 import os
@@ -176,6 +176,9 @@ def test_pixel_engine_on_demand(h):
     err = p.stderr.decode()
     check(p.returncode != 0 and "tracking: cannot load the pixel engine: " + missing in err,
           "start-up stops for a pixel_module that cannot be loaded", err)
+    p = milter(h, conf=bad)  # daemon mode: the command that starts it fails, before detaching
+    check(p.returncode != 0, "daemon start-up exits non-zero for a missing pixel_module",
+          "exit %d" % p.returncode)
 
     # a reload that turns tracking on loads it (as the milter's user: a copy
     # it can read wherever the build tree is)

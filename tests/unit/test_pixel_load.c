@@ -28,12 +28,13 @@ static const struct {
     const char *want; /* in the error */
 } refused[] = {
     {UNIT_DIR "no-such-module.so", "No such file"},
-    {UNIT_DIR, "cannot load the pixel engine: "}, /* a directory */
-    {NULL, "cannot load the pixel engine: "},
+    {UNIT_DIR, "cannot read file data: Is a directory"},
+    {NULL, "invalid ELF header"}, /* a text file */
     {UNIT_DIR "fake_pixel_no_symbol.so", "has no postmeter_pixel_api_v1"},
     {UNIT_DIR "fake_pixel_unresolved.so", "undefined symbol: fake_pixel_nowhere"},
     {UNIT_DIR "fake_pixel_other_version.so", "is from postmeter 0.0.0-other, this is "},
     {UNIT_DIR "fake_pixel_other_abi.so", "has interface 2, this needs 1"},
+    {UNIT_DIR "fake_pixel_other_layout.so", "was built with other data layouts"},
 };
 
 static void test_refused(void **state)
@@ -82,9 +83,11 @@ int main(void)
         cmocka_unit_test(test_refused), /* first: nothing may be loaded yet */
         cmocka_unit_test(test_real),
     };
+    char text[512];
     int fd = mkstemp(text_file), rc;
 
-    if (fd < 0 || write(fd, "not a module\n", 13) != 13)
+    memset(text, 'x', sizeof(text)); /* long enough for an ELF header: read, and refused */
+    if (fd < 0 || write(fd, text, sizeof(text)) != (ssize_t)sizeof(text))
         return 1;
     close(fd);
     rc = cmocka_run_group_tests(tests, NULL, NULL);
