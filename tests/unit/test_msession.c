@@ -24,68 +24,8 @@
 #include "buf.h"
 #include "mproto.h"
 #include "msession.h"
+#include "msession_fixture.h"
 #include "util.h"
-
-/* ---- building MTA packets ---- */
-
-static void pkt(struct buf *b, char cmd, const void *data, size_t len)
-{
-    mproto_put(b, cmd, data, len);
-}
-
-/* pkts - a packet of NUL-terminated strings (NULL-terminated list) */
-static void pkts(struct buf *b, char cmd, ...)
-{
-    const char *s[16];
-    size_t n = 0;
-    va_list ap;
-
-    va_start(ap, cmd);
-    while (n < 16 && (s[n] = va_arg(ap, const char *)) != NULL)
-        n++;
-    va_end(ap);
-    mproto_put_strings(b, cmd, s, n);
-}
-
-/* macro - SMFIC_MACRO for command stage: name, value, ... NULL */
-static void macro(struct buf *b, char stage, ...)
-{
-    struct buf d = BUF_INIT;
-    const char *s;
-    va_list ap;
-
-    buf_putc(&d, stage);
-    va_start(ap, stage);
-    while ((s = va_arg(ap, const char *)) != NULL)
-        buf_add(&d, s, strlen(s) + 1);
-    va_end(ap);
-    pkt(b, SMFIC_MACRO, d.data, d.len);
-    buf_free(&d);
-}
-
-static void optneg(struct buf *b, uint32_t version, uint32_t actions, uint32_t protocol)
-{
-    unsigned char d[12];
-    uint32_t v[3] = {htonl(version), htonl(actions), htonl(protocol)};
-
-    memcpy(d, v, 12);
-    pkt(b, SMFIC_OPTNEG, d, 12);
-}
-
-static void connect_inet(struct buf *b, const char *host, char family, const char *addr)
-{
-    struct buf d = BUF_INIT;
-
-    buf_add(&d, host, strlen(host) + 1);
-    buf_putc(&d, family);
-    if (family != SMFIA_UNKNOWN) {
-        buf_putc(&d, 0x04); /* port 1234 */
-        buf_putc(&d, 0xd2);
-        buf_add(&d, addr, strlen(addr) + 1);
-    }
-    pkt(b, SMFIC_CONNECT, d.data, d.len);
-    buf_free(&d);
-}
 
 /* ---- the recording filter ---- */
 
@@ -283,12 +223,6 @@ static char *decode(const struct buf *out)
     return buf_steal(&t);
 }
 
-#define ALL_ACTIONS  0x1ffu
-#define ALL_PROTOCOL 0x1fffffu
-#define NR_ALL                                                                                     \
-    (SMFIP_NR_CONN | SMFIP_NR_HELO | SMFIP_NR_MAIL | SMFIP_NR_RCPT | SMFIP_NR_HDR | SMFIP_NR_EOH | \
-     SMFIP_NR_BODY)
-
 /* message - one SMTP transaction as Postfix sends it after negotiation */
 static void message(struct buf *b, const char *qid, const char *auth)
 {
@@ -303,15 +237,6 @@ static void message(struct buf *b, const char *qid, const char *auth)
     pkt(b, SMFIC_BODY, "hello\r\n", 7);
     macro(b, SMFIC_BODYEOB, "i", qid, NULL);
     pkt(b, SMFIC_BODYEOB, NULL, 0);
-}
-
-/* session_start - negotiation, connect, helo */
-static void session_start(struct buf *b)
-{
-    optneg(b, 6, ALL_ACTIONS, ALL_PROTOCOL);
-    macro(b, SMFIC_CONNECT, "j", "mx.example.test", "{client_name}", "client.example", NULL);
-    connect_inet(b, "client.example", SMFIA_INET, "192.0.2.7");
-    pkts(b, SMFIC_HELO, "client.example", NULL);
 }
 
 struct run {
@@ -647,60 +572,6 @@ static void test_odd_but_valid(void **state)
     buf_free(&in);
 }
 
-/*
- * test_big_chunk_released - a body chunk of any size arrives whole
- * however it is read, and once handled the connection's input buffer is
- * back to at most MSESSION_KEEP_MAX (100 connections must not each keep
- * the largest chunk they ever got)
- */
-static void test_big_chunk_released(void **state)
-{
-    static const size_t sizes[] = {1, 4000, 8192, 20000, 65535};
-    static const size_t steps[] = {0, 1000, 4096, 70000};
-
-    (void)state;
-    reset_nr_all();
-    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
-        for (size_t j = 0; j < sizeof(steps) / sizeof(steps[0]); j++) {
-            SMFICTX *s = msession_new(&desc);
-            struct buf in = BUF_INIT;
-            char *chunk = xcalloc(1, sizes[i]), want[32];
-            size_t room;
-
-            memset(chunk, 'x', sizes[i]);
-            session_start(&in);
-            macro(&in, SMFIC_MAIL, "{mail_mailer}", "smtp", NULL);
-            pkts(&in, SMFIC_MAIL, "<a@example.test>", NULL);
-            pkts(&in, SMFIC_RCPT, "<b@example.test>", NULL);
-            pkt(&in, SMFIC_EOH, NULL, 0);
-            pkt(&in, SMFIC_BODY, chunk, sizes[i]);
-            buf_reset(&calls);
-            for (size_t off = 0; off < in.len;) {
-                size_t n;
-                void *p = msession_space(s, &room);
-
-                n = steps[j] && steps[j] < room ? steps[j] : room;
-                if (n > in.len - off)
-                    n = in.len - off;
-                memcpy(p, in.data + off, n);
-                assert_true(msession_received(s, n));
-                buf_reset(msession_output(s));
-                off += n;
-            }
-            snprintf(want, sizeof(want), "body %zu;", sizes[i]);
-            if (strstr(buf_cstr(&calls), want) == NULL)
-                fail_msg("size %zu step %zu: %s", sizes[i], steps[j], buf_cstr(&calls));
-            msession_space(s, &room);
-            if (room + 1 > MSESSION_KEEP_MAX)
-                fail_msg("size %zu step %zu: %zu bytes of room kept", sizes[i], steps[j], room);
-            msession_free(s);
-            buf_free(&in);
-            free(chunk);
-        }
-    }
-    buf_reset(&calls);
-}
-
 /* setreply refuses what would break the SMTP reply */
 static void test_setreply_checks(void **state)
 {
@@ -731,7 +602,6 @@ int main(void)
         cmocka_unit_test(test_connect_families),   cmocka_unit_test(test_modification_rules),
         cmocka_unit_test(test_negotiation_limits), cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_odd_but_valid),      cmocka_unit_test(test_setreply_checks),
-        cmocka_unit_test(test_big_chunk_released),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
 
