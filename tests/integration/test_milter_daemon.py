@@ -19,9 +19,8 @@ Checks the process around the callbacks, against a real Postfix:
 """
 import grp
 import os
-import shutil
-import socket
 import pwd
+import shutil
 import signal
 import stat
 import subprocess
@@ -29,8 +28,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pmtest.harness import (INBOUND_IP, check, check_eq, log, main_with_harness, make_message,
-                            new_message_id, pid_alive, wait_for)
+from pmtest.harness import (INBOUND_IP, check, check_eq, free_port, log, main_with_harness,
+                            make_message, new_message_id, pid_alive, wait_for)
 
 
 def milter(h, *args, conf=None):
@@ -162,9 +161,7 @@ def test_pixel_engine_on_demand(h):
 
     # a module that is not there: -t and start-up fail and name it
     missing = h.path("no-such-pixel.so")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     bad = conf_with(h, "bad-module.conf", {"tracking_base_url": "https://t.example",
                                             "pixel_module": missing,
                                             "milter_socket": "inet:%d@127.0.0.1" % port})

@@ -34,23 +34,77 @@ UNBOUND = "/usr/sbin/unbound"
 __all__ = ["Unbound", "SilentUDP", "free_port"]
 
 
-def free_port():
-    """Return a loopback port that is free for both TCP and UDP right now."""
-    for _ in range(100):
-        t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+# free_port() hands out ports below the kernel's ephemeral range: a port
+# from bind(("127.0.0.1", 0)) was itself ephemeral, and between our close()
+# and the daemon's bind() any outgoing connection on the machine (an SMTP
+# client, Postfix dialling a milter) could take it as its source port
+# ("Address already in use" at Dovecot's start, seen under ctest -j2).
+# Ports handed out are noted, with the time, in a file under /tmp shared by
+# every process that uses this module, under flock, so two tests starting
+# side by side never get the same one; a note expires after PORT_HOLD_S.
+PORT_REGISTRY = "/tmp/pmtest-ports"
+PORT_HOLD_S = 3600
+PORT_LOW = 10000
+
+
+def _ephemeral_low():
+    """_ephemeral_low - the first port of the kernel's ephemeral range"""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+def _bindable(port):
+    """_bindable - 127.0.0.1:port can be bound for TCP and UDP right now"""
+    for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+        s = socket.socket(socket.AF_INET, kind)
         try:
-            t.bind(("127.0.0.1", 0))
-            port = t.getsockname()[1]
-            u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            try:
-                u.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            finally:
-                u.close()
-            return port
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
         finally:
-            t.close()
+            s.close()
+    return True
+
+
+def free_port():
+    """Return a loopback port that is free for both TCP and UDP right now,
+    outside the ephemeral range and not handed out to another test."""
+    import fcntl
+    import random
+
+    high = _ephemeral_low() - 1
+    if high - PORT_LOW < 1000:
+        raise RuntimeError("free_port: ephemeral range starts at %d: no room below it" % (high + 1))
+    rng = random.SystemRandom()
+    fd = os.open(PORT_REGISTRY, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        with os.fdopen(os.dup(fd), "r+") as f:
+            now = time.time()
+            held = {}
+            for line in f.read().split("\n"):
+                parts = line.split()
+                if len(parts) == 2 and parts[0].isdigit():
+                    try:
+                        when = float(parts[1])
+                    except ValueError:
+                        continue
+                    if now - when < PORT_HOLD_S:
+                        held[int(parts[0])] = when
+            for _ in range(200):
+                port = rng.randint(PORT_LOW, high)
+                if port in held or not _bindable(port):
+                    continue
+                held[port] = now
+                f.seek(0)
+                f.truncate()
+                f.write("".join("%d %.0f\n" % kv for kv in sorted(held.items())))
+                return port
+    finally:
+        os.close(fd)  # releases the lock
     raise RuntimeError("free_port: no port free for both TCP and UDP")
 
 
