@@ -3,7 +3,6 @@
  * test_ledger_spool.c); see ledger_fixture.h.
  */
 #include <errno.h>
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -27,6 +26,7 @@
 #include "util.h"
 
 #include "ledger_fixture.h"
+#include "tmpdir_fixture.h"
 
 static char tmpdir[] = "/tmp/pm-test-ledger-XXXXXX";
 static unsigned case_no;
@@ -263,25 +263,16 @@ void write_spool(const char *path, int first, int last, int bad)
     spool_close(sp);
 }
 
-/* rm_entry - nftw callback: remove one entry */
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 /* ledger_fixture_setup - a private temporary directory */
 int ledger_fixture_setup(void **state)
 {
     (void)state;
-    return mkdtemp(tmpdir) ? 0 : -1;
+    return tmpdir_make(tmpdir);
 }
 
 /* ledger_fixture_teardown - remove the temporary directory and everything in it */
 int ledger_fixture_teardown(void **state)
 {
     (void)state;
-    return nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    return tmpdir_remove(tmpdir);
 }

@@ -2,7 +2,6 @@
  * store_fixture.c - what the store unit tests share (test_store.c,
  * test_store_ledger.c); see store_fixture.h.
  */
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,6 +19,7 @@
 #include "util.h"
 
 #include "store_fixture.h"
+#include "tmpdir_fixture.h"
 
 static char tmpdir[] = "/tmp/pm-test-store-XXXXXX";
 static unsigned db_no;
@@ -120,25 +120,16 @@ struct ledger_msg *spec_msg(size_t i)
     return m;
 }
 
-/* rm_entry - nftw callback: remove one entry */
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 /* store_fixture_setup - a private temporary directory */
 int store_fixture_setup(void **state)
 {
     (void)state;
-    return mkdtemp(tmpdir) ? 0 : -1;
+    return tmpdir_make(tmpdir);
 }
 
 /* store_fixture_teardown - remove the temporary directory and everything in it */
 int store_fixture_teardown(void **state)
 {
     (void)state;
-    return nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    return tmpdir_remove(tmpdir);
 }

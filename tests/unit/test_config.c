@@ -14,6 +14,7 @@
 
 #include "config.h"
 #include "util.h"
+#include "tmpdir_fixture.h"
 
 static char tmpdir[] = "/tmp/pm-test-config-XXXXXX";
 
@@ -275,17 +276,13 @@ static void test_keys_documented(void **state)
 static int setup(void **state)
 {
     (void)state;
-    return mkdtemp(tmpdir) ? 0 : -1;
+    return tmpdir_make(tmpdir);
 }
 
 static int teardown(void **state)
 {
-    char path[256];
-
     (void)state;
-    snprintf(path, sizeof(path), "%s/postmeter.conf", tmpdir);
-    unlink(path);
-    return rmdir(tmpdir);
+    return tmpdir_remove(tmpdir);
 }
 
 int main(void)

@@ -6,7 +6,6 @@
  * long values survive, and only one holder may have the file open.
  */
 #include <fcntl.h>
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -23,6 +22,7 @@
 #include "ledger_msg.h"
 #include "spool.h"
 #include "util.h"
+#include "tmpdir_fixture.h"
 
 static char tmpdir[] = "/tmp/pm-test-spool-XXXXXX";
 static unsigned file_no;
@@ -583,27 +583,18 @@ static void test_replaced_file(void **state)
     free_msgs(m, 2);
 }
 
-/* rm_entry - nftw callback: remove one entry */
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 /* setup - a private temporary directory */
 static int setup(void **state)
 {
     (void)state;
-    return mkdtemp(tmpdir) ? 0 : -1;
+    return tmpdir_make(tmpdir);
 }
 
 /* teardown - remove the temporary directory and everything in it */
 static int teardown(void **state)
 {
     (void)state;
-    return nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    return tmpdir_remove(tmpdir);
 }
 
 int main(void)

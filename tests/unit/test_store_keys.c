@@ -9,7 +9,6 @@
  * ways. The DKIM record text helpers (dkim_txt.c) are in
  * test_dkim_txt.c. Table-driven throughout.
  */
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -25,6 +24,7 @@
 #include "buf.h"
 #include "store.h"
 #include "util.h"
+#include "tmpdir_fixture.h"
 
 static char tmpdir[] = "/tmp/pm-test-keys-XXXXXX";
 static unsigned db_no;
@@ -461,27 +461,18 @@ static void test_names(void **state)
     assert_false(store_dkim_state_parse("Active", &st));
 }
 
-/* rm_entry - nftw callback removing one entry */
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 /* setup - a private temporary directory */
 static int setup(void **state)
 {
     (void)state;
-    return mkdtemp(tmpdir) ? 0 : -1;
+    return tmpdir_make(tmpdir);
 }
 
 /* teardown - remove the temporary directory and everything in it */
 static int teardown(void **state)
 {
     (void)state;
-    return nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    return tmpdir_remove(tmpdir);
 }
 
 int main(void)
