@@ -39,6 +39,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE_DIR = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(SOURCE_DIR, "tests", "integration"))
 
+from pmtest.dovecot import imap_fetch_all  # noqa: E402
 from pmtest.harness import (INBOUND_IP, OUTBOUND_IP, SMTPFailure, SMTPSession,  # noqa: E402
                             header_value, make_message, new_message_id, pid_alive)
 
@@ -436,23 +437,7 @@ def send_all(info):
 
 def imap_messages(info, user):
     """imap_messages - raw messages (header and body) of user's INBOX"""
-    m = imaplib.IMAP4("127.0.0.1", info["imap_port"], timeout=30)
-    try:
-        m.login(user, info["users"][user])
-        typ, data = m.select("INBOX", readonly=True)
-        if typ != "OK":
-            return []
-        typ, data = m.search(None, "ALL")
-        out = []
-        for num in data[0].split():
-            typ, parts = m.fetch(num, "(BODY.PEEK[])")
-            out += [p[1] for p in parts if isinstance(p, tuple)]
-        return out
-    finally:
-        try:
-            m.logout()
-        except Exception:
-            pass
+    return imap_fetch_all(info["imap_port"], user, info["users"][user])
 
 
 def what_postmeter_added(raw):

@@ -19,6 +19,30 @@ from pmtest.messages import header_value, norm_mid
 from pmtest.procs import wait_for, wait_port
 
 
+def imap_fetch_all(port, user, password, mailbox="INBOX"):
+    """imap_fetch_all - every message in a mailbox on 127.0.0.1:port over IMAP, raw bytes
+    (also used by contrib/demo.py, which knows the port but holds no Harness)"""
+    m = imaplib.IMAP4("127.0.0.1", port, timeout=30)
+    try:
+        m.login(user, password)
+        typ, _ = m.select(mailbox, readonly=True)
+        if typ != "OK":
+            return []
+        typ, data = m.search(None, "ALL")
+        out = []
+        for num in data[0].split():
+            typ, parts = m.fetch(num, "(BODY.PEEK[])")
+            for p in parts:
+                if isinstance(p, tuple):
+                    out.append(p[1])
+        return out
+    finally:
+        try:
+            m.logout()
+        except (imaplib.IMAP4.error, OSError):
+            pass
+
+
 class DovecotMixin:
     """DovecotMixin - Dovecot configuration, process and IMAP reading for Harness.
 
@@ -139,25 +163,7 @@ protocol lmtp {{
 
     def imap_fetch_all(self, user, mailbox="INBOX"):
         """imap_fetch_all - every message in a mailbox over IMAP, raw bytes"""
-        m = imaplib.IMAP4("127.0.0.1", self.imap_port, timeout=30)
-        try:
-            m.login(user, self.password(user))
-            typ, _ = m.select(mailbox, readonly=True)
-            if typ != "OK":
-                return []
-            typ, data = m.search(None, "ALL")
-            out = []
-            for num in data[0].split():
-                typ, parts = m.fetch(num, "(BODY.PEEK[])")
-                for p in parts:
-                    if isinstance(p, tuple):
-                        out.append(p[1])
-            return out
-        finally:
-            try:
-                m.logout()
-            except (imaplib.IMAP4.error, OSError):
-                pass
+        return imap_fetch_all(self.imap_port, user, self.password(user), mailbox)
 
     def imap_count(self, user, mailbox="INBOX"):
         m = imaplib.IMAP4("127.0.0.1", self.imap_port, timeout=30)
