@@ -16,8 +16,14 @@
  *
  *   A signature with l= has "l=N" in its comment, and "partial body" when
  *   the body, canonicalized as its c= says (counted while it streams by),
- *   is longer than N: content was, or may have been, added after signing.
- *   A key with t=y adds "testing key".
+ *   is longer than N: content was, or may have been, added after signing
+ *   (RFC 6376 8.2: anyone may append text, a link, a whole new MIME part
+ *   to such a message and keep dkim=pass). Such a pass is dmarc_ignore,
+ *   "; ignored for DMARC" in the comment, unless the admin said otherwise
+ *   (DKIMV_PARTIAL_COUNTS; dkim_partial_body = count): it stays a pass
+ *   for Authentication-Results, but DMARC must not take it as the From:
+ *   domain vouching for what the reader sees. A key with t=y adds
+ *   "testing key".
  *
  * NEVER
  *   Never puts key material into a comment.
@@ -132,11 +138,12 @@ static void fill(struct dkimv_msg *m, struct sigst *s, struct dkimv_sig *r)
     buf_puts(&why, s->why);
     if (r->body_length >= 0) {
         /* "partial body": the body, canonicalized as c= says, is longer than l= */
-        bool partial =
+        r->partial_body =
             s->body >= 0 && (unsigned long long)r->body_length < m->bodies[s->body].b.total;
-
-        buf_printf(&why, "%sl=%lld%s", why.len ? "; " : "", r->body_length,
-                   partial ? " partial body" : "");
+        r->dmarc_ignore = r->partial_body && r->result == DKIMV_PASS && !m->partial_counts;
+        buf_printf(&why, "%sl=%lld%s%s", why.len ? "; " : "", r->body_length,
+                   r->partial_body ? " partial body" : "",
+                   r->dmarc_ignore ? "; " DKIMV_NOT_FOR_DMARC : "");
     }
     if (s->testing)
         buf_printf(&why, "%stesting key", why.len ? "; " : "");

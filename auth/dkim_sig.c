@@ -8,7 +8,10 @@
  *   refused (RFC 8301 3.1). d= and s= are names (labels of letters,
  *   digits, "-" and "_"), never looked up otherwise. c= defaults to
  *   simple/simple, a lone word means that header canonicalization and a
- *   simple body. h= must name From (RFC 6376 5.4). The domain of i= must
+ *   simple body. h= must name From (RFC 6376 5.4) and has at most
+ *   DKIM_SIG_H_MAX names (more is DKIM_SIG_TOO_MANY_H, which the verifier
+ *   reports as permerror: a bound on the work a stranger's signature may
+ *   cause, not a syntax problem). The domain of i= must
  *   be d= or below it. q= if present must offer dns/txt. b= and bh= are non-empty base64. d= and
  *   the domain of i= lose one trailing dot. t= and x= are numbers, x=
  *   after t= (RFC 6376 3.5: "MUST be greater than"); a
@@ -93,19 +96,29 @@ static bool parse_c(struct dkim_sig *sig, const char *c)
     return ok;
 }
 
-/* parse_h - the h= list into sig->h (lower case); false if a name is empty */
-static bool parse_h(struct dkim_sig *sig, const char *h)
+/* What parse_h() found. */
+enum h_status { H_OK, H_EMPTY_NAME, H_TOO_MANY };
+
+/* parse_h - the h= list into sig->h (lower case), at most DKIM_SIG_H_MAX names */
+static enum h_status parse_h(struct dkim_sig *sig, const char *h)
 {
+    size_t cap = 0;
+
     for (const char *p = h;;) {
         const char *end = strchr(p, ':');
         size_t len = end ? (size_t)(end - p) : strlen(p);
 
         if (len == 0)
-            return false;
-        sig->h = xrealloc(sig->h, (sig->nh + 1) * sizeof(*sig->h));
+            return H_EMPTY_NAME;
+        if (sig->nh == DKIM_SIG_H_MAX)
+            return H_TOO_MANY;
+        if (sig->nh == cap) { /* doubling: one h= is parsed in O(its length) */
+            cap = cap ? 2 * cap : 16;
+            sig->h = xrealloc(sig->h, cap * sizeof(*sig->h));
+        }
         sig->h[sig->nh++] = str_lower(xstrndup(p, len));
         if (end == NULL)
-            return true;
+            return H_OK;
         p = end + 1;
     }
 }
@@ -156,6 +169,7 @@ static const char *check(struct dkim_sig *sig, const struct dkim_tags *tl, long 
     const char *x = dkim_tags_get(tl, "x");
     unsigned long long tv = 0, xv = 0;
     bool alg_ok = a && parse_alg(sig, a);
+    enum h_status hs = H_OK;
 
     if (v == NULL || a == NULL || b == NULL || bh == NULL || d == NULL || h == NULL || s == NULL)
         return "signature missing a required tag";
@@ -164,8 +178,10 @@ static const char *check(struct dkim_sig *sig, const struct dkim_tags *tl, long 
     if (!alg_ok)
         return "unknown algorithm";
     if (*d == '\0' || *s == '\0' || *b == '\0' || *bh == '\0' || !dkim_base64_decode(b, &sig->b) ||
-        !dkim_base64_decode(bh, &sig->bh) || !parse_h(sig, h))
+        !dkim_base64_decode(bh, &sig->bh) || (hs = parse_h(sig, h)) == H_EMPTY_NAME)
         return "signature syntax error";
+    if (hs == H_TOO_MANY)
+        return DKIM_SIG_TOO_MANY_H;
     sig->domain = no_final_dot(str_lower(xstrdup(d)));
     sig->selector = str_lower(xstrdup(s));
     if (!dkim_txt_name_ok(sig->domain) || !dkim_txt_name_ok(sig->selector))

@@ -15,6 +15,13 @@
 #include "buf.h"
 
 #define DKIM_CLOCK_DRIFT 300 /* seconds a t= may lie in the future */
+/*
+ * Names in one h= list at most. Signers list 5-60 (oversigning doubles a
+ * few); a signature with more is refused (dkim_sig_parse() error
+ * DKIM_SIG_TOO_MANY_H, permerror) before any header field is looked at.
+ */
+#define DKIM_SIG_H_MAX      512
+#define DKIM_SIG_TOO_MANY_H "too many h= names"
 
 enum dkim_alg {
     DKIM_ALG_RSA_SHA256,
@@ -49,7 +56,8 @@ bool dkim_domain_within(const char *sub, const char *dom);
  * verified: "signature syntax error", "signature version not 1",
  * "signature missing a required tag", "unknown algorithm", "unknown
  * canonicalization", "unknown query method", "From: not signed", "i= not
- * within d=", "signature expired", "signature in the future".
+ * within d=", "signature expired", "signature in the future",
+ * DKIM_SIG_TOO_MANY_H (more than DKIM_SIG_H_MAX names in h=).
  */
 void dkim_sig_parse(struct dkim_sig *sig, const char *value, size_t len, long long now);
 /* dkim_sig_free - release what dkim_sig_parse() made */

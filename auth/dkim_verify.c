@@ -10,9 +10,10 @@
  *   chosen - d= equal to, a parent or a child of the From: domain first,
  *   then the others, each in header order -, parsed and checked
  *   (dkim_sig.c), their key lookups started (dkim_dns.c: DNS overlaps the
- *   body) and one body hash set up per distinct body canonicalization
- *   and l= among them (lib/dkim_canon.c), so two signatures over the same
- *   body hash it once. At end of message each signature is verified
+ *   body) and one body hash set up per body canonicalization among them
+ *   (lib/dkim_canon.c), with a prefix digest per distinct l=: the body is
+ *   canonicalized and hashed at most twice, however many signatures and
+ *   l= values there are. At end of message each signature is verified
  *   (dkim_check.c) and the results made (dkim_result.c).
  *
  * HEADER FIELDS
@@ -164,6 +165,7 @@ struct dkimv_msg *dkimv_begin(struct dkimv *v, const char *id, unsigned flags)
     (void)id;
     m->v = v;
     m->leadspc = (flags & DKIMV_LEADSPC) != 0;
+    m->partial_counts = (flags & DKIMV_PARTIAL_COUNTS) != 0;
     m->now = (long long)time(NULL);
     return m;
 }
@@ -193,7 +195,10 @@ void dkimv_header(struct dkimv_msg *m, const char *name, const char *value)
     if (strcasecmp(name, "DKIM-Signature") == 0) {
         struct cand *c;
 
-        m->cand = xrealloc(m->cand, (m->ncand + 1) * sizeof(*m->cand));
+        if (m->ncand == m->candcap) { /* doubling: thousands may come */
+            m->candcap = m->candcap ? 2 * m->candcap : 4;
+            m->cand = xrealloc(m->cand, m->candcap * sizeof(*m->cand));
+        }
         c = &m->cand[m->ncand++];
         memset(c, 0, sizeof(*c));
         c->field = m->nf - 1;
@@ -226,6 +231,7 @@ static void choose(struct dkimv_msg *m)
         if (m->cand[i].chosen) {
             m->st[m->nst].cand = &m->cand[i];
             m->st[m->nst].body = -1;
+            m->st[m->nst].cut = -1;
             m->nst++;
         } else {
             m->cand[i].value = xfree(m->cand[i].value);
@@ -234,23 +240,62 @@ static void choose(struct dkimv_msg *m)
     }
 }
 
-/* body_for - the index of the body hash a signature needs, made if new */
-static int body_for(struct dkimv_msg *m, const struct dkim_sig *sig)
+/* body_for - the index of the body hash of a canonicalization, made if new */
+static int body_for(struct dkimv_msg *m, bool relaxed)
 {
-    unsigned long long limit = sig->has_l ? sig->l : DKIM_BODY_ALL;
     struct dkimv_body *b;
 
     for (size_t i = 0; i < m->nbodies; i++)
-        if (m->bodies[i].relaxed == sig->body_relaxed && m->bodies[i].limit == limit)
+        if (m->bodies[i].relaxed == relaxed)
             return (int)i;
-    m->bodies = xrealloc(m->bodies, (m->nbodies + 1) * sizeof(*m->bodies));
+    m->bodies = xrealloc(m->bodies, (m->nbodies + 1) * sizeof(*m->bodies)); /* at most 2 */
     b = &m->bodies[m->nbodies];
     memset(b, 0, sizeof(*b));
-    b->relaxed = sig->body_relaxed;
-    b->limit = limit;
-    if (!dkim_body_init(&b->b, b->relaxed, limit))
+    b->relaxed = relaxed;
+    if (!dkim_body_init(&b->b, relaxed, DKIM_BODY_ALL))
         m->broken = "verifier error";
     return (int)m->nbodies++;
+}
+
+/* cmp_cut - order of two cuts by length */
+static int cmp_cut(const void *a, const void *b)
+{
+    unsigned long long x = ((const struct dkim_body_cut *)a)->at;
+    unsigned long long y = ((const struct dkim_body_cut *)b)->at;
+
+    return x < y ? -1 : x > y;
+}
+
+/*
+ * set_cuts - the distinct l= of the signatures of each body hash, sorted,
+ * and each signature's cut among them (at most max_sigs per message)
+ */
+static void set_cuts(struct dkimv_msg *m)
+{
+    for (size_t k = 0; k < m->nbodies; k++) {
+        struct dkimv_body *b = &m->bodies[k];
+        size_t n = 0;
+
+        b->cut = xcalloc(m->nst ? m->nst : 1, sizeof(*b->cut));
+        for (size_t i = 0; i < m->nst; i++)
+            if (m->st[i].body == (int)k && m->st[i].sig.has_l)
+                b->cut[n++].at = m->st[i].sig.l;
+        qsort(b->cut, n, sizeof(*b->cut), cmp_cut);
+        b->ncut = 0;
+        for (size_t i = 0; i < n; i++)
+            if (b->ncut == 0 || b->cut[b->ncut - 1].at != b->cut[i].at)
+                b->cut[b->ncut++].at = b->cut[i].at;
+        dkim_body_cuts(&b->b, b->cut, b->ncut);
+        for (size_t i = 0; i < m->nst; i++) {
+            struct sigst *s = &m->st[i];
+
+            if (s->body != (int)k || !s->sig.has_l)
+                continue;
+            for (size_t c = 0; c < b->ncut; c++) /* ncut <= max_sigs */
+                if (b->cut[c].at == s->sig.l)
+                    s->cut = (int)c;
+        }
+    }
 }
 
 /* dkimv_eoh - end of header: parse the chosen signatures, start lookups */
@@ -265,8 +310,9 @@ void dkimv_eoh(struct dkimv_msg *m)
 
         dkim_sig_parse(&s->sig, s->cand->value, strlen(s->cand->value), m->now);
         if (s->sig.error == NULL && s->sig.alg != DKIM_ALG_RSA_SHA1)
-            s->body = body_for(m, &s->sig);
+            s->body = body_for(m, s->sig.body_relaxed);
     }
+    set_cuts(m);
     dkimv_keys_start(m);
 }
 
@@ -311,9 +357,12 @@ struct dkimv_msg *dkimv_end(struct dkimv_msg *m)
     dkimv_results_free(m);
     for (size_t i = 0; i < m->nst; i++)
         dkim_sig_free(&m->st[i].sig);
-    for (size_t i = 0; i < m->nbodies; i++)
+    for (size_t i = 0; i < m->nbodies; i++) {
         dkim_body_free(&m->bodies[i].b);
+        free(m->bodies[i].cut);
+    }
     free(m->bodies);
+    dkimv_index_free(m);
     for (size_t i = 0; i < m->ncand; i++) {
         free(m->cand[i].value);
         free(m->cand[i].d);

@@ -20,7 +20,11 @@
  *   temperror  the key could not be fetched now (DNS timeout, SERVFAIL)
  *   permerror  no key (NXDOMAIN, no TXT record: RFC 6376 6.1.2
  *              "PERMFAIL (no key for signature)"), an unusable key record
- *              (syntax, wrong key type, several records)
+ *              (syntax, wrong key type, several records), an RSA key
+ *              too dear to check (dkim_pkey.h: "RSA key over 4096 bits",
+ *              "RSA key exponent too large"/"invalid", "RSA key modulus
+ *              invalid"), more than DKIM_SIG_H_MAX names in h= ("too
+ *              many h= names")
  *   policy     not produced today (kept for local policy decisions)
  *
  * Bounds: at most max_sigs signatures are verified (and looked up in DNS)
@@ -29,9 +33,18 @@
  * header order, and the rest are only counted (results->skipped). The
  * header is kept until end of message (h= picks from it), up to
  * DKIMV_HEADER_MAX (1 MiB) - past that no signature can be checked and
- * each is neutral "header too large"; the body never: it is hashed as it
- * streams by, once per distinct body canonicalization and l= among the
- * chosen signatures.
+ * each is neutral "header too large"; the body never: it is canonicalized
+ * and hashed as it streams by, once per body canonicalization among the
+ * chosen signatures (at most two), every l= a digest taken on the way.
+ * A signature's h= has at most DKIM_SIG_H_MAX (512) names, more is
+ * permerror "too many h= names"; the fields are indexed by name once, so
+ * a message costs O(header log header + max_sigs x header + body) CPU,
+ * whatever its h= lists say (tests/unit/test_dkim_cpu.c, bench/
+ * dkim_worst_bench.c).
+ *
+ * l= (RFC 6376 3.5, 8.2): an l= longer than the canonical body fails; a
+ * pass whose body goes on past l= is reported with "partial body" and,
+ * unless the message began with DKIMV_PARTIAL_COUNTS, dmarc_ignore.
  *
  * Thread safety: one struct dkimv serves every thread; a struct
  * dkimv_msg is used by one thread at a time. Never logs header contents,
@@ -57,6 +70,14 @@ enum dkimv_result {
 
 /* dkimv_begin() flags */
 #define DKIMV_LEADSPC 0x1 /* header values keep their leading white space (SMFIP_HDR_LEADSPC) */
+/*
+ * A pass whose body goes on past its l= counts for DMARC (the
+ * dkim_partial_body = count setting). Without it such a pass is
+ * dmarc_ignore: RFC 6376 8.2 - anyone can append content to the message,
+ * so the signing domain does not vouch for what the reader sees. The
+ * result stays pass either way.
+ */
+#define DKIMV_PARTIAL_COUNTS 0x2
 
 /* One verified signature. Strings are owned by the message (dkimv_end). */
 struct dkimv_sig {
@@ -70,7 +91,14 @@ struct dkimv_sig {
     const char *comment;   /* short reason: "bad signature", "l=1234 partial body"; "" if none */
     unsigned key_bits;     /* size of the key used (256 for Ed25519); 0 if none was loaded */
     long long body_length; /* l= value; -1 when absent */
+    bool partial_body;     /* l= is shorter than the canonical body: content follows what was
+                              signed ("partial body" in the comment) */
+    bool dmarc_ignore;     /* a pass with a partial body, not to be counted for DMARC (see
+                              DKIMV_PARTIAL_COUNTS); the comment says DKIMV_NOT_FOR_DMARC */
 };
+
+/* What the comment of a dmarc_ignore result says after "l=N partial body; ". */
+#define DKIMV_NOT_FOR_DMARC "ignored for DMARC"
 
 struct dkimv_results {
     size_t n;                    /* signatures verified and reported */

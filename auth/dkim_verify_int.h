@@ -53,13 +53,23 @@ struct cand {
     bool chosen;  /* among the max_sigs verified */
 };
 
-/* A body hash under one canonicalization and l=, shared by the signatures that need it. */
+/*
+ * The body hash under one canonicalization (at most two per message),
+ * with a prefix digest per distinct l= of the signatures that use it:
+ * the body is canonicalized and hashed once, whatever their number.
+ */
 struct dkimv_body {
     bool relaxed;
-    unsigned long long limit;
     struct dkim_body b;
-    unsigned char digest[DKIM_SHA256_LEN];
-    bool ok; /* digest is set */
+    struct dkim_body_cut *cut; /* the distinct l= values, ascending */
+    size_t ncut;
+    unsigned char digest[DKIM_SHA256_LEN]; /* the whole body */
+    bool ok;                               /* digest is set */
+};
+
+/* A run of header fields of one name (m->byname[start .. start + n), top to bottom). */
+struct hgroup {
+    size_t start, n;
 };
 
 /* A chosen signature, in header order, and its outcome. */
@@ -68,6 +78,7 @@ struct sigst {
     struct dkim_sig sig;   /* parsed at end of header */
     struct dkimv_key *key; /* its lookup; NULL if none is needed */
     int body;              /* index in m->bodies, -1 if none */
+    int cut;               /* index in that body's cut (its l=), -1: the whole body */
     enum dkimv_result result;
     char why[64];  /* the reason, "" if none */
     unsigned bits; /* key size, 0 if no key was loaded */
@@ -77,6 +88,7 @@ struct sigst {
 struct dkimv_msg {
     struct dkimv *v;
     bool leadspc;
+    bool partial_counts; /* DKIMV_PARTIAL_COUNTS */
     bool eoh_done, eom_done;
     long long now;      /* when the message began: for t= and x= */
     const char *broken; /* static reason: OpenSSL failed, all temperror */
@@ -86,19 +98,27 @@ struct dkimv_msg {
     size_t nf, fcap;    /* fields, room in f */
     char *from_domain;  /* first From: address's domain, lower case */
     struct cand *cand;  /* DKIM-Signature fields */
-    size_t ncand;
+    size_t ncand, candcap;
     struct sigst *st; /* the chosen, in header order */
     size_t nst;
     struct dkimv_key **keys;
     size_t nkeys;
     struct dkimv_body *bodies;
     size_t nbodies;
+    /* the header by field name, made at the first h= lookup (dkim_check.c) */
+    size_t *byname;        /* field indices sorted by name (any case), then position */
+    struct hgroup *groups; /* one per distinct name, in byname order */
+    size_t ngroups;
+    struct buf rcanon;   /* relaxed canonical fields, each made once when first signed */
+    size_t *roff, *rlen; /* per field: where in rcanon; roff SIZE_MAX until made */
     struct dkimv_sig *res;
     struct dkimv_results results;
 };
 
 /* dkimv_check - verify one chosen signature at end of message: s->result, why, bits */
 void dkimv_check(struct dkimv_msg *m, struct sigst *s);
+/* dkimv_index_free - free the header index dkimv_check() made */
+void dkimv_index_free(struct dkimv_msg *m);
 /* dkimv_results_build - m->results from the chosen signatures (all checked) */
 void dkimv_results_build(struct dkimv_msg *m);
 /* dkimv_results_free - free what dkimv_results_build() made */

@@ -18,7 +18,10 @@
  *   nothing (RFC 6376 3.4.3, 3.4.4 and erratum 1384). A CR or LF that is
  *   not part of a CRLF is an ordinary byte. Every canonical byte is
  *   counted (the verifier reports a body longer than l=); only the first
- *   limit of them are hashed.
+ *   limit of them are hashed. Digests of shorter prefixes (the l= of
+ *   several signatures) are copies of the one hash state taken as it
+ *   passes their lengths, so a body is canonicalized and hashed once
+ *   however many l= values there are.
  *
  * NEVER
  *   Never keeps the body or a pointer into a caller's buffer; never
@@ -64,11 +67,44 @@ static bool is_wsp(unsigned char c)
     return c == ' ' || c == '\t';
 }
 
+/* take_cut - the digest of what was hashed so far into c */
+static void take_cut(struct dkim_body *b, struct dkim_body_cut *c)
+{
+    EVP_MD_CTX *copy = EVP_MD_CTX_new();
+    unsigned int n = 0;
+
+    c->ok = copy != NULL && EVP_MD_CTX_copy_ex(copy, b->md) == 1 &&
+            EVP_DigestFinal_ex(copy, c->digest, &n) == 1 && n == DKIM_SHA256_LEN;
+    if (!c->ok)
+        b->failed = true;
+    EVP_MD_CTX_free(copy);
+}
+
+/* hash - n canonical bytes into the hash, taking the cuts they pass (n may be 0) */
+static void hash(struct dkim_body *b, const unsigned char *p, size_t n)
+{
+    while (!b->failed) {
+        size_t step = n;
+
+        while (b->nextcut < b->ncut && b->cut[b->nextcut].at == b->hashed)
+            take_cut(b, &b->cut[b->nextcut++]);
+        if (n == 0)
+            return;
+        if (b->nextcut < b->ncut && b->cut[b->nextcut].at - b->hashed < step)
+            step = (size_t)(b->cut[b->nextcut].at - b->hashed);
+        if (EVP_DigestUpdate(b->md, p, step) != 1)
+            b->failed = true;
+        b->hashed += step;
+        p += step;
+        n -= step;
+    }
+}
+
 /* body_flush - hash what waits in the output block */
 static void body_flush(struct dkim_body *b)
 {
-    if (b->outlen > 0 && !b->failed && EVP_DigestUpdate(b->md, b->out, b->outlen) != 1)
-        b->failed = true;
+    if (b->outlen > 0)
+        hash(b, b->out, b->outlen);
     b->outlen = 0;
 }
 
@@ -127,6 +163,14 @@ bool dkim_body_init(struct dkim_body *b, bool relaxed, unsigned long long limit)
     return !b->failed;
 }
 
+/* dkim_body_cuts - prefix digests to take on the way */
+void dkim_body_cuts(struct dkim_body *b, struct dkim_body_cut *cut, size_t ncut)
+{
+    b->cut = cut;
+    b->ncut = ncut;
+    b->nextcut = 0;
+}
+
 /*
  * plain_run - how many bytes from p[0] on pass unchanged: simple, up to a
  * CR; relaxed, up to a CR, a tab or a space that is not one space
@@ -165,8 +209,7 @@ static void body_run(struct dkim_body *b, const unsigned char *p, size_t n)
     if (take > sizeof(b->out) - b->outlen) {
         body_flush(b);
         if (take >= sizeof(b->out)) { /* large: straight into the hash */
-            if (!b->failed && EVP_DigestUpdate(b->md, p, take) != 1)
-                b->failed = true;
+            hash(b, p, take);
             return;
         }
     }
@@ -226,6 +269,7 @@ bool dkim_body_final(struct dkim_body *b, unsigned char digest[DKIM_SHA256_LEN])
         body_put(b, '\n');
     }
     body_flush(b);
+    hash(b, NULL, 0); /* a cut at the very end */
     if (b->failed || EVP_DigestFinal_ex(b->md, digest, &n) != 1 || n != DKIM_SHA256_LEN) {
         b->failed = true;
         return false;

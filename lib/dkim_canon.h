@@ -27,23 +27,36 @@
 const EVP_MD *dkim_sha256(void);
 
 /*
+ * A digest of the first at canonical bytes of a body, taken on the way
+ * (dkim_body_cuts): the l= of a verified signature. ok once taken.
+ */
+struct dkim_body_cut {
+    unsigned long long at;
+    unsigned char digest[DKIM_SHA256_LEN];
+    bool ok;
+};
+
+/*
  * The body hash of one message under one body canonicalization, fed in
  * chunks split anywhere. Nothing of the body is kept but a few bytes of
  * state: a CR that may start a line end, one pending space (relaxed) and
  * a count of empty lines that are dropped if nothing follows them.
  */
 struct dkim_body {
-    EVP_MD_CTX *md;           /* SHA-256 */
-    bool relaxed;             /* relaxed (RFC 6376 3.4.4), else simple (3.4.3) */
-    bool cr;                  /* the last byte was a CR: a line end if LF follows */
-    bool wsp;                 /* relaxed: white space seen in the line, not yet written */
-    bool content;             /* the current line has written something */
-    bool failed;              /* OpenSSL failed */
-    unsigned long long limit; /* canonical bytes hashed at most (l=); ~0ULL: all */
-    unsigned long long total; /* canonical bytes so far, hashed or not */
-    unsigned long long empty; /* empty lines not yet written */
-    size_t outlen;            /* bytes in out */
-    unsigned char out[2048];  /* canonical bytes waiting for the hash */
+    EVP_MD_CTX *md;            /* SHA-256 */
+    bool relaxed;              /* relaxed (RFC 6376 3.4.4), else simple (3.4.3) */
+    bool cr;                   /* the last byte was a CR: a line end if LF follows */
+    bool wsp;                  /* relaxed: white space seen in the line, not yet written */
+    bool content;              /* the current line has written something */
+    bool failed;               /* OpenSSL failed */
+    unsigned long long limit;  /* canonical bytes hashed at most (l=); ~0ULL: all */
+    unsigned long long total;  /* canonical bytes so far, hashed or not */
+    unsigned long long empty;  /* empty lines not yet written */
+    unsigned long long hashed; /* canonical bytes given to md so far */
+    struct dkim_body_cut *cut; /* prefix digests to take, ascending at; not owned */
+    size_t ncut, nextcut;      /* cuts, the first not yet taken */
+    size_t outlen;             /* bytes in out */
+    unsigned char out[2048];   /* canonical bytes waiting for the hash */
 };
 
 #define DKIM_BODY_ALL (~0ULL) /* dkim_body_init(): no l= limit */
@@ -54,6 +67,14 @@ struct dkim_body {
  * safe to free).
  */
 bool dkim_body_init(struct dkim_body *b, bool relaxed, unsigned long long limit);
+/*
+ * dkim_body_cuts - also take the digest of the first cut[i].at canonical
+ * bytes of the body as the hash passes them (one pass serves every l=:
+ * the SHA-256 state is copied at each cut). cut[] is sorted by at,
+ * without repeats, outlives b, and is set before the first update; a cut
+ * past the end of the body (or past limit) stays !ok.
+ */
+void dkim_body_cuts(struct dkim_body *b, struct dkim_body_cut *cut, size_t ncut);
 /* dkim_body_update - a chunk of the body (CRLF line ends, any split) */
 void dkim_body_update(struct dkim_body *b, const unsigned char *p, size_t len);
 /*

@@ -20,10 +20,11 @@
  *     of any bytes decodes back to them, with or without its padding;
  *   - dkim_sig_parse() gives no reason or one of those in dkim_sig.h,
  *     "signature syntax error" when the tag-list is refused; a usable
- *     signature has v=1, non-empty lower-case d= and s=, non-empty
- *     lower-case h= names with From among them, i= within d=, x= not
- *     before now, t= not beyond now + DKIM_CLOCK_DRIFT, l= exactly when
- *     the list has one, b= and bh= no longer than the input;
+ *     signature has v=1, non-empty lower-case d= and s=, 1 to
+ *     DKIM_SIG_H_MAX non-empty lower-case h= names with From among them,
+ *     i= within d=, x= not before now, t= not beyond now +
+ *     DKIM_CLOCK_DRIFT, l= exactly when the list has one, b= and bh= no
+ *     longer than the input;
  *   - dkim_keyrec_parse() gives one of its statuses, a documented reason
  *     unless OK, a revoked key only with p= empty, an OK key with some
  *     bytes and of the signature's type.
@@ -210,7 +211,7 @@ static void check_sig(const uint8_t *data, size_t size, bool tags_ok)
         "signature syntax error",  "signature version not 1",  "signature missing a required tag",
         "unknown algorithm",       "unknown canonicalization", "unknown query method",
         "From: not signed",        "i= not within d=",         "signature expired",
-        "signature in the future",
+        "signature in the future", DKIM_SIG_TOO_MANY_H,
     };
     struct dkim_sig sig = {0};
     char *copy = xmalloc(size ? size : 1);
@@ -228,7 +229,7 @@ static void check_sig(const uint8_t *data, size_t size, bool tags_ok)
     if (sig.error == NULL) {
         fuzz_check(sig.domain && sig.domain[0] && lower(sig.domain));
         fuzz_check(sig.selector && sig.selector[0] && lower(sig.selector));
-        fuzz_check(sig.nh >= 1);
+        fuzz_check(sig.nh >= 1 && sig.nh <= DKIM_SIG_H_MAX);
         for (size_t k = 0; k < sig.nh; k++) {
             fuzz_check(sig.h[k][0] && lower(sig.h[k]) && strchr(sig.h[k], ':') == NULL);
             from = from || strcmp(sig.h[k], "from") == 0;

@@ -3,7 +3,8 @@
  * bodies under simple (3.4.3) and relaxed (3.4.4) against their known
  * canonical text, fed whole, a byte at a time and split in two at every
  * point, with l= limits (3.4.5) before, inside and beyond the body; the
- * RFC's own example (3.4.5); header fields (3.4.1, 3.4.2).
+ * RFC's own example (3.4.5); prefix digests taken on the way for several
+ * l= at once (dkim_body_cuts); header fields (3.4.1, 3.4.2).
  *
  * Expected digests are never written down: each is OpenSSL's SHA-256 of
  * the expected canonical text (its first limit bytes), computed here.
@@ -84,6 +85,69 @@ static void check_body(const char *body, size_t len, bool relaxed, const char *w
 }
 
 #define S(lit) lit, sizeof(lit) - 1 /* a literal with its length (NULs kept) */
+
+/*
+ * check_cuts - body (canonical form want) hashed once with cuts at every
+ * length of at[]: each cut's digest is the SHA-256 of want's first at
+ * bytes, taken exactly when at <= wantlen; the whole digest unchanged
+ */
+static void check_cuts(const char *body, size_t len, bool relaxed, const char *want, size_t wantlen,
+                       const unsigned long long *at, size_t nat, size_t chunk)
+{
+    struct dkim_body_cut cut[16];
+    struct dkim_body b;
+    unsigned char digest[DKIM_SHA256_LEN], expect[SHA256_DIGEST_LENGTH];
+
+    assert_true(nat <= 16);
+    memset(cut, 0, sizeof(cut));
+    for (size_t i = 0; i < nat; i++)
+        cut[i].at = at[i];
+    assert_true(dkim_body_init(&b, relaxed, DKIM_BODY_ALL));
+    dkim_body_cuts(&b, cut, nat);
+    for (size_t off = 0; off < len; off += chunk)
+        dkim_body_update(&b, (const unsigned char *)body + off,
+                         len - off < chunk ? len - off : chunk);
+    assert_true(dkim_body_final(&b, digest));
+    assert_int_equal(b.total, wantlen);
+    SHA256((const unsigned char *)want, wantlen, expect);
+    assert_memory_equal(digest, expect, DKIM_SHA256_LEN);
+    for (size_t i = 0; i < nat; i++) {
+        assert_int_equal(cut[i].ok, at[i] <= wantlen);
+        if (cut[i].ok) {
+            SHA256((const unsigned char *)want, (size_t)at[i], expect);
+            assert_memory_equal(cut[i].digest, expect, DKIM_SHA256_LEN);
+        }
+    }
+    dkim_body_free(&b);
+}
+
+/* one pass, several l=: the digest of each prefix, as if hashed alone */
+static void test_body_cuts(void **state)
+{
+    static const char rfc[] = " C \r\nD \t E\r\n\r\n\r\n"; /* RFC 6376 3.4.5 */
+    const unsigned long long small[] = {0, 1, 4, 8, 9, 10, 12, 13, 1000};
+    const size_t chunks[] = {1, 3, 4096};
+    struct buf big = BUF_INIT;
+
+    (void)state;
+    for (size_t c = 0; c < sizeof(chunks) / sizeof(chunks[0]); c++) {
+        check_cuts(rfc, sizeof(rfc) - 1, true, " C\r\nD E\r\n", 9, small, 9, chunks[c]);
+        check_cuts(rfc, sizeof(rfc) - 1, false, " C \r\nD \t E\r\n", 12, small, 9, chunks[c]);
+        check_cuts(rfc, sizeof(rfc) - 1, true, " C\r\nD E\r\n", 9, small, 0, chunks[c]);
+    }
+    /* long lines pass straight into the hash (no output block): cuts inside them */
+    for (int i = 0; i < 2000; i++)
+        buf_puts(&big, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789\r\n");
+    {
+        const unsigned long long at[] = {0, 2047, 2048, 2049, 64000, 65536, 127999, 128000};
+
+        assert_int_equal(big.len, 128000);
+        check_cuts(big.data, big.len, true, big.data, big.len, at, 8, 65536);
+        check_cuts(big.data, big.len, false, big.data, big.len, at, 8, 100000);
+        check_cuts(big.data, big.len, true, big.data, big.len, at, 8, 7);
+    }
+    buf_free(&big);
+}
 
 /* bodies and their canonical forms under both canonicalizations */
 static void test_body(void **state)
@@ -270,9 +334,8 @@ static void test_header(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_body),
-        cmocka_unit_test(test_long_body),
-        cmocka_unit_test(test_body_reinit),
+        cmocka_unit_test(test_body),      cmocka_unit_test(test_body_cuts),
+        cmocka_unit_test(test_long_body), cmocka_unit_test(test_body_reinit),
         cmocka_unit_test(test_header),
     };
 

@@ -32,6 +32,10 @@
 #define B   "b=dGVzdA==; "                                      /* "test" */
 #define BH  "bh=47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=; " /* SHA-256 of "" */
 #define REQ V A D SEL H B BH
+/* 8, 64 and 512 more names for h= */
+#define X8   ":x:x:x:x:x:x:x:x"
+#define X64  X8 X8 X8 X8 X8 X8 X8 X8
+#define X512 X64 X64 X64 X64 X64 X64 X64 X64
 
 /* parse - dkim_sig_parse() of value from a copy without a NUL after it */
 static void parse(struct dkim_sig *sig, const char *value, long long now)
@@ -50,7 +54,7 @@ static const char *const sig_reasons[] = {
     "signature syntax error",  "signature version not 1",  "signature missing a required tag",
     "unknown algorithm",       "unknown canonicalization", "unknown query method",
     "From: not signed",        "i= not within d=",         "signature expired",
-    "signature in the future",
+    "signature in the future", DKIM_SIG_TOO_MANY_H,
 };
 
 #define ANY_ALG (-1)
@@ -138,6 +142,8 @@ static const struct {
     /* times (more in test_sig_times) */
     {REQ "x=1699999999", "signature expired", ANY_ALG},
     {REQ "t=1700000301", "signature in the future", ANY_ALG},
+    /* h= past its bound: 513 names */
+    {V A D SEL "h=from" X512 "; " B BH, "too many h= names", ANY_ALG},
     /* rsa-sha1 is recognised whatever else is wrong (RFC 8301: the caller fails it) */
     {"v=2; a=rsa-sha1; " D SEL H B BH, "signature version not 1", DKIM_ALG_RSA_SHA1},
     {V "a=rsa-sha1; " D SEL H B, "signature missing a required tag", DKIM_ALG_RSA_SHA1},
@@ -272,6 +278,43 @@ static void test_sig_valid(void **state)
 }
 
 /* t= and x= against now: x= in the past expires, t= may run DKIM_CLOCK_DRIFT ahead */
+/* test_h_bound - h= of up to DKIM_SIG_H_MAX names parses, one more is refused, however many */
+static void test_h_bound(void **state)
+{
+    static const struct {
+        size_t names;
+        const char *error; /* NULL: usable */
+    } cases[] = {
+        {1, NULL},
+        {511, NULL},
+        {512, NULL},
+        {513, DKIM_SIG_TOO_MANY_H},
+        {50000, DKIM_SIG_TOO_MANY_H},
+    };
+
+    (void)state;
+    assert_int_equal(DKIM_SIG_H_MAX, 512); /* documented in postmeter-milter(8) */
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct buf v = BUF_INIT;
+        struct dkim_sig sig;
+
+        buf_puts(&v, V A D SEL B BH "h=from");
+        for (size_t k = 1; k < cases[i].names; k++)
+            buf_puts(&v, k % 2 ? ":x" : ":From"); /* duplicates count: oversigning */
+        parse(&sig, buf_cstr(&v), NOW);
+        if (cases[i].error == NULL) {
+            assert_null(sig.error);
+            assert_int_equal(sig.nh, cases[i].names);
+        } else {
+            assert_non_null(sig.error);
+            assert_string_equal(sig.error, cases[i].error);
+            assert_true(sig.nh <= DKIM_SIG_H_MAX); /* stopped at the bound */
+        }
+        dkim_sig_free(&sig);
+        buf_free(&v);
+    }
+}
+
 static void test_sig_times(void **state)
 {
     static const struct {
@@ -468,7 +511,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sig_errors), cmocka_unit_test(test_sig_valid),
         cmocka_unit_test(test_sig_times),  cmocka_unit_test(test_sig_domain_dot),
-        cmocka_unit_test(test_keyrec),
+        cmocka_unit_test(test_keyrec),     cmocka_unit_test(test_h_bound),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -481,6 +481,56 @@ static void test_identity(void **state)
     fake_free(&f);
 }
 
+/*
+ * test_partial_body - l= and DMARC (RFC 6376 3.5, 8.2): a pass whose body
+ * goes on past l= is partial_body and, unless DKIMV_PARTIAL_COUNTS,
+ * dmarc_ignore; l= equal to the body is neither; l= past the body fails
+ */
+static void test_partial_body(void **state)
+{
+    static const struct {
+        const char *file;
+        unsigned flags;
+        const char *want;
+        bool partial, ignore;
+    } cases[] = {
+        {"length.eml", 0, "pass l=75 partial body; ignored for DMARC", true, true},
+        {"length.eml", DKIMV_PARTIAL_COUNTS, "pass l=75 partial body", true, false},
+        {"length-simple.eml", 0, "pass l=79 partial body; ignored for DMARC", true, true},
+        {"length-equal.eml", 0, "pass l=75", false, false},
+        {"length-full.eml", 0, "pass l=97", false, false},
+        {"length-long.eml", 0, "fail l= longer than the body; l=85", false, false},
+        {"length-long.eml", DKIMV_PARTIAL_COUNTS, "fail l= longer than the body; l=85", false,
+         false},
+        {"rsa-relaxed.eml", 0, "pass ", false, false},
+    };
+    struct fake f;
+    struct dkimv *v;
+
+    (void)state;
+    fake_load(&f);
+    v = open_fake(&f, 5, 1024);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct dkimv_msg *m = dkimv_begin(v, "partial", cases[i].flags);
+        const struct dkimv_results *r;
+        char path[512], *data, *got;
+        size_t len;
+
+        assert_true(snprintf_ok(path, sizeof(path), "%s/dkim/%s", TEST_DATA_DIR, cases[i].file));
+        data = read_all(path, &len);
+        r = feed(m, data, len, false, 100);
+        got = summary(r);
+        assert_string_equal(got, cases[i].want);
+        assert_int_equal(r->sig[0].partial_body, cases[i].partial);
+        assert_int_equal(r->sig[0].dmarc_ignore, cases[i].ignore);
+        free(got);
+        free(data);
+        dkimv_end(m);
+    }
+    dkimv_close(v);
+    fake_free(&f);
+}
+
 /* test_abandoned - a message ended at any point leaks nothing (ASan) */
 static void test_abandoned(void **state)
 {
@@ -530,6 +580,7 @@ int main(void)
         cmocka_unit_test(test_temporary_failures), cmocka_unit_test(test_no_resolver),
         cmocka_unit_test(test_min_key_bits),       cmocka_unit_test(test_limits),
         cmocka_unit_test(test_identity),           cmocka_unit_test(test_abandoned),
+        cmocka_unit_test(test_partial_body),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -14,6 +14,20 @@ The outputs are checked in; rerun only to change them:
 
 python3-dkim signs every message; the expectations are ours (python3-dkim
 accepts rsa-sha1 and short keys, which RFC 8301 and our policy refuse).
+
+Where we are deliberately stricter than python3-dkim (it says pass, we do
+not; tests/integration/test_dkim_verify.py keeps the same list, STRICTER):
+  rsa-sha1 not accepted     sha1.eml          RFC 8301 3.1
+  several key records       multi.eml         RFC 6376 3.6.2.2
+  l= longer than the body   length-long.eml   RFC 6376 3.5, l=: "MUST NOT be
+                                              larger than the actual number
+                                              of octets in the canonicalized
+                                              message body"
+  too many h= names         h-too-many.eml    our bound (DKIM_SIG_H_MAX, 512
+                                              names), so that a stranger's h=
+                                              cannot cost more than that
+A pass whose body goes on past l= (length.eml, length-simple.eml) stays a
+pass but is "ignored for DMARC" (RFC 6376 8.2); python3-dkim only verifies.
 """
 
 import base64
@@ -97,6 +111,25 @@ def sign(msg, sel, key, alg=b"rsa-sha256", canon=(b"relaxed", b"relaxed"), domai
     return sig + msg
 
 
+class LongBytes(bytes):
+    """A canonical body that claims EXTRA more bytes: python3-dkim's l= = len(body)."""
+    EXTRA = 10
+
+    def __len__(self):
+        return bytes.__len__(self) + self.EXTRA
+
+
+def sign_l_too_long(msg, sel, key):
+    """msg signed with l= EXTRA bytes past its canonical body, bh= over all of it"""
+    policy = dkim.CanonicalizationPolicy
+    real = policy.canonicalize_body
+    policy.canonicalize_body = lambda self, body: LongBytes(real(self, body))
+    try:
+        return sign(msg, sel, key, length=True)
+    finally:
+        policy.canonicalize_body = real
+
+
 def base(tag):
     return BASE % tag.encode()
 
@@ -167,7 +200,8 @@ def main():
 
     signed = sign(base("length"), b"rsa2048", rsa2048, length=True)
     msgs["length.eml"] = signed + b"Appended after signing.\r\n"
-    expect.append(("length.eml", "pass", "l=%d partial body" % l_tag(signed)))
+    expect.append(("length.eml", "pass",
+                   "l=%d partial body; ignored for DMARC" % l_tag(signed)))
     # l= covers all: collapsed spaces, trailing white space and blank lines
     # make the raw body longer than the canonical one, yet nothing is unsigned
     signed = sign(base("length-full") + b"trailing white space \t \r\n\r\n\r\n",
@@ -177,7 +211,23 @@ def main():
     signed = sign(base("length-simple"), b"rsa2048", rsa2048, length=True,
                   canon=(b"simple", b"simple"))
     msgs["length-simple.eml"] = signed + b"\r\nAppended after signing.\r\n"
-    expect.append(("length-simple.eml", "pass", "l=%d partial body" % l_tag(signed)))
+    expect.append(("length-simple.eml", "pass",
+                   "l=%d partial body; ignored for DMARC" % l_tag(signed)))
+    # l= equal to the body: nothing unsigned
+    signed = sign(base("length-equal"), b"rsa2048", rsa2048, length=True)
+    msgs["length-equal.eml"] = signed
+    expect.append(("length-equal.eml", "pass", "l=%d" % l_tag(signed)))
+    # l= longer than the body (RFC 6376 3.5: MUST NOT): python3-dkim passes it
+    signed = sign_l_too_long(base("length-long"), b"rsa2048", rsa2048)
+    msgs["length-long.eml"] = signed
+    expect.append(("length-long.eml", "fail", "l= longer than the body; l=%d" % l_tag(signed)))
+    # h= at our bound (DKIM_SIG_H_MAX = 512 names, From oversigned) and one past it
+    many = SIGNED_HEADERS + [b"from"] * (512 - len(SIGNED_HEADERS))
+    msgs["h-max.eml"] = sign(base("h-max"), b"rsa2048", rsa2048, headers=many)
+    expect.append(("h-max.eml", "pass", ""))
+    msgs["h-too-many.eml"] = sign(base("h-too-many"), b"rsa2048", rsa2048,
+                                  headers=many + [b"from"])
+    expect.append(("h-too-many.eml", "permerror", "too many h= names"))
     msgs["rsa4096-notes.eml"] = sign(base("rsa4096"), b"rsa4096", rsa4096)
     expect.append(("rsa4096-notes.eml", "pass", ""))
     msgs["multi.eml"] = sign(base("multi"), b"multi", rsa2048)
