@@ -23,6 +23,7 @@
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "dmarc.h"
@@ -88,12 +89,99 @@ static struct dns_result *dns_lookup_cb(void *arg, const char *name, int type)
     return dns_lookup(arg, name, type);
 }
 
+/* dns_submit_cb - start a lib/dns lookup */
+static void *dns_submit_cb(void *arg, const char *name, int type)
+{
+    return dns_submit(arg, name, type);
+}
+
+/* dns_wait_cb - collect a lib/dns lookup */
+static struct dns_result *dns_wait_cb(void *arg, void *q)
+{
+    (void)arg;
+    return dns_wait(q);
+}
+
+/* dns_cancel_cb - drop a lib/dns lookup */
+static void dns_cancel_cb(void *arg, void *q)
+{
+    (void)arg;
+    dns_cancel(q);
+}
+
 /* dmarc_resolver_dns - a resolver that asks lib/dns */
 struct dmarc_resolver dmarc_resolver_dns(struct dns *d)
 {
-    struct dmarc_resolver r = {dns_lookup_cb, d};
+    struct dmarc_resolver r = {dns_lookup_cb, d, dns_submit_cb, dns_wait_cb, dns_cancel_cb};
 
     return r;
+}
+
+/*
+ * The lookups of one message: at most DMARC_LOOKUPS_MAX, some submitted
+ * ahead (prefetch) and collected when the walk asks for them.
+ */
+struct lookups {
+    const struct dmarc_resolver *res;
+    unsigned count; /* lookups made or submitted */
+    size_t n;
+    struct pending {
+        char name[ORGDOMAIN_LEN + 8];
+        int type;
+        void *q; /* NULL once collected */
+    } p[DMARC_LOOKUPS_MAX];
+};
+
+/* lk_submit - start a lookup ahead if the resolver can (and it is not under way) */
+static void lk_submit(struct lookups *lk, const char *name, int type)
+{
+    struct pending *e;
+
+    if (lk->res->submit == NULL || lk->n == DMARC_LOOKUPS_MAX || lk->count >= DMARC_LOOKUPS_MAX)
+        return;
+    for (size_t i = 0; i < lk->n; i++)
+        if (lk->p[i].q && lk->p[i].type == type && strcmp(lk->p[i].name, name) == 0)
+            return;
+    e = &lk->p[lk->n];
+    if (!strlcpy_ok(e->name, name, sizeof(e->name)))
+        return;
+    e->type = type;
+    e->q = lk->res->submit(lk->res->arg, name, type);
+    lk->n++;
+    lk->count++;
+}
+
+/* lk_get - the answer for name/type: a submitted one, else a new lookup; caller frees */
+static struct dns_result *lk_get(struct lookups *lk, const char *name, int type)
+{
+    struct dns_result *r;
+
+    for (size_t i = 0; i < lk->n; i++) {
+        struct pending *e = &lk->p[i];
+
+        if (e->q && e->type == type && strcmp(e->name, name) == 0) {
+            r = lk->res->wait(lk->res->arg, e->q);
+            e->q = NULL;
+            return r;
+        }
+    }
+    if (lk->count >= DMARC_LOOKUPS_MAX) { /* cannot happen (dmarc.h, BOUNDS); never unbounded */
+        warn("dmarc: lookup budget of %d spent, %s counts as a timeout", DMARC_LOOKUPS_MAX, name);
+        r = xcalloc(1, sizeof(*r));
+        r->status = DNS_TEMPFAIL;
+        return r;
+    }
+    lk->count++;
+    return lk->res->lookup(lk->res->arg, name, type);
+}
+
+/* lk_finish - drop what was submitted and never collected */
+static void lk_finish(struct lookups *lk)
+{
+    for (size_t i = 0; i < lk->n; i++)
+        if (lk->p[i].q)
+            lk->res->cancel(lk->res->arg, lk->p[i].q);
+    lk->n = 0;
 }
 
 /* reasonf - set a->reason; an over-long reason is cut and ends in "..." */
@@ -121,8 +209,7 @@ static void copy_name(char dst[ORGDOMAIN_LEN], const char *src)
 }
 
 /* fetch_record - look for the one DMARC record at _dmarc.<domain> */
-static enum fetch fetch_record(const struct dmarc_resolver *res, const char *domain,
-                               struct dmarc_record *rec)
+static enum fetch fetch_record(struct lookups *lk, const char *domain, struct dmarc_record *rec)
 {
     char name[ORGDOMAIN_LEN + 8];
     struct dns_result *r;
@@ -132,7 +219,7 @@ static enum fetch fetch_record(const struct dmarc_resolver *res, const char *dom
     memset(rec, 0, sizeof(*rec));
     if (!snprintf_ok(name, sizeof(name), "_dmarc.%s", domain) || strlen(name) > 253)
         return FETCH_NONE; /* cannot exist in the DNS */
-    r = res->lookup(res->arg, name, DNS_T_TXT);
+    r = lk_get(lk, name, DNS_T_TXT);
     switch (r->status) {
     case DNS_OK:
         for (size_t i = 0; r->txt != NULL && i < r->n; i++) {
@@ -162,14 +249,18 @@ static enum fetch fetch_record(const struct dmarc_resolver *res, const char *dom
     return f;
 }
 
+static const int exist_types[] = {DNS_T_A, DNS_T_AAAA, DNS_T_MX};
+
 /* domain_exists - 0 if A, AAAA and MX are all NXDOMAIN, -1 on a timeout, else 1 */
-static int domain_exists(const struct dmarc_resolver *res, const char *domain)
+static int domain_exists(struct lookups *lk, const char *domain)
 {
-    static const int types[] = {DNS_T_A, DNS_T_AAAA, DNS_T_MX};
+    const size_t ntypes = sizeof(exist_types) / sizeof(exist_types[0]);
     bool temp = false;
 
-    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
-        struct dns_result *r = res->lookup(res->arg, domain, types[i]);
+    for (size_t i = 0; i < ntypes; i++) /* all three under way at once */
+        lk_submit(lk, domain, exist_types[i]);
+    for (size_t i = 0; i < ntypes; i++) {
+        struct dns_result *r = lk_get(lk, domain, exist_types[i]);
         enum dns_status s = r->status;
 
         dns_result_free(r);
@@ -222,8 +313,8 @@ static enum dmarc_policy lower_policy(enum dmarc_policy p)
 }
 
 /* apply_policy - a failed message: which tag applies, sampling, disposition */
-static void apply_policy(const struct dmarc_resolver *res, const struct dmarc_input *in,
-                         bool at_org, struct dmarc_answer *a)
+static void apply_policy(struct lookups *lk, const struct dmarc_input *in, bool at_org,
+                         bool failing, struct dmarc_answer *a)
 {
     a->result = DMARC_RESULT_FAIL;
     a->source = DMARC_SOURCE_P;
@@ -234,7 +325,7 @@ static void apply_policy(const struct dmarc_resolver *res, const struct dmarc_in
             a->policy = a->sp;
         }
         if (a->np != DMARC_POLICY_UNSET && a->np != a->policy) {
-            int e = domain_exists(res, a->from_domain);
+            int e = domain_exists(lk, a->from_domain);
 
             if (e < 0) {
                 a->result = DMARC_RESULT_TEMPERROR;
@@ -251,13 +342,14 @@ static void apply_policy(const struct dmarc_resolver *res, const struct dmarc_in
     }
     a->sampled = in->sample % 100 < a->pct;
     a->disposition = a->sampled ? a->policy : lower_policy(a->policy);
-    reasonf(a, "no aligned SPF or DKIM pass; %s=%s%s", dmarc_source_name(a->source),
-            dmarc_policy_name(a->policy), a->sampled ? "" : ", not in pct sample");
+    reasonf(a, "%s; %s=%s%s", failing ? "counted as failing" : "no aligned SPF or DKIM pass",
+            dmarc_source_name(a->source), dmarc_policy_name(a->policy),
+            a->sampled ? "" : ", not in pct sample");
 }
 
-/* eval_domain - DMARC for one candidate From domain */
-static void eval_domain(const struct dmarc_resolver *res, const struct dmarc_input *in,
-                        const char *domain, struct dmarc_answer *a)
+/* eval_domain - DMARC for one candidate From domain; failing: no pass counts */
+static void eval_domain(struct lookups *lk, const struct dmarc_input *in, const char *domain,
+                        bool failing, struct dmarc_answer *a)
 {
     struct dmarc_record rec;
     enum fetch f;
@@ -272,13 +364,13 @@ static void eval_domain(const struct dmarc_resolver *res, const struct dmarc_inp
         reasonf(a, "no organizational domain for %s", domain);
         return;
     }
-    f = fetch_record(res, domain, &rec);
+    f = fetch_record(lk, domain, &rec);
     /* a permanent DNS error at the sub-domain must not hide the org's policy */
     if ((f == FETCH_NONE || f == FETCH_PERM) && strcmp(a->org_domain, domain) != 0) {
         dmarc_record_clear(&rec);
         where = a->org_domain;
         at_org = true;
-        f = fetch_record(res, where, &rec);
+        f = fetch_record(lk, where, &rec);
     }
     switch (f) {
     case FETCH_FOUND:
@@ -316,7 +408,8 @@ static void eval_domain(const struct dmarc_resolver *res, const struct dmarc_inp
     a->rua = rec.rua;
     a->ruf = rec.ruf;
     rec.rua = rec.ruf = NULL;
-    check_alignment(in, a);
+    if (!failing)
+        check_alignment(in, a);
     if (a->dkim_aligned || a->spf_aligned) {
         a->result = DMARC_RESULT_PASS;
         if (a->dkim_aligned)
@@ -324,7 +417,7 @@ static void eval_domain(const struct dmarc_resolver *res, const struct dmarc_inp
         else
             reasonf(a, "aligned SPF pass");
     } else {
-        apply_policy(res, in, at_org, a);
+        apply_policy(lk, in, at_org, failing, a);
     }
 out:
     dmarc_record_clear(&rec);
@@ -358,16 +451,71 @@ void dmarc_answer_clear(struct dmarc_answer *a)
     memset(a, 0, sizeof(*a));
 }
 
-/* from_permerror - the answer when the From gives nothing to evaluate */
-static void from_permerror(struct dmarc_answer *a, unsigned flags)
+/* from_permerror - the answer when the From gives no domain to evaluate */
+static void from_permerror(struct dmarc_answer *a, unsigned flags, unsigned bad)
 {
-    const char *why = from_domain_problem(flags);
+    const char *why = from_domain_problem(flags & bad);
 
     memset(a, 0, sizeof(*a));
     a->result = DMARC_RESULT_PERMERROR;
     a->disposition = DMARC_POLICY_NONE;
     a->from_flags = flags;
+    a->from_bad = true;
     reasonf(a, "%s", why ? why : "no usable From domain");
+}
+
+/* too_many - more domains than are looked up: fail, reject, no lookup (dmarc.h) */
+static void too_many(struct dmarc_answer *a, unsigned flags)
+{
+    memset(a, 0, sizeof(*a));
+    a->result = DMARC_RESULT_FAIL;
+    a->policy = DMARC_POLICY_REJECT;
+    a->disposition = DMARC_POLICY_REJECT;
+    a->sampled = true;
+    a->from_flags = flags;
+    a->from_bad = true;
+    if (flags & FROM_DOMAIN_FIELDS) /* inbound.c: also when fields past its bound were dropped */
+        reasonf(a,
+                "several From fields, more than %d domains or fields not read: "
+                "those not looked up count as p=reject",
+                FROM_DOMAIN_MAX);
+    else
+        reasonf(a, "more than %d From domains: those not looked up count as p=reject",
+                FROM_DOMAIN_MAX);
+}
+
+/* bad_answer - the strictest answer of a bad From's failing candidates, as dmarc.h says */
+static void bad_answer(struct dmarc_answer *a, unsigned flags, unsigned bad)
+{
+    const char *why = from_domain_problem(flags & bad);
+    char buf[sizeof(a->reason)];
+
+    if (a->result == DMARC_RESULT_NONE || a->result == DMARC_RESULT_PASS) {
+        a->result = DMARC_RESULT_PERMERROR;
+        a->disposition = DMARC_POLICY_NONE;
+        reasonf(a, "no DMARC policy for any domain in it");
+    }
+    memcpy(buf, a->reason, sizeof(buf));
+    reasonf(a, "%s: %s", why ? why : "unusable From", buf);
+}
+
+/* prefetch - submit every TXT and existence lookup the walk may make, at once */
+static void prefetch(struct lookups *lk, const struct from_domains *fd)
+{
+    char name[ORGDOMAIN_LEN + 8], org[ORGDOMAIN_LEN];
+
+    for (size_t i = 0; i < fd->n; i++) {
+        const char *d = fd->domain[i];
+
+        if (snprintf_ok(name, sizeof(name), "_dmarc.%s", d) && strlen(name) <= 253)
+            lk_submit(lk, name, DNS_T_TXT);
+        if (!orgdomain_get(d, org) || strcmp(org, d) == 0)
+            continue;
+        if (snprintf_ok(name, sizeof(name), "_dmarc.%s", org))
+            lk_submit(lk, name, DNS_T_TXT);
+        for (size_t t = 0; t < sizeof(exist_types) / sizeof(exist_types[0]); t++)
+            lk_submit(lk, d, exist_types[t]); /* np= may need them */
+    }
 }
 
 /* dmarc_eval - evaluate DMARC for one message */
@@ -375,37 +523,47 @@ void dmarc_eval(const struct dmarc_resolver *res, const struct dmarc_input *in,
                 struct dmarc_answer *out)
 {
     const struct from_domains *fd = in->from;
+    unsigned bad = in->bad_flags ? in->bad_flags : FROM_DOMAIN_BAD;
     struct dmarc_answer cur;
+    struct lookups *lk;
+    bool failing;
     size_t i;
 
-    if (fd == NULL || !from_domain_usable(fd)) {
-        from_permerror(out, fd ? fd->flags : FROM_DOMAIN_ABSENT);
+    if (fd == NULL || fd->n == 0) {
+        from_permerror(out, fd ? fd->flags : FROM_DOMAIN_ABSENT, bad);
         return;
     }
-    /*
-     * Each candidate in order; stop early at a fail/reject (nothing is
-     * stricter) or a temperror (the message will be tried again; this
-     * bounds the time a slow name server can cost).
-     */
+    if (fd->flags & FROM_DOMAIN_TOO_MANY) {
+        too_many(out, fd->flags);
+        return;
+    }
+    failing = !from_domain_clean(fd, bad);
+    lk = xcalloc(1, sizeof(*lk));
+    lk->res = res;
+    if (fd->n > 1)
+        prefetch(lk, fd);
+    /* Each candidate in order; stop early at a fail/reject: nothing is stricter. */
     memset(out, 0, sizeof(*out));
     for (i = 0; i < fd->n; i++) {
-        eval_domain(res, in, fd->domain[i], &cur);
+        eval_domain(lk, in, fd->domain[i], failing, &cur);
         if (i == 0 || rank(&cur) > rank(out)) {
             dmarc_answer_clear(out);
             *out = cur;
         } else {
             dmarc_answer_clear(&cur);
         }
-        if (out->result == DMARC_RESULT_TEMPERROR || rank(out) == 6) {
+        if (rank(out) == 6) {
             i++;
             break;
         }
     }
-    if ((fd->flags & FROM_DOMAIN_INVALID) && rank(out) < 2) {
-        dmarc_answer_clear(out);
-        from_permerror(out, FROM_DOMAIN_INVALID);
-    }
+    lk_finish(lk);
+    out->lookups = lk->count;
+    free(lk);
+    if (failing)
+        bad_answer(out, fd->flags, bad);
     out->from_flags = fd->flags;
+    out->from_bad = failing;
     out->ndomains = i;
     if (fd->n > 1) {
         char buf[sizeof(out->reason)];

@@ -57,13 +57,39 @@
  *   Each is evaluated (at most FROM_DOMAIN_MAX) and the answer of the
  *   strictest is returned, ordered: fail with disposition reject >
  *   temperror > fail/quarantine > fail/none > permerror > none > pass.
- *   The walk stops at the first fail/reject (nothing is stricter) or
- *   temperror (the message is to be tried again anyway; this bounds what
- *   a slow name server of one listed domain can cost to one timeout).
- *   An invalid candidate counts as a permerror; no usable candidate at
- *   all (no From, empty group, too many) => permerror with from_domain
- *   "" (header.from absent), disposition none, from_flags saying why:
- *   the caller's policy decides what to do with such mail.
+ *   The walk stops at the first fail/reject (nothing is stricter); it
+ *   goes on past a temperror, so a listed domain whose name server does
+ *   not answer cannot hide another one's p=reject.
+ *
+ * A FROM THAT CANNOT BE EVALUATED (habit 16)
+ *   A From with a flag of in->bad_flags (default FROM_DOMAIN_BAD: no From,
+ *   no mailbox, malformed, an encoded-word or a literal where the address
+ *   is, too many domains; inbound.c adds FIELDS when several From fields
+ *   are refused) is "bad": every candidate - the addr-spec domains and
+ *   every domain read out of it (from_domain.h) - counts as FAILING under
+ *   its own policy, whatever SPF and DKIM say; no candidate can pass. The
+ *   answer (from_bad set, reason starting with the problem) is:
+ *     - fail, with the strictest disposition among the candidates that
+ *       publish a policy (header.from: that domain);
+ *     - temperror if a lookup timed out and no candidate says reject;
+ *     - permerror otherwise (no candidate publishes a usable policy, or
+ *       there is no candidate at all: header.from absent);
+ *     - more than FROM_DOMAIN_MAX domains: fail, disposition reject, no
+ *       lookup at all (the domains past the bound are not looked up, and
+ *       any of them may publish p=reject: "failing under the strictest
+ *       policy a reader could see"), header.from absent.
+ *   What the receiver then does with a bad From (dmarc_bad_from,
+ *   dmarc_multiple_from) is the caller's: inbound.h.
+ *
+ * BOUNDS
+ *   At most FROM_DOMAIN_MAX (8) domains are looked up per message, each
+ *   with at most two TXT lookups (_dmarc.<domain>, _dmarc.<org domain>)
+ *   and three existence lookups (A, AAAA, MX; only when np= would change
+ *   the answer): DMARC_LOOKUPS_MAX (40) per message. With a resolver that
+ *   can submit (lib/dns), a From with several domains has all of them
+ *   submitted at once before the walk, and the three existence lookups
+ *   of one domain are too, so a message's DMARC costs about one DNS
+ *   timeout however many of its domains are slow, not one per lookup.
  *
  * Thread safe: no shared state besides the Public Suffix List, loaded
  * once. Reports (rua/ruf) are kept in the answer, never sent from here.
@@ -117,20 +143,29 @@ struct dmarc_dkim {
 
 struct dmarc_input {
     const struct from_domains *from;
+    unsigned bad_flags; /* From flags that make it "bad"; 0 = FROM_DOMAIN_BAD */
     struct dmarc_spf spf;
     const struct dmarc_dkim *dkim; /* ndkim signatures, any order */
     size_t ndkim;
     unsigned sample; /* 0..99, uniformly random per message (taken % 100) */
 };
 
+/* Lookups of one message at most (see BOUNDS). */
+#define DMARC_LOOKUPS_MAX (FROM_DOMAIN_MAX * 5)
+
 /*
  * How DNS is asked: lookup(arg, name, type) returns a result the caller
- * of lookup frees (dns_result_free). dmarc_resolver_dns() wraps lib/dns;
- * unit tests pass their own table.
+ * of lookup frees (dns_result_free). Optionally submit() starts a lookup
+ * and returns a handle that wait() (result as lookup's) or cancel() then
+ * takes, once; NULL submit = lookup() only. dmarc_resolver_dns() wraps
+ * lib/dns; unit tests pass their own table.
  */
 struct dmarc_resolver {
     struct dns_result *(*lookup)(void *arg, const char *name, int type);
     void *arg;
+    void *(*submit)(void *arg, const char *name, int type);
+    struct dns_result *(*wait)(void *arg, void *query);
+    void (*cancel)(void *arg, void *query);
 };
 
 /* A parsed DMARC record (RFC 7489 6.3). */
@@ -166,7 +201,9 @@ struct dmarc_answer {
     char dkim_domain[ORGDOMAIN_LEN]; /* d= of the first aligned pass, or "" */
     char *rua, *ruf;                 /* from the record; dmarc_answer_clear frees */
     unsigned from_flags;             /* FROM_DOMAIN_* of the input */
+    bool from_bad;                   /* the From cannot be evaluated (see above) */
     size_t ndomains;                 /* candidate From domains evaluated */
+    unsigned lookups;                /* DNS lookups made (<= DMARC_LOOKUPS_MAX) */
     char reason[160];                /* short, printable ASCII */
 };
 
@@ -186,7 +223,7 @@ struct dmarc_resolver dmarc_resolver_dns(struct dns *d);
 /*
  * dmarc_eval - evaluate DMARC for one message; fills *out (caller clears
  * it with dmarc_answer_clear). Blocks for the DNS lookups (at most two
- * TXT and three existence lookups per candidate From domain).
+ * TXT and three existence lookups per candidate From domain, BOUNDS).
  */
 void dmarc_eval(const struct dmarc_resolver *res, const struct dmarc_input *in,
                 struct dmarc_answer *out);

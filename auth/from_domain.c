@@ -12,23 +12,34 @@
  *   on a domain. Anything else - an unterminated comment, quote, literal
  *   or angle-addr, a route, nested groups, a word where a separator must
  *   be, a domain that is not a usable DNS name - rejects the whole field,
- *   and then every "@domain" in its raw text becomes a candidate instead
- *   (salvage). See from_domain.h for the outcome of each case.
+ *   and then every "@domain" in its raw text, and in that text with its
+ *   encoded-words decoded (from_readout.c), becomes a candidate instead
+ *   (salvage). In a field that parses, a local-part holding a quoted
+ *   '@domain', a look-alike '@' or an encoded-word adds what a reader
+ *   would see there. A field over FROM_VALUE_MAX bytes is salvaged, not
+ *   parsed (CUT); one with a bidi control is salvaged as written and as
+ *   displayed too (BIDI, from_view.c). See from_domain.h for the outcome
+ *   of each case.
  *
  *   lib/mailaddr.c is deliberately not used: it is the ledger's lenient
  *   reader (it recovers from unbalanced brackets and keeps going), which
  *   is right for logging and wrong for deciding who the author is.
  *
  * NEVER
- *   Never reads past a value's end, never decodes encoded-words (a
- *   display name is not an identity), never lets a syntax error remove a
- *   domain from the candidates, never keeps more than FROM_DOMAIN_MAX.
+ *   Never reads past a value's end, never decodes the encoded-words of a
+ *   display name of a well-formed field (a display name is not an
+ *   identity), never lets a syntax error remove a domain from the
+ *   candidates, never keeps more than FROM_DOMAIN_MAX, never reads more
+ *   than FROM_VALUE_MAX bytes of a field and never calls a cut field clean.
  */
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "from_domain.h"
+#include "from_domain_int.h"
 #include "orgdomain.h"
+#include "util.h"
 
 enum tok {
     T_END,
@@ -52,13 +63,6 @@ struct lex {
     size_t len;
 };
 
-/* A small ordered set of distinct normalised domains. */
-struct dset {
-    size_t n;
-    bool overflow; /* a distinct domain did not fit */
-    char d[FROM_DOMAIN_MAX][ORGDOMAIN_LEN];
-};
-
 /* One field's findings, committed only if the field parses. */
 struct field {
     struct dset addr;   /* addr-spec domains */
@@ -66,49 +70,6 @@ struct field {
     unsigned flags;
     size_t nmailboxes;
 };
-
-/* is_atext - RFC 5322 atext, plus any non-ASCII byte (RFC 6532) */
-static bool is_atext(unsigned char c)
-{
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c >= 0x80)
-        return true;
-    return c != '\0' && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL;
-}
-
-/* is_wsp - white space or a line break of a folded field */
-static bool is_wsp(unsigned char c)
-{
-    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
-
-/* is_domain_char - a byte that may be part of a name in salvage */
-static bool is_domain_char(unsigned char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-           c == '_' || c == '.' || c >= 0x80;
-}
-
-/* dset_add - add a normalised name unless present; overflow when full */
-static void dset_add(struct dset *s, const char *name)
-{
-    for (size_t i = 0; i < s->n; i++)
-        if (strcmp(s->d[i], name) == 0)
-            return;
-    if (s->n == FROM_DOMAIN_MAX) {
-        s->overflow = true;
-        return;
-    }
-    memcpy(s->d[s->n++], name, ORGDOMAIN_LEN);
-}
-
-/* dset_merge - add every member of src to dst, in order */
-static void dset_merge(struct dset *dst, const struct dset *src)
-{
-    for (size_t i = 0; i < src->n; i++)
-        dset_add(dst, src->d[i]);
-    if (src->overflow)
-        dst->overflow = true;
-}
 
 /* skip_comment - skip a comment starting at lx->p ('('); false if unterminated */
 static bool skip_comment(struct lex *lx)
@@ -138,7 +99,7 @@ static void lex_next(struct lex *lx)
     unsigned char c;
 
     for (;;) {
-        while (lx->p < lx->end && is_wsp((unsigned char)*lx->p))
+        while (lx->p < lx->end && from_is_wsp((unsigned char)*lx->p))
             lx->p++;
         if (lx->p == lx->end || *lx->p != '(')
             break;
@@ -200,47 +161,14 @@ static void lex_next(struct lex *lx)
         lx->len = (size_t)(lx->p - start);
         return;
     }
-    if (!is_atext(c)) {
+    if (!from_is_atext(c)) {
         lx->t = T_ERR;
         return;
     }
-    while (lx->p < lx->end && is_atext((unsigned char)*lx->p))
+    while (lx->p < lx->end && from_is_atext((unsigned char)*lx->p))
         lx->p++;
     lx->t = T_ATOM;
     lx->len = (size_t)(lx->p - start);
-}
-
-/* salvage - every "@domain" in s[0..len) into set; odd ones flag INVALID */
-static void salvage(const char *s, size_t len, struct dset *set, unsigned *flags)
-{
-    const char *end = s + len;
-
-    for (const char *p = s; p < end; p++) {
-        const char *start, *q;
-        char name[ORGDOMAIN_LEN];
-        size_t n;
-
-        if (*p != '@')
-            continue;
-        start = q = p + 1;
-        if (q < end && *q == '[') {
-            *flags |= FROM_DOMAIN_INVALID;
-            continue;
-        }
-        while (q < end && is_domain_char((unsigned char)*q))
-            q++;
-        n = (size_t)(q - start);
-        while (n > 0 && start[n - 1] == '.')
-            n--;
-        if (q < end && is_atext((unsigned char)*q))
-            *flags |= FROM_DOMAIN_INVALID; /* "@victim.example!": the rest is no name */
-        if (n == 0)
-            continue;
-        if (orgdomain_normalize(start, n, name) == ORGDOMAIN_NAME)
-            dset_add(set, name);
-        else
-            *flags |= FROM_DOMAIN_INVALID;
-    }
 }
 
 struct words {
@@ -292,7 +220,8 @@ static bool parse_domain(struct lex *lx, struct field *f)
     enum orgdomain_kind kind;
 
     if (lx->t == T_DLIT) {
-        f->flags |= FROM_DOMAIN_INVALID; /* an address literal names no domain */
+        /* no DNS name; "[victim.example]" is still shown as victim.example */
+        from_read_literal(lx->s + 1, lx->s + lx->len - 1, &f->addr, &f->flags);
         lex_next(lx);
         return true;
     }
@@ -323,21 +252,31 @@ static bool parse_domain(struct lex *lx, struct field *f)
     }
     if (kind != ORGDOMAIN_NAME)
         return false;
-    dset_add(&f->addr, name);
+    from_dset_add(&f->addr, name);
     return true;
 }
 
-/* finish_mailbox - count a mailbox; a quoted local-part's '@domain's are candidates */
+/*
+ * finish_mailbox - count a mailbox; what a reader may see as an address
+ * in its local-part (a quoted '@domain', a look-alike '@', an encoded-word
+ * decoded) adds candidates
+ */
 static void finish_mailbox(struct field *f, const struct words *local)
 {
-    size_t before = f->quoted.n;
+    size_t before = f->quoted.n, len = (size_t)(local->end - local->start);
+    bool odd = local->has_qstr || memchr(local->start, '(', len);
 
     f->nmailboxes++;
-    if (local->has_qstr || memchr(local->start, '(', (size_t)(local->end - local->start))) {
-        salvage(local->start, (size_t)(local->end - local->start), &f->quoted, &f->flags);
-        if (f->quoted.n > before || f->quoted.overflow)
-            f->flags |= FROM_DOMAIN_QUOTED;
-    }
+    for (size_t i = 0; i < len && !odd; i++)
+        odd = (unsigned char)local->start[i] >= 0x80 || local->start[i] == '=';
+    if (!odd)
+        return;
+    from_salvage(local->start, len, &f->quoted, &f->flags);
+    if (f->quoted.n > before || f->quoted.overflow)
+        f->flags |= FROM_DOMAIN_QUOTED;
+    /* any encoded-word in a local-part: a reader shows it decoded */
+    if (from_salvage_decoded(local->start, len, NULL, &f->quoted, &f->flags))
+        f->flags |= FROM_DOMAIN_ENCODED;
 }
 
 /* parse_mailbox - a mailbox, or a group's display name and ':' (*group set) */
@@ -379,10 +318,10 @@ static bool parse_mailbox(struct lex *lx, struct field *f, bool *group)
     }
 }
 
-/* parse_field - a whole address-list; false on any syntax error */
-static bool parse_field(const char *value, struct field *f)
+/* parse_field - a whole address-list value[0..len); false on any syntax error */
+static bool parse_field(const char *value, size_t len, struct field *f)
 {
-    struct lex lx = {value, value + strlen(value), T_END, value, 0};
+    struct lex lx = {value, value + len, T_END, value, 0};
     bool in_group = false;
 
     lex_next(&lx);
@@ -421,27 +360,35 @@ static bool parse_field(const char *value, struct field *f)
     }
 }
 
-/* analyze_field - one field into the running sets */
+/*
+ * analyze_field - one field into the running sets: parsed strictly, or
+ * (malformed, or longer than FROM_VALUE_MAX) salvaged; a bidi control
+ * anywhere adds what a bidi display shows
+ */
 static void analyze_field(const char *value, struct dset *addr, struct dset *quoted,
                           struct from_domains *out)
 {
+    size_t len = strnlen(value, FROM_VALUE_MAX + 1);
+    unsigned cut = len > FROM_VALUE_MAX ? FROM_DOMAIN_CUT : 0;
     struct field f;
 
+    if (cut)
+        len = FROM_VALUE_MAX;
     memset(&f, 0, sizeof(f));
-    if (parse_field(value, &f)) {
-        dset_merge(addr, &f.addr);
-        dset_merge(quoted, &f.quoted);
-        out->flags |= f.flags;
+    if (!cut && parse_field(value, len, &f)) {
         out->nmailboxes += f.nmailboxes;
     } else {
-        unsigned flags = FROM_DOMAIN_SYNTAX;
-
+        /* not an address-list (or not all of it read): every "@domain" in it */
+        f.flags = cut ? cut : FROM_DOMAIN_SYNTAX;
         memset(&f.addr, 0, sizeof(f.addr));
         memset(&f.quoted, 0, sizeof(f.quoted));
-        salvage(value, strlen(value), &f.addr, &flags);
-        dset_merge(addr, &f.addr);
-        out->flags |= flags;
+        from_salvage(value, len, &f.addr, &f.flags);
+        from_salvage_decoded(value, len, &f.addr, &f.addr, &f.flags);
     }
+    from_salvage_bidi(value, len, &f.addr, &f.flags);
+    from_dset_merge(addr, &f.addr);
+    from_dset_merge(quoted, &f.quoted);
+    out->flags |= f.flags;
     if (f.addr.n == 0 && f.quoted.n == 0 && !f.addr.overflow)
         out->flags |= FROM_DOMAIN_EMPTY;
 }
@@ -465,8 +412,8 @@ void from_domain_analyze(const char *const *values, size_t nvalues, struct from_
         analyze_field(values[i] ? values[i] : "", &addr, &quoted, out);
 
     memset(&all, 0, sizeof(all));
-    dset_merge(&all, &addr);
-    dset_merge(&all, &quoted);
+    from_dset_merge(&all, &addr);
+    from_dset_merge(&all, &quoted);
     out->n = all.n;
     memcpy(out->domain, all.d, sizeof(out->domain));
     if (all.overflow)
@@ -475,10 +422,10 @@ void from_domain_analyze(const char *const *values, size_t nvalues, struct from_
         out->flags |= FROM_DOMAIN_MULTI;
 }
 
-/* from_domain_usable - can DMARC be evaluated for these candidates? */
-bool from_domain_usable(const struct from_domains *fd)
+/* from_domain_clean - can DMARC be evaluated as usual for these candidates? */
+bool from_domain_clean(const struct from_domains *fd, unsigned bad)
 {
-    return fd->n > 0 && !(fd->flags & FROM_DOMAIN_TOO_MANY);
+    return fd->n > 0 && !(fd->flags & bad);
 }
 
 /* from_domain_problem - short text for the oddest flag, or NULL */
@@ -490,7 +437,10 @@ const char *from_domain_problem(unsigned flags)
     } texts[] = {
         {FROM_DOMAIN_ABSENT, "no From field"},
         {FROM_DOMAIN_TOO_MANY, "too many From domains"},
+        {FROM_DOMAIN_CUT, "From field too long"},
+        {FROM_DOMAIN_BIDI, "bidi control in a From field"},
         {FROM_DOMAIN_FIELDS, "several From fields"},
+        {FROM_DOMAIN_ENCODED, "encoded-word in a From address"},
         {FROM_DOMAIN_SYNTAX, "malformed From field"},
         {FROM_DOMAIN_INVALID, "From domain is a literal or invalid"},
         {FROM_DOMAIN_QUOTED, "'@' inside a quoted From local-part"},

@@ -9,6 +9,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "authres.h"
 #include "dkim_verify.h"
@@ -21,8 +22,12 @@
 #include "spf.h"
 #include "util.h"
 
-#define FROM_FIELDS_MAX 16    /* From fields kept for the analysis */
-#define FROM_VALUE_MAX  65536 /* bytes of one From field kept */
+/*
+ * From fields kept for the analysis; more are counted (FIELDS and
+ * TOO_MANY: a reject). Of each, FROM_VALUE_MAX + 1 bytes are kept, so
+ * from_domain_analyze() sees a longer one as CUT (from_domain.h).
+ */
+#define FROM_FIELDS_MAX 16
 
 struct inbound {
     struct dns *dns;
@@ -39,7 +44,8 @@ struct inbound_msg {
     const struct dkimv_results *dkim_res;
     char *from[FROM_FIELDS_MAX];
     size_t nfrom, from_dropped;
-    unsigned authres_seen; /* Authentication-Results fields so far */
+    struct from_domains from_domains; /* what DMARC judged (inbound_eom) */
+    unsigned authres_seen;            /* Authentication-Results fields so far */
     unsigned *remove;
     size_t nremove;
     struct dmarc_answer dmarc;
@@ -80,6 +86,7 @@ struct inbound_msg *inbound_begin(struct inbound *ib, const struct config *c, co
 {
     struct inbound_msg *m = xcalloc(1, sizeof(*m));
     struct spf_request req = {0};
+    unsigned dflags;
 
     m->ib = ib;
     m->c = c;
@@ -94,17 +101,33 @@ struct inbound_msg *inbound_begin(struct inbound *ib, const struct config *c, co
         req.receiver = config_effective_hostname(c);
         m->spf_check = spf_start(ib->dns, &req);
     }
-    m->dkim = dkimv_begin(ib->dkimv, NULL, (flags & INBOUND_LEADSPC) ? DKIMV_LEADSPC : 0);
+    dflags = ((flags & INBOUND_LEADSPC) ? DKIMV_LEADSPC : 0) |
+             (c->dkim_partial_body == PARTIAL_BODY_COUNT ? DKIMV_PARTIAL_COUNTS : 0);
+    m->dkim = dkimv_begin(ib->dkimv, NULL, dflags);
     return m;
+}
+
+/*
+ * is_from_name - a From field's name: "From", also with white space
+ * before the colon (RFC 5322 4.5 obs-optional; readers show it as From;
+ * Postfix drops that space before a milter sees the name, the CLI may not)
+ */
+static bool is_from_name(const char *name)
+{
+    size_t n = strlen(name);
+
+    while (n > 4 && (name[n - 1] == ' ' || name[n - 1] == '\t'))
+        n--;
+    return n == 4 && strncasecmp(name, "From", 4) == 0;
 }
 
 /* inbound_header - one header field */
 void inbound_header(struct inbound_msg *m, const char *name, const char *value)
 {
     dkimv_header(m->dkim, name, value);
-    if (str_eq_nocase(name, "From")) {
+    if (is_from_name(name)) {
         if (m->nfrom < FROM_FIELDS_MAX)
-            m->from[m->nfrom++] = xstrndup(value, FROM_VALUE_MAX);
+            m->from[m->nfrom++] = xstrndup(value, FROM_VALUE_MAX + 1);
         else
             m->from_dropped++;
     } else if (str_eq_nocase(name, AUTHRES_HEADER)) {
@@ -137,15 +160,18 @@ static enum dmarc_auth dmarc_auth_of(bool pass, bool fail)
 /* run_dmarc - evaluate DMARC from the From fields and the SPF and DKIM results */
 static void run_dmarc(struct inbound_msg *m)
 {
-    struct from_domains from;
+    struct from_domains *from = &m->from_domains;
     struct dmarc_input in = {0};
     struct dmarc_dkim *dk = xcalloc(m->dkim_res->n + 1, sizeof(*dk));
     struct dmarc_resolver res = dmarc_resolver_dns(m->ib->dns);
 
-    from_domain_analyze((const char *const *)m->from, m->nfrom, &from);
+    from_domain_analyze((const char *const *)m->from, m->nfrom, from);
     if (m->from_dropped)
-        from.flags |= FROM_DOMAIN_FIELDS | FROM_DOMAIN_TOO_MANY;
-    in.from = &from;
+        from->flags |= FROM_DOMAIN_FIELDS | FROM_DOMAIN_TOO_MANY;
+    in.from = from;
+    /* several From fields are refused unless the admin asks to evaluate them */
+    in.bad_flags = FROM_DOMAIN_BAD |
+                   (m->c->dmarc_multiple_from != FROM_ACTION_EVALUATE ? FROM_DOMAIN_FIELDS : 0);
     if (m->client_ip) {
         in.spf.result =
             m->spf.result == SPF_NONE
@@ -159,7 +185,9 @@ static void run_dmarc(struct inbound_msg *m)
         in.spf.domain = "";
     }
     for (size_t i = 0; i < m->dkim_res->n; i++) {
-        dk[i].result = dmarc_auth_of(m->dkim_res->sig[i].result == DKIMV_PASS,
+        /* a pass over part of the body only (l=) may not vouch for the From: domain */
+        dk[i].result = dmarc_auth_of(m->dkim_res->sig[i].result == DKIMV_PASS &&
+                                         !m->dkim_res->sig[i].dmarc_ignore,
                                      m->dkim_res->sig[i].result == DKIMV_FAIL);
         dk[i].domain = m->dkim_res->sig[i].domain;
     }
@@ -205,7 +233,10 @@ static char *build_authres(struct inbound_msg *m)
         authres_prop(&ar, "header.a", s->algorithm);
         authres_prop(&ar, "header.b", s->b);
     }
-    if (m->dmarc.result == DMARC_RESULT_FAIL)
+    if (m->dmarc.from_bad) { /* the reason says what is wrong with the From */
+        if (!strlcpy_ok(comment, m->dmarc.reason, sizeof(comment)))
+            debug("inbound: dmarc reason cut");
+    } else if (m->dmarc.result == DMARC_RESULT_FAIL)
         snprintf_ok(comment, sizeof(comment), "p=%s dis=%s", dmarc_policy_name(m->dmarc.p),
                     dmarc_policy_name(m->dmarc.disposition));
     else if (m->dmarc.result == DMARC_RESULT_PASS)
@@ -232,23 +263,63 @@ static bool domain_within(const char *d, const char *allowed)
     return dl == al || d[dl - al - 1] == '.';
 }
 
-/* allowed - is this message exempt from the policy by auth_allow? */
+/* domain_allowed - is d within a domain of auth_allow? */
+static bool domain_allowed(const struct inbound_msg *m, const char *d)
+{
+    struct cidr net;
+
+    for (char **p = m->c->auth_allow; p && *p; p++)
+        if (!cidr_parse(*p, &net) && domain_within(d, *p))
+            return true;
+    return false;
+}
+
+/*
+ * allowed - is this message exempt from the policy by auth_allow? By
+ * domain only when EVERY domain of the From is allowed (and there are
+ * some, and not too many): one allowed domain must not carry another.
+ */
 static bool allowed(const struct inbound_msg *m)
 {
+    const struct from_domains *fd = &m->from_domains;
     struct netaddr ip;
     bool have_ip = m->client_ip && netaddr_parse(m->client_ip, &ip);
 
     for (char **p = m->c->auth_allow; p && *p; p++) {
         struct cidr net;
 
-        if (cidr_parse(*p, &net)) {
-            if (have_ip && cidr_match(&net, &ip))
-                return true;
-        } else if (m->dmarc.from_domain[0] && domain_within(m->dmarc.from_domain, *p)) {
+        if (cidr_parse(*p, &net) && have_ip && cidr_match(&net, &ip))
             return true;
-        }
     }
-    return false;
+    if (fd->n == 0 || (fd->flags & FROM_DOMAIN_TOO_MANY))
+        return false;
+    for (size_t i = 0; i < fd->n; i++)
+        if (!domain_allowed(m, fd->domain[i]))
+            return false;
+    return true;
+}
+
+/* stricter - the stricter of two actions short of tempfail */
+static enum inbound_action stricter(enum inbound_action a, enum inbound_action b)
+{
+    return a > b ? a : b;
+}
+
+/*
+ * from_action - what a From DMARC cannot evaluate asks for (habit 16):
+ * dmarc_multiple_from for several fields (unless evaluated), else
+ * dmarc_bad_from; never less than what its domains' policies ask.
+ */
+static enum inbound_action from_action(const struct inbound_msg *m)
+{
+    const struct config *c = m->c;
+    bool fields = (m->from_domains.flags & FROM_DOMAIN_FIELDS) &&
+                  c->dmarc_multiple_from != FROM_ACTION_EVALUATE;
+    int act = fields ? c->dmarc_multiple_from : c->dmarc_bad_from;
+
+    if (fields && (m->from_domains.flags & FROM_DOMAIN_BAD & ~FROM_DOMAIN_FIELDS))
+        act = c->dmarc_bad_from < act ? c->dmarc_bad_from : act; /* the stricter of both */
+    return act == FROM_ACTION_REJECT ? INBOUND_REJECT : INBOUND_QUARANTINE;
 }
 
 /* decide - the action the configuration asks for */
@@ -257,16 +328,32 @@ static void decide(struct inbound_msg *m)
     const struct dmarc_answer *d = &m->dmarc;
     struct inbound_verdict *v = &m->v;
     int enforce = m->c->dmarc_enforce;
+    enum inbound_action want = INBOUND_ACCEPT;
 
-    v->action = INBOUND_ACCEPT;
-    if (d->result == DMARC_RESULT_FAIL && d->disposition != DMARC_POLICY_NONE) {
-        if (d->disposition == DMARC_POLICY_REJECT && enforce == ENFORCE_REJECT)
-            v->action = INBOUND_REJECT;
-        else if (enforce != ENFORCE_NONE)
-            v->action = INBOUND_QUARANTINE;
+    if (d->result == DMARC_RESULT_FAIL && d->disposition == DMARC_POLICY_REJECT)
+        want = INBOUND_REJECT;
+    else if (d->result == DMARC_RESULT_FAIL && d->disposition == DMARC_POLICY_QUARANTINE)
+        want = INBOUND_QUARANTINE;
+    if (d->from_bad)
+        want = stricter(want, from_action(m));
+    /* dmarc_enforce is the strongest action DMARC, the From included, may cause */
+    if (enforce == ENFORCE_NONE)
+        want = INBOUND_ACCEPT;
+    else if (enforce == ENFORCE_QUARANTINE && want == INBOUND_REJECT)
+        want = INBOUND_QUARANTINE;
+    v->action = want;
+    if (d->from_bad && want != INBOUND_ACCEPT) {
+        snprintf_ok(m->reason, sizeof(m->reason), "From field cannot be evaluated: %s", d->reason);
+    } else if (want != INBOUND_ACCEPT) {
         snprintf_ok(m->reason, sizeof(m->reason), "DMARC policy of %s: %s", d->from_domain,
                     dmarc_policy_name(d->disposition));
-    } else if (d->result == DMARC_RESULT_TEMPERROR && m->c->on_temperror == ON_ERROR_TEMPFAIL) {
+    }
+    if (d->result == DMARC_RESULT_TEMPERROR && want != INBOUND_REJECT &&
+        (m->c->on_temperror == ON_ERROR_TEMPFAIL || (d->from_bad && enforce == ENFORCE_REJECT))) {
+        /*
+         * A bad From whose domains could not all be looked up may hide a
+         * p=reject: try again later rather than deliver or only hold it.
+         */
         v->action = INBOUND_TEMPFAIL;
         snprintf_ok(m->reason, sizeof(m->reason), "DMARC check of %s failed temporarily",
                     d->from_domain[0] ? d->from_domain : "the sender");
@@ -340,7 +427,7 @@ void inbound_record(const struct inbound_msg *m, struct ledger_msg *lm)
     }
     a = add(lm, "dmarc", dmarc_result_name(m->dmarc.result),
             m->dmarc.from_domain[0] ? m->dmarc.from_domain : NULL, m->dmarc.reason);
-    if (a && m->dmarc.policy_domain[0]) {
+    if (a && (m->dmarc.policy_domain[0] || m->dmarc.result == DMARC_RESULT_FAIL)) {
         enum dmarc_policy p = m->dmarc.result == DMARC_RESULT_FAIL ? m->dmarc.policy : m->dmarc.p;
 
         ledger_msg_set(&a->policy, dmarc_policy_name(p));

@@ -17,9 +17,20 @@
  * Policy (see postmeter.conf(5)): a DMARC fail whose disposition is
  * reject is refused (550 5.7.1) when dmarc_enforce = reject, quarantined
  * when it is quarantine; a quarantine disposition is quarantined unless
- * dmarc_enforce = none; temperror follows on_temperror; auth_allow
- * exempts clients and From domains from all three. Nothing else ever
- * refuses mail here (SPF fail alone does not).
+ * dmarc_enforce = none; temperror follows on_temperror.
+ *
+ * A From DMARC cannot evaluate (dmarc.h: from_bad) is never let through
+ * on that account (habit 16): dmarc_bad_from (reject or quarantine;
+ * dmarc_multiple_from for several From fields) applies, and never less
+ * than the strictest policy of its domains, which all count as failing;
+ * capped by dmarc_enforce like any DMARC action. A bad From whose lookups
+ * timed out is tempfailed (451 4.7.5) rather than only held, when
+ * dmarc_enforce = reject and nothing already refuses it: one of its
+ * domains may publish p=reject.
+ *
+ * auth_allow exempts clients, and From fields whose every domain it
+ * lists, from all of it. Nothing else ever refuses mail here (SPF fail
+ * alone does not).
  */
 #ifndef POSTMETER_INBOUND_H
 #define POSTMETER_INBOUND_H

@@ -16,7 +16,11 @@
 #include "mailaddr.h"
 #include "util.h"
 
-/* flush_mailbox - store the current mailbox if there is one */
+/*
+ * flush_mailbox - store the current mailbox if there is one. Outside
+ * angle brackets only a word with an '@' is an address: "From: Just A
+ * Name" has none (its last word is part of a display name).
+ */
 static void flush_mailbox(struct buf *words, struct buf *angle, bool had_angle, char **out,
                           size_t max, size_t *n)
 {
@@ -24,7 +28,7 @@ static void flush_mailbox(struct buf *words, struct buf *angle, bool had_angle, 
     char *addr = xstrndup(buf_cstr(src), src->len);
 
     str_trim(addr);
-    if (*addr && *n < max)
+    if (*addr && *n < max && (had_angle || strchr(addr, '@') != NULL))
         out[(*n)++] = addr;
     else
         free(addr);

@@ -14,7 +14,8 @@
  *   - the flags agree with the answer: ABSENT iff no field, FIELDS iff
  *     several, MULTI when there are several candidates, TOO_MANY implies
  *     MULTI; no unknown flag; from_domain_problem() names every set but
- *     GROUP alone; from_domain_usable() is "candidates and not TOO_MANY";
+ *     GROUP alone; from_domain_clean() is "candidates and no bad flag";
+ *     a bad analysis (FROM_DOMAIN_BAD) names its problem;
  *   - each candidate has an Organizational Domain that is a suffix of it
  *     on a label boundary, and aligns with it under relaxed rules;
  *   - another From field never takes anything away: the answer for the
@@ -32,7 +33,7 @@
 #define ALL_FLAGS                                                                                  \
     (FROM_DOMAIN_ABSENT | FROM_DOMAIN_FIELDS | FROM_DOMAIN_SYNTAX | FROM_DOMAIN_MULTI |            \
      FROM_DOMAIN_GROUP | FROM_DOMAIN_QUOTED | FROM_DOMAIN_INVALID | FROM_DOMAIN_EMPTY |            \
-     FROM_DOMAIN_TOO_MANY)
+     FROM_DOMAIN_TOO_MANY | FROM_DOMAIN_ENCODED | FROM_DOMAIN_CUT | FROM_DOMAIN_BIDI)
 
 /* check_name - a normalised domain name as from_domain.h promises */
 static void check_name(const char *d)
@@ -110,7 +111,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fuzz_check(!(fd.flags & FROM_DOMAIN_TOO_MANY) || (fd.flags & FROM_DOMAIN_MULTI));
     /* GROUP alone is no problem: lawful RFC 6854 syntax */
     fuzz_check(((fd.flags & ~FROM_DOMAIN_GROUP) == 0) == (from_domain_problem(fd.flags) == NULL));
-    fuzz_check(from_domain_usable(&fd) == (fd.n > 0 && !(fd.flags & FROM_DOMAIN_TOO_MANY)));
+    fuzz_check(from_domain_clean(&fd, FROM_DOMAIN_BAD) ==
+               (fd.n > 0 && !(fd.flags & FROM_DOMAIN_BAD)));
+    fuzz_check(fd.n > 0 || !from_domain_clean(&fd, FROM_DOMAIN_BAD));
+    fuzz_check(!(fd.flags & FROM_DOMAIN_BAD) || from_domain_problem(fd.flags & FROM_DOMAIN_BAD));
     for (size_t i = 0; i < fd.n; i++) {
         check_name(fd.domain[i]);
         for (size_t j = 0; j < i; j++)

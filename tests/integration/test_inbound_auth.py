@@ -16,6 +16,12 @@ carry ONE Authentication-Results header with our authserv-id saying:
   and an Authentication-Results field forged with our authserv-id is
   removed while another receiver's is kept. The ledger holds each
   result and the action.
+  From fields a reader could take for victim.test (p=reject) while DMARC
+  cannot evaluate them - encoded-words, a literal, a no-break space, an
+  obsolete route, 9 domains, 17 (or 2) From fields - are refused with
+  550 5.7.1, and the reason is in the ledger and in postmeter auth's
+  header; display names and comments that look like addresses are not
+  identities (normal DMARC for attacker.test: delivered).
 """
 import os
 import re
@@ -52,7 +58,8 @@ def txt(name, value):
 
 
 ZONES = [(z, "static") for z in ("spf.test", "dkim.test", "dmarc.test", "strict.test",
-                                 "subpol.test", "quar.test")] + [("dead.test", "transparent")]
+                                 "subpol.test", "quar.test", "victim.test", "attacker.test")] + \
+    [("dead.test", "transparent")]
 ZONE_DATA = [
     txt("pass.spf.test", "v=spf1 ip4:127.0.0.2 -all"),
     txt("fail.spf.test", "v=spf1 -all"),
@@ -75,6 +82,10 @@ ZONE_DATA = [
     "x.subpol.test. 300 IN A 192.0.2.1",
     txt("quar.test", "v=spf1 -all"),
     txt("_dmarc.quar.test", "v=DMARC1; p=quarantine"),
+    txt("victim.test", "v=spf1 -all"),
+    txt("_dmarc.victim.test", "v=DMARC1; p=reject"),
+    txt("attacker.test", "v=spf1 ip4:127.0.0.2 -all"),
+    txt("_dmarc.attacker.test", "v=DMARC1; p=none"),
 ]
 UNBOUND_EXTRA = ["forward-zone:", '    name: "dead.test."', "    forward-addr: %s" % SILENT.server]
 
@@ -314,6 +325,74 @@ def test_cli_auth_matches_milter(h):
           p.stdout.decode())
 
 
+# (name, From field values, action, dmarc result, reason in the 550 / header / ledger)
+FROM_SHAPES = [
+    ("9 mailboxes of 9 domains",
+     [", ".join(["ceo@victim.test"] + ["x@d%d.attacker.test" % i for i in range(8)])],
+     "reject", "fail", "more than 8 From domains"),
+    ("17 From fields", ["x@attacker.test"] * 16 + ["ceo@victim.test"],
+     "reject", "fail", "several From fields"),
+    ("2 From fields", ["x@attacker.test", "x@attacker.test"],
+     "reject", "fail", "several From fields"),
+    ("encoded-word as the address", ["=?utf-8?b?Y2VvQHZpY3RpbS50ZXN0?="],
+     "reject", "fail", "encoded-word in a From address"),
+    ("encoded-word in angle brackets", ["CEO <=?utf-8?q?ceo=40victim.test?=>"],
+     "reject", "fail", "encoded-word in a From address"),
+    ("encoded-word local-part", ["=?utf-8?q?ceo=40victim.test?=@attacker.test"],
+     "reject", "fail", "encoded-word in a From address"),
+    ("domain literal", ["ceo@[victim.test]"],
+     "reject", "fail", "From domain is a literal or invalid"),
+    ("no-break space after the address", [b"ceo@victim.test\xc2\xa0"],
+     "reject", "fail", "malformed From field"),
+    ("obsolete route", ["<@attacker.test:ceo@victim.test>"],
+     "reject", "fail", "malformed From field"),
+    ("quoted local-part naming the victim", ['"x <ceo@victim.test>"@attacker.test'],
+     "reject", "fail", "DMARC policy of victim.test"),
+    # display names and comments are not identities: normal DMARC for attacker.test
+    ("address-like display name", ['"ceo@victim.test" <x@attacker.test>'],
+     "accept", "pass", None),
+    ("address in a comment", ["(ceo@victim.test) x@attacker.test"],
+     "accept", "pass", None),
+]
+
+
+def test_from_shapes(h):
+    """every From shape gets its required action, in SMTP, the ledger and postmeter auth"""
+    for name, froms, action, result, reason in FROM_SHAPES:
+        mid = new_message_id()
+        msg = make_message([("From", f) for f in froms] +
+                           [("To", RCPT), ("Subject", "from shape: %s" % name)],
+                           "from shape\n", message_id=mid)
+        p = h.cli("auth", "--ip", INBOUND_IP, "--helo", "client.remote.test", "--mail-from",
+                  "x@attacker.test", input=msg)
+        out = re.sub(r"\n[ \t]+", " ", p.stdout.decode("utf-8", "replace"))
+        check(re.search(r"\bdmarc=%s\b" % result, out), "%s: postmeter auth dmarc=%s"
+              % (name, result), out)
+        if action == "accept":
+            check("\naction: accept" in out, "%s: postmeter auth accepts" % name, out)
+            send_in(h, "x@attacker.test", msg)
+            expect(one_authres(delivered(h, mid)), r"dmarc=pass", r"header\.from=attacker\.test")
+            continue
+        check("\naction: reject 550 5.7.1 " in out and reason in out.split("\naction: ", 1)[1],
+              "%s: postmeter auth says reject, %r" % (name, reason), out)
+        if reason.startswith("DMARC policy"):
+            expect(out, r"header\.from=victim\.test", r"policy\.dmarc=reject")
+        else:
+            check(reason in out.split("\naction: ", 1)[0], "%s: header names %r" % (name, reason),
+                  out)
+        try:
+            r = send_in(h, "x@attacker.test", msg)
+            raise AssertionError("%s: accepted (%r), want 550 5.7.1" % (name, r))
+        except SMTPFailure as e:
+            check_eq((e.stage, e.code), ("DATA", 550), "%s: refused at end of DATA" % name)
+            check("5.7.1" in e.resp and reason in e.resp, "%s: 550 text" % name, e.resp)
+        row, dm = ledger_auth(h, mid, "dmarc")
+        check_eq(row.get("action"), "reject", "%s: ledger action" % name)
+        check(len(dm) == 1 and dm[0].startswith("dmarc=%s" % result) and
+              (reason in dm[0] or reason.startswith("DMARC policy")),
+              "%s: ledger dmarc row" % name, dm)
+
+
 def test_report_auth(h):
     """postmeter report auth counts what the cases above sent for dmarc.test"""
     import json
@@ -342,6 +421,7 @@ if __name__ == "__main__":
             ("DMARC sp= for a subdomain", test_dmarc_subdomain_policy),
             ("DMARC p=quarantine -> Postfix hold queue", test_dmarc_quarantine_hold),
             ("forged Authentication-Results removed", test_forged_authres_removed),
+            ("From shapes: refused or judged as a reader sees them", test_from_shapes),
             ("postmeter auth prints what the milter adds", test_cli_auth_matches_milter),
             ("postmeter report auth", test_report_auth),
         ], name="inbound", zones=ZONES, zone_data=ZONE_DATA, unbound_extra=UNBOUND_EXTRA,

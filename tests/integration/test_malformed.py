@@ -1,12 +1,17 @@
 #!/usr/bin/python3
-"""test_malformed.py - odd and broken messages are delivered and logged.
+"""test_malformed.py - odd and broken messages are delivered (or refused
+as their From requires) and logged.
 
 No Message-ID, a 900-character Subject (log_subject = yes: stored
 intact), 8-bit garbage in headers and body, NUL bytes in headers and
-body (raw SMTP over a socket), headers without a value, a From without
-an address, the null sender, a very long unfoldable header line, a
-3 MB body. Each one must be delivered and have exactly one ledger row, and
-postmeter-milter must be the same process at the end.
+body (raw SMTP over a socket), headers without a value, the null sender,
+a very long unfoldable header line, a 3 MB body: each one must be
+delivered and have exactly one ledger row. A From DMARC cannot evaluate
+(empty, a name only, an empty group, none at all) or two From fields are
+refused with 550 5.7.1 (dmarc_bad_from, dmarc_multiple_from: reject by
+default; see postmeter-milter(8), DMARC) and still have exactly one
+ledger row, with the header_from the ledger's reader gives and the
+reason. postmeter-milter must be the same process at the end.
 """
 import os
 import random
@@ -14,12 +19,13 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pmtest.harness import (INBOUND_IP, check, check_eq, crlf, header_value, log,
+from pmtest.harness import (INBOUND_IP, SMTPFailure, check, check_eq, crlf, header_value, log,
                             main_with_harness, make_message, new_message_id, norm_mid,
-                            postfix_queue_id)
+                            postfix_queue_id, wait_for)
 
 RCPT = "bob@example.test"
 SENT = []   # (name, queue_id)
+REFUSED = []  # (name, message_id)
 START_PID = []
 
 
@@ -156,24 +162,60 @@ def test_nul_bytes(h):
     check(h.milter_alive(), "milter alive after NUL bytes")
 
 
+def row_for_message_id(h, mid, timeout=30):
+    rows = wait_for(lambda: [r for r in h.ledger_rows() if norm_mid(r.get("message_id")) == mid],
+                    timeout, "ledger row of <%s>" % mid)
+    check_eq(len(rows), 1, "ledger rows with message id %s" % mid)
+    return rows[0]
+
+
+# (name, header fields, header_from the ledger must hold, action, reason in the 550 / ledger)
+ODD_HEADERS = [
+    # no mailbox, no domain: nothing to evaluate (dmarc=permerror), dmarc_bad_from = reject
+    ("empty From", [("From", ""), ("To", RCPT), ("Subject", "empty from")],
+     None, "reject", "From field without a mailbox"),
+    ("From without address", [("From", "Just A Name"), ("To", RCPT), ("Subject", "no address")],
+     None, "reject", "malformed From field"),
+    ("group syntax", [("From", "undisclosed-recipients:;"), ("To", RCPT), ("Subject", "group")],
+     None, "reject", "From field without a mailbox"),
+    ("no From at all", [("X-Only", "x")], None, "reject", "no From field"),
+    # RFC 5322 allows one From field: dmarc_multiple_from = reject (the ledger keeps the first)
+    ("two From headers", [("From", "a@remote.test"), ("From", "b@remote.test"), ("To", RCPT),
+                          ("Subject", "two froms")],
+     "a@remote.test", "reject", "several From fields"),
+    # well-formed From, odd elsewhere: remote.test publishes no DMARC record -> accept
+    ("very long header line", [("From", "odd@remote.test"), ("To", RCPT), ("X-Long", "z" * 5000),
+                               ("Subject", "long line")],
+     "odd@remote.test", "accept", None),
+    ("header without space", [("From", "odd@remote.test"), ("To", RCPT), ("Subject", "nospace"),
+                              ("X-Empty", "")],
+     "odd@remote.test", "accept", None),
+]
+
+
 def test_odd_headers(h):
-    cases = [
-        ("empty From", [("From", ""), ("To", RCPT), ("Subject", "empty from")]),
-        ("From without address", [("From", "Just A Name"), ("To", RCPT),
-                                  ("Subject", "no address")]),
-        ("two From headers", [("From", "a@remote.test"), ("From", "b@remote.test"),
-                              ("To", RCPT), ("Subject", "two froms")]),
-        ("group syntax", [("From", "undisclosed-recipients:;"), ("To", RCPT),
-                          ("Subject", "group")]),
-        ("no headers but one", [("X-Only", "x")]),
-        ("very long header line", [("From", "odd@remote.test"), ("To", RCPT),
-                                   ("X-Long", "z" * 5000), ("Subject", "long line")]),
-        ("header without space", [("From", "odd@remote.test"), ("To", RCPT),
-                                  ("Subject", "nospace"), ("X-Empty", "")]),
-    ]
-    for name, headers in cases:
-        msg = make_message(headers, "odd headers: %s\n" % name)
-        send_and_check(h, name, msg)
+    for name, headers, header_from, action, reason in ODD_HEADERS:
+        mid = new_message_id()
+        msg = make_message(headers, "odd headers: %s\n" % name, message_id=mid)
+        if action == "accept":
+            r, m, row = send_and_check(h, name, msg)
+            check_eq(row.get("header_from"), header_from, "%s: header_from" % name)
+            continue
+        try:
+            r = h.send("odd@remote.test", [RCPT], msg, source_ip=INBOUND_IP)
+            raise AssertionError("%s: accepted (%r), want 550 5.7.1" % (name, r))
+        except SMTPFailure as e:
+            check_eq((e.stage, e.code), ("DATA", 550), "%s: refused at end of DATA" % name)
+            check("5.7.1" in e.resp and reason in e.resp, "%s: 550 5.7.1 says %r" % (name, reason),
+                  e.resp)
+        REFUSED.append((name, mid))
+        row = row_for_message_id(h, mid)
+        check_eq(row.get("action"), action, "%s: ledger action" % name)
+        check_eq(row.get("header_from"), header_from, "%s: header_from" % name)
+        dm = [a for a in row.get("auth", []) if a.startswith("dmarc=")]
+        check(len(dm) == 1 and reason in dm[0], "%s: ledger dmarc row names %r" % (name, reason),
+              dm)
+        check(h.milter_alive(), "%s: milter alive" % name)
 
 
 def test_null_sender(h):
@@ -199,7 +241,10 @@ def test_all_logged_once(h):
     for name, qid in SENT:
         n = sum(1 for r in rows if r.get("queue_id") == qid)
         check_eq(n, 1, "%s: rows with queue id %s" % (name, qid))
-    check_eq(len(rows), len(SENT), "rows in the ledger")
+    for name, mid in REFUSED:
+        n = sum(1 for r in rows if norm_mid(r.get("message_id")) == mid)
+        check_eq(n, 1, "%s (refused): rows with message id %s" % (name, mid))
+    check_eq(len(rows), len(SENT) + len(REFUSED), "rows in the ledger")
     check_eq(h.milter_pid, START_PID[0], "postmeter-milter is the same process as at start")
 
 

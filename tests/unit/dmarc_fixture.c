@@ -3,6 +3,7 @@
  * unit tests share; see dmarc_fixture.h.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "dmarc_fixture.h"
@@ -18,24 +19,31 @@ static const struct fake_rr *fake_find(const struct fake_rr *rr, size_t n, const
     return NULL;
 }
 
+/* fake_log - append "<prefix>TYPE name;" to the log while it has room */
+static void fake_log(struct fake_dns *f, const char *prefix, const char *name, int type)
+{
+    size_t used = strlen(f->log);
+
+    if (used + strlen(name) + 9 < sizeof(f->log))
+        snprintf(f->log + used, sizeof(f->log) - used, "%s%s %s;", prefix,
+                 type == DNS_T_TXT  ? "TXT"
+                 : type == DNS_T_A  ? "A"
+                 : type == DNS_T_MX ? "MX"
+                                    : "AAAA",
+                 name);
+}
+
 /* fake_lookup - answer from the tables; anything unlisted is NXDOMAIN */
 struct dns_result *fake_lookup(void *arg, const char *name, int type)
 {
     struct fake_dns *f = arg;
     const struct fake_rr *e = fake_find(f->rr, f->n, name, type);
     struct dns_result *r = xcalloc(1, sizeof(*r));
-    size_t used = strlen(f->log);
 
     if (e == NULL && f->rr2)
         e = fake_find(f->rr2, f->n2, name, type);
     f->lookups++;
-    if (used + strlen(name) + 8 < sizeof(f->log))
-        snprintf(f->log + used, sizeof(f->log) - used, "%s %s;",
-                 type == DNS_T_TXT  ? "TXT"
-                 : type == DNS_T_A  ? "A"
-                 : type == DNS_T_MX ? "MX"
-                                    : "AAAA",
-                 name);
+    fake_log(f, "", name, type);
     r->status = e ? e->status : DNS_NXDOMAIN;
     r->rcode = r->status == DNS_NXDOMAIN ? 3 : 0;
     if (r->status != DNS_OK)
@@ -59,6 +67,50 @@ struct dns_result *fake_lookup(void *arg, const char *name, int type)
         r->addrs[0] = xstrdup(type == DNS_T_A ? "192.0.2.1" : "2001:db8::1");
     }
     return r;
+}
+
+struct fake_query {
+    char *name;
+    int type;
+};
+
+/* fake_submit - remember the query; answered at wait */
+static void *fake_submit(void *arg, const char *name, int type)
+{
+    struct fake_dns *f = arg;
+    struct fake_query *q = xcalloc(1, sizeof(*q));
+
+    f->submitted++;
+    f->lookups++;
+    fake_log(f, "+", name, type);
+    q->name = xstrdup(name);
+    q->type = type;
+    return q;
+}
+
+/* fake_wait - answer a submitted query */
+static struct dns_result *fake_wait(void *arg, void *query)
+{
+    struct fake_dns *f = arg;
+    struct fake_query *q = query;
+    struct dns_result *r = fake_lookup(arg, q->name, q->type);
+
+    f->lookups--; /* counted at submit */
+    f->waited++;
+    free(q->name);
+    free(q);
+    return r;
+}
+
+/* fake_cancel - drop a submitted query */
+static void fake_cancel(void *arg, void *query)
+{
+    struct fake_dns *f = arg;
+    struct fake_query *q = query;
+
+    f->cancelled++;
+    free(q->name);
+    free(q);
 }
 
 /* The shared test zone. */
@@ -111,7 +163,7 @@ void eval(const char *const *from, size_t nfrom, const struct dmarc_dkim *dkim, 
 {
     struct from_domains fd;
     struct dmarc_input in;
-    struct dmarc_resolver res = {fake_lookup, f};
+    struct dmarc_resolver res = {fake_lookup, f, NULL, NULL, NULL};
 
     from_domain_analyze(from, nfrom, &fd);
     memset(&in, 0, sizeof(in));
@@ -120,6 +172,12 @@ void eval(const char *const *from, size_t nfrom, const struct dmarc_dkim *dkim, 
     in.dkim = dkim;
     in.ndkim = ndkim;
     in.sample = sample;
+    in.bad_flags = f->bad_flags;
+    if (f->async) {
+        res.submit = fake_submit;
+        res.wait = fake_wait;
+        res.cancel = fake_cancel;
+    }
     if (f->rr == NULL) {
         f->rr = zone;
         f->n = sizeof(zone) / sizeof(zone[0]);

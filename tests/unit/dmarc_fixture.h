@@ -6,6 +6,7 @@
 #ifndef POSTMETER_TEST_DMARC_FIXTURE_H
 #define POSTMETER_TEST_DMARC_FIXTURE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "dmarc.h"
@@ -37,7 +38,10 @@ struct fake_dns {
     const struct fake_rr *rr2; /* a second table searched after rr */
     size_t n2;
     unsigned lookups;
-    char log[1024]; /* "TYPE name;" per lookup */
+    char log[1024];     /* "TYPE name;" per lookup */
+    unsigned bad_flags; /* dmarc_input.bad_flags for eval() (0: the default) */
+    bool async;         /* offer submit/wait/cancel too (logged "+TYPE name;" at submit) */
+    unsigned submitted, waited, cancelled;
 };
 
 /* No SPF result. */

@@ -142,7 +142,7 @@ static void test_alignment_table(void **state)
         const struct align_case *c = &align_cases[i];
         char record[128];
         struct fake_rr rr[1] = {{"_dmarc.example.com", DNS_T_TXT, DNS_OK, {record}}};
-        struct fake_dns f = {rr, 1, NULL, 0, 0, ""};
+        struct fake_dns f = {.rr = rr, .n = 1};
         struct dmarc_answer a;
 
         assert_true(snprintf_ok(record, sizeof(record), "v=DMARC1; %s", c->record));
@@ -449,12 +449,22 @@ static void test_multi_strictest(void **state)
     assert_int_equal(f.lookups, 1);
     dmarc_answer_clear(&a);
 
-    /* a timeout outranks quarantine and stops the walk */
-    v = "a@quar.example, b@timeout.example, c@reject.example";
+    /* a timeout outranks quarantine... */
+    v = "a@quar.example, b@timeout.example";
     memset(&f, 0, sizeof(f));
     eval(&v, 1, k, 2, no_spf, 0, &a, &f);
     assert_int_equal(a.result, DMARC_RESULT_TEMPERROR);
     assert_int_equal(a.ndomains, 2);
+    dmarc_answer_clear(&a);
+
+    /* ...but does not stop the walk: a domain that never answers cannot hide a p=reject */
+    v = "a@quar.example, b@timeout.example, c@reject.example";
+    memset(&f, 0, sizeof(f));
+    eval(&v, 1, k, 2, no_spf, 0, &a, &f);
+    assert_int_equal(a.result, DMARC_RESULT_FAIL);
+    assert_string_equal(a.from_domain, "reject.example");
+    assert_int_equal(a.disposition, DMARC_POLICY_REJECT);
+    assert_int_equal(a.ndomains, 3);
     dmarc_answer_clear(&a);
 
     /* all pass -> pass, header.from the first */
@@ -465,6 +475,72 @@ static void test_multi_strictest(void **state)
     assert_int_equal(a.result, DMARC_RESULT_PASS);
     assert_string_equal(a.from_domain, "pass.example");
     dmarc_answer_clear(&a);
+}
+
+/* test_multi_prefetch - several domains: every lookup submitted at once, bounded */
+static void test_multi_prefetch(void **state)
+{
+    static const struct fake_rr npq[] = {
+        {"_dmarc.npq.example", DNS_T_TXT, DNS_OK, {"v=DMARC1; p=none; np=quarantine"}}};
+    struct dmarc_dkim k = {PASS, "other.example"};
+    struct fake_dns f;
+    struct dmarc_answer a;
+    struct buf b = BUF_INIT;
+    const char *v;
+
+    (void)state;
+    /* two domains: their TXT (and the sub-domain's org TXT and existence) first */
+    v = "b@quar.example, a@x.np.example";
+    memset(&f, 0, sizeof(f));
+    f.async = true;
+    eval(&v, 1, &k, 1, no_spf, 0, &a, &f);
+    assert_string_equal(f.log, "+TXT _dmarc.quar.example;"
+                               "+TXT _dmarc.x.np.example;+TXT _dmarc.np.example;"
+                               "+A x.np.example;+AAAA x.np.example;+MX x.np.example;"
+                               "TXT _dmarc.quar.example;"
+                               "TXT _dmarc.x.np.example;TXT _dmarc.np.example;"
+                               "A x.np.example;AAAA x.np.example;MX x.np.example;");
+    assert_int_equal(a.result, DMARC_RESULT_FAIL);
+    assert_string_equal(a.from_domain, "x.np.example"); /* np=reject: it does not exist */
+    assert_int_equal(a.disposition, DMARC_POLICY_REJECT);
+    assert_int_equal(f.cancelled, 0);
+    assert_int_equal(a.lookups, 6);
+    dmarc_answer_clear(&a);
+
+    /* a reject first: the rest were under way and are dropped, not waited for */
+    v = "a@reject.example, b@sub.quar.example";
+    memset(&f, 0, sizeof(f));
+    f.async = true;
+    eval(&v, 1, &k, 1, no_spf, 0, &a, &f);
+    assert_int_equal(a.disposition, DMARC_POLICY_REJECT);
+    assert_int_equal(f.submitted, 6);
+    assert_int_equal(f.waited, 1);
+    assert_int_equal(f.cancelled, 5);
+    dmarc_answer_clear(&a);
+
+    /*
+     * The worst case: 8 sub-domains that do not exist, of an org domain
+     * whose np= differs: two TXT and three existence lookups each, every
+     * domain walked (none says reject): DMARC_LOOKUPS_MAX, never more.
+     */
+    for (int i = 0; i < FROM_DOMAIN_MAX; i++)
+        buf_printf(&b, "%sa@s%d.npq.example", i ? ", " : "", i);
+    v = buf_cstr(&b);
+    for (int async = 0; async < 2; async++) {
+        memset(&f, 0, sizeof(f));
+        f.rr = npq;
+        f.n = 1;
+        f.async = async;
+        eval(&v, 1, &k, 1, no_spf, 0, &a, &f);
+        assert_int_equal(a.result, DMARC_RESULT_FAIL);
+        assert_int_equal(a.disposition, DMARC_POLICY_QUARANTINE);
+        assert_int_equal(a.ndomains, FROM_DOMAIN_MAX);
+        assert_int_equal(f.lookups, DMARC_LOOKUPS_MAX);
+        assert_int_equal(a.lookups, DMARC_LOOKUPS_MAX);
+        assert_int_equal(f.submitted, f.waited + f.cancelled);
+        dmarc_answer_clear(&a);
+    }
+    buf_free(&b);
 }
 
 /* ---- threads ------------------------------------------------------------ */
@@ -513,7 +589,7 @@ int main(void)
         cmocka_unit_test(test_threads),         cmocka_unit_test(test_alignment_table),
         cmocka_unit_test(test_policy_table),    cmocka_unit_test(test_np_lookups),
         cmocka_unit_test(test_discovery_table), cmocka_unit_test(test_answer_fields),
-        cmocka_unit_test(test_multi_strictest),
+        cmocka_unit_test(test_multi_strictest), cmocka_unit_test(test_multi_prefetch),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -4,7 +4,9 @@
  * (1) strict adkim=s with d=org.example and From sub.org.example does
  * not align; (2) From parsing that would let a forged header pass;
  * (3) failed DKIM and SPF results in any order give fail, and one
- * aligned pass alone (DKIM or SPF) gives pass.
+ * aligned pass alone (DKIM or SPF) gives pass. For (2), each From shape
+ * of auth/from_domain.h with the answer it must get: a From DMARC cannot
+ * evaluate counts every domain in it as failing (habit 16).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -52,7 +54,11 @@ struct fromcase {
     enum dmarc_result result;
     const char *header_from;
     enum dmarc_policy disposition;
+    bool bad; /* a From DMARC cannot evaluate: every domain in it counts as failing */
 };
+
+#define CLEAN false
+#define BAD   true
 
 static const struct fromcase from_cases[] = {
     /* the quoted local-part: the domain is victim.example; junk.example is checked too */
@@ -61,104 +67,263 @@ static const struct fromcase from_cases[] = {
      "junk.example",
      DMARC_RESULT_FAIL,
      "victim.example",
-     RJ},
+     RJ,
+     CLEAN},
     {{"\"x <ceo@victim.example>\"@attacker.example"},
      1,
      "attacker.example",
      DMARC_RESULT_FAIL,
      "victim.example",
-     RJ},
+     RJ,
+     CLEAN},
+    /* junk.example (p=none) is not signed: fail, disposition none */
     {{"\"x <a@junk.example>\"@victim.example"},
      1,
      "victim.example",
      DMARC_RESULT_FAIL,
      "junk.example",
-     NO}, /* junk.example (p=none) is not signed: fail, disposition none */
-    /* two From fields */
+     NO,
+     CLEAN},
+    /* a look-alike '@' in the local-part: the same */
+    {{"ceo\xef\xbc\xa0victim.example@attacker.example"},
+     1,
+     "attacker.example",
+     DMARC_RESULT_FAIL,
+     "victim.example",
+     RJ,
+     CLEAN},
+    /* two From fields (evaluated here; inbound.c refuses them by default) */
     {{"a@attacker.example", "ceo@victim.example"},
      2,
      "attacker.example",
      DMARC_RESULT_FAIL,
      "victim.example",
-     RJ},
+     RJ,
+     CLEAN},
     {{"ceo@victim.example", "a@attacker.example"},
      2,
      "attacker.example",
      DMARC_RESULT_FAIL,
      "victim.example",
-     RJ},
+     RJ,
+     CLEAN},
     /* two addresses in one From */
     {{"a@attacker.example, ceo@victim.example"},
      1,
      "attacker.example",
      DMARC_RESULT_FAIL,
      "victim.example",
-     RJ},
+     RJ,
+     CLEAN},
     {{"a@victim.example, b@victim.example"},
      1,
      "victim.example",
      DMARC_RESULT_PASS,
      "victim.example",
-     NO},
+     NO,
+     CLEAN},
     /* groups */
     {{"G: a@attacker.example, ceo@victim.example;"},
      1,
      "attacker.example",
      DMARC_RESULT_FAIL,
      "victim.example",
-     RJ},
-    {{"undisclosed:;"}, 1, "victim.example", DMARC_RESULT_PERMERROR, "", NO},
-    /* unbalanced < >: salvaged, still judged */
+     RJ,
+     CLEAN},
+    {{"undisclosed:;"}, 1, "victim.example", DMARC_RESULT_PERMERROR, "", NO, BAD},
+    /* unbalanced < >: salvaged, every domain failing, even with its own signature */
     {{"Victim <ceo@victim.example"},
      1,
      "attacker.example",
      DMARC_RESULT_FAIL,
      "victim.example",
-     RJ},
-    {{"ceo@victim.example>"}, 1, "victim.example", DMARC_RESULT_PASS, "victim.example", NO},
+     RJ,
+     BAD},
+    {{"ceo@victim.example>"}, 1, "victim.example", DMARC_RESULT_FAIL, "victim.example", RJ, BAD},
     {{"ceo@victim.example <a@attacker.example>"},
      1,
      "attacker.example",
      DMARC_RESULT_FAIL,
      "victim.example",
-     RJ},
+     RJ,
+     BAD},
+    /* no policy anywhere: permerror; p=none: fail, none (the caller's dmarc_bad_from acts) */
+    {{"ceo@nothing.example>"},
+     1,
+     "nothing.example",
+     DMARC_RESULT_PERMERROR,
+     "nothing.example",
+     NO,
+     BAD},
+    {{"ceo@none.example>"}, 1, "none.example", DMARC_RESULT_FAIL, "none.example", NO, BAD},
+    /* obs-route: not accepted; both domains failing */
+    {{"<@attacker.example:ceo@victim.example>"},
+     1,
+     "attacker.example",
+     DMARC_RESULT_FAIL,
+     "victim.example",
+     RJ,
+     BAD},
     /* display names and comments are not identities */
     {{"\"ceo@victim.example\" <a@attacker.example>"},
      1,
      "attacker.example",
      DMARC_RESULT_PASS,
      "attacker.example",
-     NO},
+     NO,
+     CLEAN},
     {{"(ceo@victim.example) a@attacker.example"},
      1,
      "attacker.example",
      DMARC_RESULT_PASS,
      "attacker.example",
-     NO},
+     NO,
+     CLEAN},
+    {{"a@attacker.example (ceo@victim.example)"},
+     1,
+     "attacker.example",
+     DMARC_RESULT_PASS,
+     "attacker.example",
+     NO,
+     CLEAN},
     {{"=?utf-8?q?ceo=40victim.example?= <a@attacker.example>"},
      1,
      "attacker.example",
      DMARC_RESULT_PASS,
      "attacker.example",
-     NO},
+     NO,
+     CLEAN},
+    /* encoded-words where the address is: decoded, failing */
+    {{"=?utf-8?b?Y2VvQHZpY3RpbS5leGFtcGxl?="},
+     1,
+     "attacker.example",
+     DMARC_RESULT_FAIL,
+     "victim.example",
+     RJ,
+     BAD},
+    {{"<=?utf-8?q?ceo=40victim.example?=>"},
+     1,
+     "attacker.example",
+     DMARC_RESULT_FAIL,
+     "victim.example",
+     RJ,
+     BAD},
+    {{"=?utf-8?q?ceo=40victim.example?=@attacker.example"},
+     1,
+     "attacker.example",
+     DMARC_RESULT_FAIL,
+     "victim.example",
+     RJ,
+     BAD},
+    {{"=?utf-8?b?Y2VvQHZpY3RpbS5leGFtcGxl?="},
+     1,
+     "victim.example",
+     DMARC_RESULT_FAIL,
+     "victim.example",
+     RJ,
+     BAD},
     /* case and trailing dot */
-    {{"CEO@VICTIM.EXAMPLE."}, 1, "victim.example", DMARC_RESULT_PASS, "victim.example", NO},
-    {{"CEO@VICTIM.EXAMPLE."}, 1, "attacker.example", DMARC_RESULT_FAIL, "victim.example", RJ},
-    /* no From, nothing usable */
-    {{NULL}, 0, "victim.example", DMARC_RESULT_PERMERROR, "", NO},
-    {{"John Doe"}, 1, "victim.example", DMARC_RESULT_PERMERROR, "", NO},
-    {{"a@[192.0.2.1]"}, 1, "victim.example", DMARC_RESULT_PERMERROR, "", NO},
-    /* a literal beside a passing domain: permerror outranks the pass */
-    {{"a@[192.0.2.1], ceo@victim.example"}, 1, "victim.example", DMARC_RESULT_PERMERROR, "", NO},
-    /* ...but not a fail */
+    {{"CEO@VICTIM.EXAMPLE."}, 1, "victim.example", DMARC_RESULT_PASS, "victim.example", NO, CLEAN},
+    {{"CEO@VICTIM.EXAMPLE."},
+     1,
+     "attacker.example",
+     DMARC_RESULT_FAIL,
+     "victim.example",
+     RJ,
+     CLEAN},
+    /* no From, nothing to read */
+    {{NULL}, 0, "victim.example", DMARC_RESULT_PERMERROR, "", NO, BAD},
+    {{""}, 1, "victim.example", DMARC_RESULT_PERMERROR, "", NO, BAD},
+    {{"John Doe"}, 1, "victim.example", DMARC_RESULT_PERMERROR, "", NO, BAD},
+    {{"a@[192.0.2.1]"}, 1, "victim.example", DMARC_RESULT_PERMERROR, "", NO, BAD},
+    /* a literal: the name in it is what a reader sees, failing */
+    {{"ceo@[victim.example]"}, 1, "victim.example", DMARC_RESULT_FAIL, "victim.example", RJ, BAD},
+    /* a literal beside a domain: that domain counts as failing, even signed */
+    {{"a@[192.0.2.1], ceo@victim.example"},
+     1,
+     "victim.example",
+     DMARC_RESULT_FAIL,
+     "victim.example",
+     RJ,
+     BAD},
     {{"a@[192.0.2.1], ceo@victim.example"},
      1,
      "attacker.example",
      DMARC_RESULT_FAIL,
      "victim.example",
-     RJ},
-    {{"ceo@victim.example!"}, 1, "victim.example", DMARC_RESULT_PERMERROR, "", NO},
-    {{"ceo@victim.example!"}, 1, "attacker.example", DMARC_RESULT_FAIL, "victim.example", RJ},
+     RJ,
+     BAD},
+    {{"ceo@victim.example!"}, 1, "victim.example", DMARC_RESULT_FAIL, "victim.example", RJ, BAD},
+    {{"ceo@victim.example!"}, 1, "attacker.example", DMARC_RESULT_FAIL, "victim.example", RJ, BAD},
+    /* a quoted-pair or an invisible character after a quoted '@': victim.example all the same */
+    {{"\"ceo@\\victim.example\"@attacker.example"},
+     1,
+     "attacker.example",
+     DMARC_RESULT_FAIL,
+     "victim.example",
+     RJ,
+     CLEAN},
+    {{"\"CEO\" <\"ceo@\\victim.example\"@attacker.example>"},
+     1,
+     "attacker.example",
+     DMARC_RESULT_FAIL,
+     "victim.example",
+     RJ,
+     CLEAN},
+    {{"\"ceo@victim\\.example\"@attacker.example"},
+     1,
+     "attacker.example",
+     DMARC_RESULT_FAIL,
+     "victim.example",
+     RJ,
+     CLEAN},
+    {{"\"ceo@\xe2\x80\x8bvictim.example\"@attacker.example"},
+     1,
+     "attacker.example",
+     DMARC_RESULT_FAIL,
+     "victim.example",
+     RJ,
+     CLEAN},
+    {{"\"ceo@vic\xc2\xadtim.example\"@attacker.example"},
+     1,
+     "attacker.example",
+     DMARC_RESULT_FAIL,
+     "victim.example",
+     RJ,
+     CLEAN},
+    /* white space, folding or a comment after the '@' of a malformed field */
+    {{"<ceo@ victim.example"}, 1, "attacker.example", DMARC_RESULT_FAIL, "victim.example", RJ, BAD},
+    {{"<ceo@\r\n victim.example"},
+     1,
+     "attacker.example",
+     DMARC_RESULT_FAIL,
+     "victim.example",
+     RJ,
+     BAD},
+    {{"ceo@(x)victim.example>"},
+     1,
+     "attacker.example",
+     DMARC_RESULT_FAIL,
+     "victim.example",
+     RJ,
+     BAD},
+    /* a right-to-left override: a bidi display shows ceo@victim.example */
+    {{"ceo@\xe2\x80\xae"
+      "elpmaxe.mitciv"},
+     1,
+     "attacker.example",
+     DMARC_RESULT_FAIL,
+     "victim.example",
+     RJ,
+     BAD},
+    /* a no-break space after the address */
+    {{"ceo@victim.example\xc2\xa0"},
+     1,
+     "attacker.example",
+     DMARC_RESULT_FAIL,
+     "victim.example",
+     RJ,
+     BAD},
 };
 
 /* test_defect2_from - forged or odd From fields never pass for the wrong domain */
@@ -174,15 +339,96 @@ static void test_defect2_from(void **state)
         memset(&f, 0, sizeof(f));
         eval(c->from, c->nfrom, &k, 1, no_spf, 0, &a, &f);
         if (a.result != c->result || strcmp(a.from_domain, c->header_from) != 0 ||
-            a.disposition != c->disposition)
-            fail_msg("case %zu (%s, d=%s): %s header.from=%s disposition=%s (%s)", i,
+            a.disposition != c->disposition || a.from_bad != c->bad)
+            fail_msg("case %zu (%s, d=%s): %s header.from=%s disposition=%s bad=%d (%s)", i,
                      c->from[0] ? c->from[0] : "-", c->d, dmarc_result_name(a.result),
-                     a.from_domain, dmarc_policy_name(a.disposition), a.reason);
+                     a.from_domain, dmarc_policy_name(a.disposition), a.from_bad, a.reason);
+        /* a bad From's reason starts with what is wrong with it */
+        if (c->bad) {
+            const char *why = from_domain_problem(a.from_flags & FROM_DOMAIN_BAD);
+
+            if (why == NULL || strncmp(a.reason, why, strlen(why)) != 0)
+                fail_msg("case %zu: reason \"%s\" does not start with \"%s\"", i, a.reason,
+                         why ? why : "-");
+        }
         dmarc_answer_clear(&a);
     }
 }
 
-/* test_defect2_too_many - more than FROM_DOMAIN_MAX domains: permerror, no lookups */
+/* test_defect2_cut - a From field longer than FROM_VALUE_MAX: bad, its domains failing */
+static void test_defect2_cut(void **state)
+{
+    struct buf b = BUF_INIT;
+    struct dmarc_dkim k = {PASS, "attacker.example"};
+    struct fake_dns f;
+    struct dmarc_answer a;
+    const char *v;
+
+    (void)state;
+    buf_puts(&b, "x@attacker.example");
+    for (int i = 0; i < 65530; i++)
+        buf_putc(&b, ',');
+    buf_puts(&b, " CEO <ceo@victim.example>");
+    v = buf_cstr(&b);
+    memset(&f, 0, sizeof(f));
+    eval(&v, 1, &k, 1, no_spf, 0, &a, &f);
+    assert_int_equal(a.result, DMARC_RESULT_FAIL); /* the signature does not count */
+    assert_true(a.from_bad);
+    assert_true(a.from_flags & FROM_DOMAIN_CUT);
+    assert_string_equal(a.from_domain, "attacker.example");
+    assert_string_equal(a.reason, "From field too long: counted as failing; p=none");
+    dmarc_answer_clear(&a);
+
+    /* the same start, one byte shorter than the cut: a clean pass */
+    buf_reset(&b);
+    buf_puts(&b, "x@attacker.example");
+    for (int i = 0; i < FROM_VALUE_MAX - 18; i++)
+        buf_putc(&b, ',');
+    v = buf_cstr(&b);
+    memset(&f, 0, sizeof(f));
+    eval(&v, 1, &k, 1, no_spf, 0, &a, &f);
+    assert_int_equal(a.result, DMARC_RESULT_PASS);
+    assert_false(a.from_bad);
+    dmarc_answer_clear(&a);
+    buf_free(&b);
+}
+
+/* test_defect2_fields - several From fields counted as bad: each domain failing */
+static void test_defect2_fields(void **state)
+{
+    const char *two[] = {"a@attacker.example", "a@attacker.example"};
+    const char *mixed[] = {"a@attacker.example", "ceo@victim.example"};
+    struct dmarc_dkim k = {PASS, "attacker.example"};
+    struct fake_dns f;
+    struct dmarc_answer a;
+
+    (void)state;
+    memset(&f, 0, sizeof(f));
+    f.bad_flags = FROM_DOMAIN_BAD | FROM_DOMAIN_FIELDS;
+    eval(two, 2, &k, 1, no_spf, 0, &a, &f);
+    assert_int_equal(a.result, DMARC_RESULT_FAIL); /* the signature does not count */
+    assert_true(a.from_bad);
+    assert_int_equal(a.disposition, DMARC_POLICY_NONE);
+    assert_string_equal(a.reason, "several From fields: counted as failing; p=none");
+    dmarc_answer_clear(&a);
+
+    memset(&f, 0, sizeof(f));
+    f.bad_flags = FROM_DOMAIN_BAD | FROM_DOMAIN_FIELDS;
+    eval(mixed, 2, &k, 1, no_spf, 0, &a, &f);
+    assert_int_equal(a.result, DMARC_RESULT_FAIL);
+    assert_string_equal(a.from_domain, "victim.example");
+    assert_int_equal(a.disposition, DMARC_POLICY_REJECT);
+    dmarc_answer_clear(&a);
+
+    /* without FIELDS in bad_flags the same fields are evaluated as usual */
+    memset(&f, 0, sizeof(f));
+    eval(two, 2, &k, 1, no_spf, 0, &a, &f);
+    assert_int_equal(a.result, DMARC_RESULT_PASS);
+    assert_false(a.from_bad);
+    dmarc_answer_clear(&a);
+}
+
+/* test_defect2_too_many - more than FROM_DOMAIN_MAX domains: fail, reject, no lookups */
 static void test_defect2_too_many(void **state)
 {
     struct buf b = BUF_INIT;
@@ -197,11 +443,26 @@ static void test_defect2_too_many(void **state)
     v = buf_cstr(&b);
     memset(&f, 0, sizeof(f));
     eval(&v, 1, NULL, 0, no_spf, 0, &a, &f);
-    assert_int_equal(a.result, DMARC_RESULT_PERMERROR);
+    assert_int_equal(a.result, DMARC_RESULT_FAIL);
+    assert_int_equal(a.disposition, DMARC_POLICY_REJECT);
+    assert_true(a.from_bad);
     assert_string_equal(a.from_domain, "");
     assert_true(a.from_flags & FROM_DOMAIN_TOO_MANY);
-    assert_string_equal(a.reason, "too many From domains");
+    assert_string_equal(a.reason,
+                        "more than 8 From domains: those not looked up count as p=reject");
     assert_int_equal(f.lookups, 0);
+    dmarc_answer_clear(&a);
+
+    /* exactly 9: the ninth is never looked up, so it may be anyone's p=reject */
+    buf_reset(&b);
+    for (int i = 0; i < 8; i++)
+        buf_printf(&b, "a@none%d.example, ", i);
+    buf_puts(&b, "ceo@victim.example");
+    v = buf_cstr(&b);
+    memset(&f, 0, sizeof(f));
+    eval(&v, 1, NULL, 0, no_spf, 0, &a, &f);
+    assert_int_equal(a.result, DMARC_RESULT_FAIL);
+    assert_int_equal(a.disposition, DMARC_POLICY_REJECT);
     dmarc_answer_clear(&a);
     buf_free(&b);
 }
@@ -291,10 +552,9 @@ static void test_defect3_order(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_defect1_strict_via_org),
-        cmocka_unit_test(test_defect2_from),
-        cmocka_unit_test(test_defect2_too_many),
-        cmocka_unit_test(test_defect3_order),
+        cmocka_unit_test(test_defect1_strict_via_org), cmocka_unit_test(test_defect2_from),
+        cmocka_unit_test(test_defect2_fields),         cmocka_unit_test(test_defect2_too_many),
+        cmocka_unit_test(test_defect3_order),          cmocka_unit_test(test_defect2_cut),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -32,6 +32,9 @@ static const struct list_case list_cases[] = {
     {"<unterminated@example.org", {"unterminated@example.org"}},
     {"", {NULL}},
     {"(only a comment)", {NULL}},
+    {"Just A Name", {NULL}},
+    {"Name, b@y.example", {"b@y.example"}},
+    {"<local>", {"local"}},
 };
 
 static void test_parse_list(void **state)
