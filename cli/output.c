@@ -89,16 +89,43 @@ static void json_string(struct buf *b, const char *s)
     buf_putc(b, '"');
 }
 
-/* csv_field - s quoted for CSV when it needs to be */
-static void csv_field(struct buf *b, const char *s)
+/* text_clean - s[0..len) for a terminal or a spreadsheet, into b: a control
+ * character (C0, DEL, C1 as U+0080..U+009F) becomes '?', a byte that is not
+ * UTF-8 becomes U+FFFD, so no cell carries an escape sequence */
+static void text_clean(struct buf *b, const char *s, size_t len)
 {
-    if (s == NULL)
-        return;
-    if (strpbrk(s, ",\"\r\n") == NULL) {
+    const unsigned char *p = (const unsigned char *)s, *end = p + len;
+
+    while (p < end) {
+        size_t n = utf8_len(p);
+
+        if (n == 0 || n > (size_t)(end - p)) {
+            buf_puts(b, "\xef\xbf\xbd");
+            p++;
+        } else if (*p < 0x20 || *p == 0x7f || (*p == 0xc2 && p[1] < 0xa0)) {
+            buf_putc(b, '?');
+            p += n;
+        } else {
+            buf_add(b, p, n);
+            p += n;
+        }
+    }
+}
+
+/* csv_field - a cleaned cell s quoted for CSV when it needs to be; a cell a
+ * spreadsheet would read as a formula (= + - @ first, OWASP's CSV injection
+ * list; TAB and CR were already cleaned away) gets a leading ' and quotes */
+static void csv_field(struct buf *b, const char *s, bool formula_check)
+{
+    bool formula = formula_check && *s != '\0' && strchr("=+-@\t\r", *s) != NULL;
+
+    if (!formula && strpbrk(s, ",\"\r\n") == NULL) {
         buf_puts(b, s);
         return;
     }
     buf_putc(b, '"');
+    if (formula)
+        buf_putc(b, '\'');
     for (; *s; s++) {
         if (*s == '"')
             buf_putc(b, '"');
@@ -146,7 +173,7 @@ struct out *out_new(enum out_format f, const struct out_col *cols, size_t ncols,
 /* out_row - one row */
 void out_row(struct out *o, const struct out_val *vals)
 {
-    struct buf b = BUF_INIT, t = BUF_INIT;
+    struct buf b = BUF_INIT, t = BUF_INIT, c = BUF_INIT;
 
     switch (o->format) {
     case OUT_JSON:
@@ -171,10 +198,12 @@ void out_row(struct out *o, const struct out_val *vals)
     case OUT_CSV:
         for (size_t i = 0; i < o->ncols; i++) {
             buf_reset(&t);
+            buf_reset(&c);
             cell_text(&t, &o->cols[i], &vals[i]);
+            text_clean(&c, buf_cstr(&t), t.len);
             if (i)
                 buf_putc(&b, ',');
-            csv_field(&b, t.data ? t.data : "");
+            csv_field(&b, buf_cstr(&c), o->cols[i].type != OUT_INT);
         }
         buf_puts(&b, "\r\n");
         break;
@@ -182,11 +211,10 @@ void out_row(struct out *o, const struct out_val *vals)
         o->cells = xrealloc(o->cells, (o->rows + 1) * o->ncols * sizeof(*o->cells));
         for (size_t i = 0; i < o->ncols; i++) {
             buf_reset(&t);
+            buf_reset(&c);
             cell_text(&t, &o->cols[i], &vals[i]);
-            for (size_t j = 0; j < t.len; j++)
-                if ((unsigned char)t.data[j] < 0x20 || t.data[j] == 0x7f)
-                    t.data[j] = '?';
-            o->cells[o->rows * o->ncols + i] = xstrndup(buf_cstr(&t), t.len);
+            text_clean(&c, buf_cstr(&t), t.len);
+            o->cells[o->rows * o->ncols + i] = xstrndup(buf_cstr(&c), c.len);
         }
         break;
     }
@@ -194,6 +222,7 @@ void out_row(struct out *o, const struct out_val *vals)
     o->rows++;
     buf_free(&b);
     buf_free(&t);
+    buf_free(&c);
 }
 
 /* display_width - columns a UTF-8 string takes (one per code point) */

@@ -3,8 +3,11 @@
  *
  * Every report goes through this one writer so the three formats never
  * disagree. JSON strings are always valid UTF-8 (bad bytes become U+FFFD)
- * and control characters are escaped; the table replaces control
- * characters so a hostile header cannot drive the terminal.
+ * and control characters are escaped. The table and CSV replace control
+ * characters (C0, DEL, C1) with '?' and bytes that are not UTF-8 with
+ * U+FFFD, so a hostile header can drive neither a terminal nor a
+ * spreadsheet; a CSV text cell that starts with = + - or @ is written as
+ * "'..." so a spreadsheet shows it as text, never runs it as a formula.
  */
 #ifndef POSTMETER_CLI_OUTPUT_H
 #define POSTMETER_CLI_OUTPUT_H

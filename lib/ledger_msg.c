@@ -172,6 +172,43 @@ void ledger_msg_add_rcpt(struct ledger_msg *m, const char *rcpt)
     add_rcpt_owned(m, xstrdup(rcpt ? rcpt : ""));
 }
 
+/* mem_cap - the capacity behind n elements of an implicit array (4, then doubled) */
+static size_t mem_cap(size_t n)
+{
+    size_t cap = 4;
+
+    while (cap < n)
+        cap *= 2;
+    return cap;
+}
+
+/* mem_str - heap bytes of string s (NULL: none): its bytes, the NUL, the allocator's header */
+static size_t mem_str(const char *s)
+{
+    return s ? strlen(s) + 1 + LEDGER_MEM_CHUNK : 0;
+}
+
+/* ledger_msg_mem - heap bytes the record holds (see ledger_msg.h) */
+size_t ledger_msg_mem(const struct ledger_msg *m)
+{
+    size_t n = sizeof(*m) + LEDGER_MEM_CHUNK;
+
+    for (size_t i = 0; i < N_STR_FIELDS; i++)
+        n += mem_str(*(char *const *)((const char *)m + str_fields[i].off));
+    if (m->nrcpts > 0)
+        n += mem_cap(m->nrcpts) * sizeof(*m->rcpts) + LEDGER_MEM_CHUNK;
+    for (size_t i = 0; i < m->nrcpts; i++)
+        n += mem_str(m->rcpts[i]);
+    if (m->nauth > 0)
+        n += mem_cap(m->nauth) * sizeof(*m->auth) + LEDGER_MEM_CHUNK;
+    for (size_t i = 0; i < m->nauth; i++) {
+        n += mem_str(m->auth[i].method);
+        for (size_t j = 0; j < N_AUTH_FIELDS; j++)
+            n += mem_str(*(char *const *)((const char *)&m->auth[i] + auth_fields[j].off));
+    }
+    return n;
+}
+
 /* ledger_direction_name - "inbound" or "outbound" */
 const char *ledger_direction_name(enum ledger_direction d)
 {

@@ -57,6 +57,8 @@ struct ledger_msg {
     int64_t received_at; /* seconds since the epoch, UTC */
     char **rcpts;        /* envelope recipients without <> */
     size_t nrcpts;
+    size_t rcpts_omitted;     /* recipients past the producer's bound: counted, not kept
+                                 (neither spooled nor stored) */
     struct ledger_auth *auth; /* authentication results, in header order */
     size_t nauth;
     /* open tracking (outbound mail a tracking rule matched), NULL = not tracked */
@@ -80,6 +82,15 @@ void ledger_msg_add_rcpt(struct ledger_msg *m, const char *rcpt);
  */
 struct ledger_auth *ledger_msg_add_auth(struct ledger_msg *m, const char *method,
                                         const char *result);
+/* Bytes malloc() adds to each allocation, as ledger_msg_mem() counts them. */
+#define LEDGER_MEM_CHUNK 16
+/*
+ * ledger_msg_mem - the heap bytes m holds: the struct, every string, the
+ * recipient and result arrays at their capacity, LEDGER_MEM_CHUNK more for
+ * each allocation. Linear in the record's size; what the ledger's queue
+ * counts against its byte bound.
+ */
+size_t ledger_msg_mem(const struct ledger_msg *m);
 /* ledger_direction_name - "inbound" or "outbound" */
 const char *ledger_direction_name(enum ledger_direction d);
 

@@ -3,7 +3,9 @@
  *
  * Keeps only Message-ID, Date, the From address and (with log_subject)
  * the Subject; never the body or any other header. Values are unfolded
- * and cut at LEDGER_FIELD_MAX bytes so a huge header cannot grow memory.
+ * and cut at LEDGER_FIELD_MAX bytes so a huge header cannot grow memory;
+ * recipients past ledger_max_recipients are counted, not kept, and the
+ * total is logged at end of message, so one envelope cannot either.
  */
 #include <string.h>
 #include <strings.h>
@@ -28,11 +30,15 @@ static char *unfold(const char *value)
     return str_trim(out);
 }
 
-/* ledger_stage_rcpt - note one envelope recipient */
+/* ledger_stage_rcpt - note one envelope recipient (past ledger_max_recipients: count it) */
 void ledger_stage_rcpt(struct conn *c, const char *rcpt)
 {
-    if (c->msg)
+    if (c->msg == NULL)
+        return;
+    if (c->msg->nrcpts < c->cfg->c->ledger_max_recipients)
         ledger_msg_add_rcpt(c->msg, rcpt);
+    else
+        c->msg->rcpts_omitted++;
 }
 
 /* ledger_stage_bytes - count n more bytes of the message */
@@ -80,6 +86,9 @@ void ledger_stage_eom(struct conn *c, const char *queue_id, const char *action)
     ledger_msg_set(&m->queue_id, queue_id && *queue_id ? queue_id : NULL);
     ledger_msg_set(&m->action, action);
     m->received_at = time_now();
+    if (m->rcpts_omitted > 0)
+        warn("%s: %zu recipients; the ledger record keeps the first %zu (ledger_max_recipients)",
+             m->queue_id ? m->queue_id : "-", m->nrcpts + m->rcpts_omitted, m->nrcpts);
     debug("%s: ledger record %s, %zu recipient(s), %lld bytes", m->queue_id ? m->queue_id : "-",
           m->uid, m->nrcpts, (long long)m->size);
     milter_emit(m);

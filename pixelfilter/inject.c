@@ -16,8 +16,9 @@
  * encodings, html.c the insertion point.
  *
  * Must never: change a byte outside the modified bodies and their
- * Content-Transfer-Encoding field, touch a signed or encrypted message, a
- * message/rfc822 part's inside, an attachment, or DKIM-signed mail.
+ * Content-Transfer-Encoding field, touch a signed or encrypted message
+ * (S/MIME, PGP/MIME or inline PGP in any text part), a message/rfc822
+ * part's inside, an attachment, or DKIM- or ARC-signed mail.
  *
  * UTF-16 HTML parts in base64 get the tag in UTF-16, in the part's byte
  * order (BOM, else the charset name, else big endian). UTF-32 and UTF-7
@@ -51,6 +52,7 @@ struct pixel_walk {
     struct pixel_edit *edits;
     size_t nedits, cap;
     bool malformed, is_signed, is_encrypted;
+    const char *signed_why, *encrypted_why; /* inline PGP: the report's reason */
     struct pixel_report *rep;
 };
 
@@ -66,61 +68,6 @@ bool pixel_url_ok(const char *url)
             return false;
     }
     return true;
-}
-
-const char *pixel_outcome_name(enum pixel_outcome o)
-{
-    switch (o) {
-    case PIXEL_INJECTED:
-        return "INJECTED";
-    case PIXEL_NO_HTML:
-        return "NO_HTML";
-    case PIXEL_SKIPPED_SIGNED:
-        return "SKIPPED_SIGNED";
-    case PIXEL_SKIPPED_ENCRYPTED:
-        return "SKIPPED_ENCRYPTED";
-    case PIXEL_SKIPPED_FOREIGN_DKIM:
-        return "SKIPPED_FOREIGN_DKIM";
-    case PIXEL_MALFORMED_PASSTHROUGH:
-        return "MALFORMED_PASSTHROUGH";
-    case PIXEL_NOT_MESSAGE:
-        return "NOT_MESSAGE";
-    case PIXEL_BAD_URL:
-        return "BAD_URL";
-    }
-    return "UNKNOWN";
-}
-
-/* pixel_outcome_word - the ledger's word: "injected", "no-html", "skipped-signed", ... */
-const char *pixel_outcome_word(enum pixel_outcome o)
-{
-    switch (o) {
-    case PIXEL_INJECTED:
-        return "injected";
-    case PIXEL_NO_HTML:
-        return "no-html";
-    case PIXEL_SKIPPED_SIGNED:
-        return "skipped-signed";
-    case PIXEL_SKIPPED_ENCRYPTED:
-        return "skipped-encrypted";
-    case PIXEL_SKIPPED_FOREIGN_DKIM:
-        return "skipped-foreign-dkim";
-    case PIXEL_MALFORMED_PASSTHROUGH:
-        return "malformed";
-    case PIXEL_NOT_MESSAGE:
-        return "not-message";
-    case PIXEL_BAD_URL:
-        return "bad-url";
-    }
-    return "error";
-}
-
-void pixel_report_format(const struct pixel_report *rep, struct buf *b)
-{
-    buf_printf(b, "%s parts=%u skipped=%u", pixel_outcome_name(rep->outcome), rep->parts,
-               rep->skipped_parts);
-    if (rep->reason[0] != '\0')
-        buf_printf(b, " reason=\"%s\"", rep->reason);
 }
 
 /* pixel_note - keep the first reason the report gets */
@@ -174,18 +121,27 @@ static enum pixel_cte pixel_cte_kind(const char *v)
     return PIXEL_CTE_OTHER;
 }
 
-/* pixel_utf16_point - insertion byte offset in UTF-16 text s[0..n), n even (big: big endian) */
-static size_t pixel_utf16_point(const char *s, size_t n, bool big)
+/* pixel_utf16_narrow - UTF-16 text s[0..n) one byte a code unit: ASCII as
+ * itself, anything else 0x80 (big: big endian); caller frees */
+static char *pixel_utf16_narrow(const char *s, size_t n, bool big)
 {
-    size_t units = n / 2, ip;
-    char *narrow = xmalloc(units + 1);
+    char *narrow = xmalloc(n / 2 + 1);
 
-    for (size_t i = 0; i < units; i++) {
+    for (size_t i = 0; i < n / 2; i++) {
         unsigned hi = (unsigned char)s[2 * i + (big ? 0 : 1)];
         unsigned lo = (unsigned char)s[2 * i + (big ? 1 : 0)];
         narrow[i] = hi == 0 && lo < 0x80 ? (char)lo : (char)0x80;
     }
-    ip = pixel_html_insert_point(narrow, units);
+    narrow[n / 2] = '\0';
+    return narrow;
+}
+
+/* pixel_utf16_point - insertion byte offset in UTF-16 text s[0..n), n even (big: big endian) */
+static size_t pixel_utf16_point(const char *s, size_t n, bool big)
+{
+    char *narrow = pixel_utf16_narrow(s, n, big);
+    size_t ip = pixel_html_insert_point(narrow, n / 2);
+
     free(narrow);
     return ip * 2;
 }
@@ -306,6 +262,54 @@ static void pixel_html_part(struct pixel_walk *w, const struct pixel_hdr *h, siz
     buf_free(&content);
     buf_free(&tag);
     buf_free(&hdr);
+}
+
+/*
+ * pixel_inline_pgp - mark the walk signed or encrypted when the text body
+ * in[h->body..lim) (decoded per its transfer encoding, UTF-16 narrowed)
+ * holds inline OpenPGP armor anywhere: a clearsigned text or an armored
+ * message. Anywhere, not only at a line start, because an HTML body may
+ * have it after <pre>; a text that merely quotes the marker gets no pixel,
+ * which is the safe side. One linear pass over the decoded body.
+ */
+static void pixel_inline_pgp(struct pixel_walk *w, const struct pixel_hdr *h, size_t lim,
+                             const char *charset)
+{
+    static const char sig[] = "-----BEGIN PGP SIGNED MESSAGE-----",
+                      msg[] = "-----BEGIN PGP MESSAGE-----";
+    enum pixel_cte kind = pixel_cte_kind(h->cte);
+    const char *cs = charset ? charset : "us-ascii";
+    struct buf content = BUF_INIT;
+    const char *s = w->in + h->body;
+    size_t n = lim - h->body;
+    char *narrow = NULL;
+
+    if (!h->blank)
+        return;
+    if (kind == PIXEL_CTE_B64 &&
+        pixel_b64_decode(s, pixel_eol_run(w->in, h->body, lim) - h->body, &content)) {
+        s = buf_cstr(&content);
+        n = content.len;
+    } else if (kind == PIXEL_CTE_QP) {
+        pixel_qp_decode(s, n, &content);
+        s = buf_cstr(&content);
+        n = content.len;
+    }
+    if (strncmp(cs, "utf-16", 6) == 0 || strncmp(cs, "ucs-2", 5) == 0 ||
+        strcmp(cs, "unicode") == 0) {
+        narrow = pixel_utf16_narrow(s, n, pixel_utf16_big(s, n, cs));
+        s = narrow;
+        n /= 2;
+    }
+    if (memmem(s, n, sig, sizeof(sig) - 1) != NULL) {
+        w->is_signed = true;
+        w->signed_why = "inline PGP signature in a text part";
+    } else if (memmem(s, n, msg, sizeof(msg) - 1) != NULL) {
+        w->is_encrypted = true;
+        w->encrypted_why = "inline PGP message in a text part";
+    }
+    free(narrow);
+    buf_free(&content);
 }
 
 static void pixel_entity(struct pixel_walk *w, size_t start, size_t lim, int depth, bool render);
@@ -439,9 +443,12 @@ static void pixel_entity(struct pixel_walk *w, size_t start, size_t lim, int dep
             w->is_signed = true;
         else
             w->is_encrypted = true;
-    } else if (strcmp(ct.type, "text") == 0 && strcmp(ct.subtype, "html") == 0 && render &&
+    } else if (strcmp(ct.type, "text") == 0 &&
+               (strcmp(ct.subtype, "html") == 0 || strcmp(ct.subtype, "plain") == 0) &&
                !pixel_is_attachment(h.cdisp)) {
-        pixel_html_part(w, &h, lim, ct.charset);
+        pixel_inline_pgp(w, &h, lim, ct.charset);
+        if (strcmp(ct.subtype, "html") == 0 && render)
+            pixel_html_part(w, &h, lim, ct.charset);
     }
     /* message/rfc822 and every other leaf: never looked into */
     pixel_ctype_free(&ct);
@@ -469,7 +476,7 @@ enum pixel_outcome pixel_inject(const char *in, size_t len, const char *img_url,
 {
     struct pixel_walk w;
     struct pixel_hdr top;
-    const char *nl;
+    const char *nl, *why;
 
     memset(rep, 0, sizeof(*rep));
     if (!pixel_url_ok(img_url))
@@ -492,6 +499,8 @@ enum pixel_outcome pixel_inject(const char *in, size_t len, const char *img_url,
     }
     if (top.dkim) {
         rep->outcome = PIXEL_SKIPPED_FOREIGN_DKIM;
+    } else if (top.arc) {
+        rep->outcome = PIXEL_SKIPPED_FOREIGN_ARC;
     } else {
         pixel_entity(&w, 0, len, 0, true);
         if (w.malformed)
@@ -504,6 +513,11 @@ enum pixel_outcome pixel_inject(const char *in, size_t len, const char *img_url,
             rep->outcome = PIXEL_INJECTED;
         else
             rep->outcome = PIXEL_NO_HTML;
+        why = rep->outcome == PIXEL_SKIPPED_SIGNED      ? w.signed_why
+              : rep->outcome == PIXEL_SKIPPED_ENCRYPTED ? w.encrypted_why
+                                                        : NULL;
+        if (why != NULL) /* this reason, not a skipped part's */
+            (void)strlcpy_ok(rep->reason, why, sizeof(rep->reason));
     }
     pixel_hdr_free(&top);
     if (rep->outcome == PIXEL_INJECTED) {

@@ -12,10 +12,14 @@
  * are replaced. Every other byte is the input's.
  *
  * It must never touch: multipart/signed, multipart/encrypted,
- * application/pkcs7-mime (anywhere in the message: the whole message is
- * passed on unchanged), the inside of message/rfc822 (or any message/x)
- * parts, text/html attachments, and mail that already carries a
- * DKIM-Signature. On any doubt about the MIME structure the message is
+ * application/pkcs7-mime, inline OpenPGP (a text/plain or text/html part,
+ * not an attachment, whose decoded text holds "-----BEGIN PGP SIGNED
+ * MESSAGE-----" or "-----BEGIN PGP MESSAGE-----") - anywhere in the
+ * message: the whole message is passed on unchanged -, the inside of
+ * message/rfc822 (or any message/x) parts, text/html attachments, and mail
+ * that already carries a DKIM-Signature, an ARC-Seal or an
+ * ARC-Message-Signature (signatures we add later, after the pixel, are
+ * not there yet). On any doubt about the MIME structure the message is
  * passed on byte for byte (MALFORMED_PASSTHROUGH).
  *
  * Thread safety: pixel_inject() may run in several threads at once.
@@ -31,12 +35,13 @@
 enum pixel_outcome {
     PIXEL_INJECTED,              /* rep->parts HTML parts got the pixel */
     PIXEL_NO_HTML,               /* no rendered HTML part: tracked without a pixel */
-    PIXEL_SKIPPED_SIGNED,        /* multipart/signed or pkcs7 signed-data */
-    PIXEL_SKIPPED_ENCRYPTED,     /* multipart/encrypted or pkcs7 enveloped-data */
+    PIXEL_SKIPPED_SIGNED,        /* multipart/signed, pkcs7 signed-data, inline PGP signed */
+    PIXEL_SKIPPED_ENCRYPTED,     /* multipart/encrypted, pkcs7 enveloped-data, inline PGP */
     PIXEL_SKIPPED_FOREIGN_DKIM,  /* a DKIM-Signature is already there */
     PIXEL_MALFORMED_PASSTHROUGH, /* MIME structure not understood */
     PIXEL_NOT_MESSAGE,           /* empty, or the first line is not a header field */
     PIXEL_BAD_URL,               /* img_url failed pixel_url_ok() */
+    PIXEL_SKIPPED_FOREIGN_ARC,   /* an ARC-Seal or ARC-Message-Signature is already there */
 };
 
 struct pixel_report {
@@ -67,7 +72,7 @@ const char *pixel_outcome_name(enum pixel_outcome o);
 /*
  * pixel_outcome_word - the word tracked_messages.outcome records: "injected",
  * "no-html", "skipped-signed", "skipped-encrypted", "skipped-foreign-dkim",
- * "malformed", "not-message", "bad-url" (static string)
+ * "skipped-foreign-arc", "malformed", "not-message", "bad-url" (static string)
  */
 const char *pixel_outcome_word(enum pixel_outcome o);
 

@@ -86,6 +86,8 @@ static void pixel_hdr_field(const char *in, size_t fs, size_t colon, size_t fe, 
         h->cid = pixel_unfold(in, colon + 1, fe);
     } else if (str_eq_nocase(name, "DKIM-Signature")) {
         h->dkim = true;
+    } else if (str_eq_nocase(name, "ARC-Seal") || str_eq_nocase(name, "ARC-Message-Signature")) {
+        h->arc = true;
     }
 }
 

@@ -52,6 +52,7 @@ struct pixel_hdr {
     size_t cte_end;
     char *ctype, *cte, *cdisp, *cid;
     bool dkim; /* a DKIM-Signature field is there */
+    bool arc;  /* an ARC-Seal or ARC-Message-Signature field is there */
 };
 
 /* what the walk needs from a Content-Type value (lower case but boundary and start) */

@@ -2,7 +2,8 @@
  * test_pixel_inject.c - the pixel engine: the insertion-point rule, the
  * base64 and quoted-printable codecs, URL checks, and pixel_inject() on
  * small messages (byte-identical pass-through, line ends, the
- * Content-Transfer-Encoding switch, UTF-16). The corpus test
+ * Content-Transfer-Encoding switch, UTF-16, what is never touched: signed
+ * or encrypted parts beside an HTML part, inline PGP, ARC). The corpus test
  * (tests/integration/test_pixel_corpus.py) covers whole messages.
  */
 #include <setjmp.h>
@@ -219,6 +220,55 @@ static const struct inject_case inject_cases[] = {
     {"Content-Type: application/pkcs7-mime\n\nMIIB\n", PIXEL_SKIPPED_ENCRYPTED, NULL},
     {"Content-Type: text/html\nContent-Disposition: attachment\n\n<body></body>\n", PIXEL_NO_HTML,
      NULL},
+    /* a signed or encrypted part beside an HTML part anywhere: the whole
+     * message is left alone (before or after the HTML, however deep) */
+    {"Content-Type: multipart/mixed; boundary=m\n\n--m\nContent-Type: text/html\n\n<body>h</body>\n"
+     "--m\nContent-Type: multipart/signed; boundary=s\n\n--s\nContent-Type: text/html\n\n"
+     "<body>s</body>\n--s\nContent-Type: application/pkcs7-signature\n\nMIIB\n--s--\n--m--\n",
+     PIXEL_SKIPPED_SIGNED, NULL},
+    {"Content-Type: multipart/mixed; boundary=m\n\n--m\nContent-Type: application/pkcs7-mime; "
+     "smime-type=signed-data\n\nMIIB\n--m\nContent-Type: text/html\n\n<body>h</body>\n--m--\n",
+     PIXEL_SKIPPED_SIGNED, NULL},
+    {"Content-Type: multipart/mixed; boundary=m\n\n--m\nContent-Type: multipart/alternative; "
+     "boundary=a\n\n--a\nContent-Type: text/html\n\n<body>h</body>\n--a--\n--m\n"
+     "Content-Type: application/x-pkcs7-mime; smime-type=enveloped-data\n\nMIIB\n--m--\n",
+     PIXEL_SKIPPED_ENCRYPTED, NULL},
+    {"Content-Type: multipart/related; boundary=r\n\n--r\nContent-Type: "
+     "text/html\n\n<body>h</body>\n"
+     "--r\nContent-Type: multipart/encrypted; boundary=e\n\n--e\n\nx\n--e--\n--r--\n",
+     PIXEL_SKIPPED_ENCRYPTED, NULL},
+    /* inline PGP in a text part, rendered or beside the HTML part */
+    {"Content-Type: text/html\n\n<body><pre>-----BEGIN PGP SIGNED MESSAGE-----\nHash: "
+     "SHA256\n\nhi\n"
+     "-----BEGIN PGP SIGNATURE-----\n\niQEz\n-----END PGP SIGNATURE-----\n</pre></body>\n",
+     PIXEL_SKIPPED_SIGNED, NULL},
+    {"Content-Type: multipart/alternative; boundary=a\n\n--a\nContent-Type: text/plain\n\n"
+     "-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA256\n\nhi\n--a\nContent-Type: text/html\n\n"
+     "<body>hi</body>\n--a--\n",
+     PIXEL_SKIPPED_SIGNED, NULL},
+    {"Content-Type: multipart/alternative; boundary=a\n\n--a\nContent-Type: "
+     "text/html\n\n<body>h</body>\n"
+     "--a\nContent-Type: text/plain\nContent-Transfer-Encoding: quoted-printable\n\n"
+     "=2D----BEGIN PGP MESSAGE=2D----\n\nhQEMA\n--a--\n",
+     PIXEL_SKIPPED_ENCRYPTED, NULL},
+    {"Content-Type: text/html\nContent-Transfer-Encoding: base64\n\n"
+     "LS0tLS1CRUdJTiBQR1AgTUVTU0FHRS0tLS0tCjxib2R5PjwvYm9keT4=\n",
+     PIXEL_SKIPPED_ENCRYPTED, NULL},
+    /* an attached .asc is a document of its own: the body still gets the pixel */
+    {"Content-Type: multipart/mixed; boundary=m\n\n--m\nContent-Type: text/html\n\n<body>h</body>\n"
+     "--m\nContent-Type: text/plain\nContent-Disposition: attachment; filename=a.asc\n\n"
+     "-----BEGIN PGP MESSAGE-----\n--m--\n",
+     PIXEL_INJECTED, NULL},
+    /* an ARC set already there: as a foreign DKIM signature */
+    {"ARC-Seal: i=1; a=rsa-sha256; cv=none; d=fwd.example; s=x; b=AAAA\n"
+     "Content-Type: text/html\n\n<body></body>\n",
+     PIXEL_SKIPPED_FOREIGN_ARC, NULL},
+    {"Subject: x\narc-message-signature: i=1; a=rsa-sha256; d=fwd.example; s=x; bh=AA; b=AA\n"
+     "Content-Type: text/html\n\n<body></body>\n",
+     PIXEL_SKIPPED_FOREIGN_ARC, NULL},
+    {"ARC-Authentication-Results: i=1; fwd.example; spf=pass\nContent-Type: text/html\n\n<body>"
+     "</body>\n",
+     PIXEL_INJECTED, NULL},
     {"Content-Type: message/rfc822\n\nContent-Type: text/html\n\n<body></body>\n", PIXEL_NO_HTML,
      NULL},
     {"Subject: x\nBad name: y\nContent-Type: text/html\n\n<body></body>\n",
@@ -235,9 +285,12 @@ static const struct inject_case inject_cases[] = {
      "p\n--x\nContent-Type: text/html\n\n<body>h" TAG "</body>\n--x--\n"},
 };
 
-/* test_inject_table - outcomes and exact output of small messages */
+/* test_inject_table - outcomes and exact output of small messages (every
+ * wrong outcome is printed before the test fails) */
 static void test_inject_table(void **state)
 {
+    size_t wrong = 0;
+
     (void)state;
     for (size_t i = 0; i < sizeof(inject_cases) / sizeof(inject_cases[0]); i++) {
         const struct inject_case *c = &inject_cases[i];
@@ -245,9 +298,13 @@ static void test_inject_table(void **state)
         struct pixel_report rep;
         enum pixel_outcome o = pixel_inject(c->in, strlen(c->in), URL, &out, &rep);
 
-        if (o != c->outcome || rep.outcome != o)
-            fail_msg("case %zu: %s, want %s", i, pixel_outcome_name(o),
-                     pixel_outcome_name(c->outcome));
+        if (o != c->outcome || rep.outcome != o) {
+            print_error("case %zu: %s, want %s\n", i, pixel_outcome_name(o),
+                        pixel_outcome_name(c->outcome));
+            wrong++;
+            buf_free(&out);
+            continue;
+        }
         if (o == PIXEL_NOT_MESSAGE)
             assert_int_equal(out.len, 0);
         else if (c->out != NULL)
@@ -256,6 +313,40 @@ static void test_inject_table(void **state)
             assert_string_equal(buf_cstr(&out), c->in);
         buf_free(&out);
     }
+    assert_int_equal(wrong, 0);
+}
+
+/* test_inject_skip_reason - the report names inline PGP as the reason, even
+ * after a part that was left alone for another one; UTF-16 text is read too */
+static void test_inject_skip_reason(void **state)
+{
+    static const char u16[] = "-\0-\0-\0-\0-\0B\0E\0G\0I\0N\0 \0P\0G\0P\0 \0S\0I\0G\0N\0E\0D\0 "
+                              "\0M\0E\0S\0S\0A\0G\0E\0-\0-\0-\0-\0-\0";
+    struct buf in = BUF_INIT, out = BUF_INIT;
+    struct pixel_report rep;
+
+    (void)state;
+    buf_puts(&in, "Content-Type: multipart/mixed; boundary=m\n\n--m\nContent-Type: text/html; "
+                  "charset=utf-32\n\nx\n--m\nContent-Type: text/plain\n\n"
+                  "-----BEGIN PGP SIGNED MESSAGE-----\n--m--\n");
+    assert_int_equal(pixel_inject(in.data, in.len, URL, &out, &rep), PIXEL_SKIPPED_SIGNED);
+    assert_string_equal(rep.reason, "inline PGP signature in a text part");
+    assert_int_equal(out.len, in.len);
+    assert_memory_equal(out.data, in.data, in.len);
+    buf_reset(&in);
+    buf_reset(&out);
+    buf_puts(&in, "Content-Type: text/plain\n\n-----BEGIN PGP MESSAGE-----\n");
+    assert_int_equal(pixel_inject(in.data, in.len, URL, &out, &rep), PIXEL_SKIPPED_ENCRYPTED);
+    assert_string_equal(rep.reason, "inline PGP message in a text part");
+    buf_reset(&in);
+    buf_reset(&out);
+    buf_puts(&in,
+             "Content-Type: text/html; charset=utf-16le\nContent-Transfer-Encoding: base64\n\n");
+    pixel_b64_encode(u16, sizeof(u16) - 1, "\n", &in);
+    buf_puts(&in, "\n");
+    assert_int_equal(pixel_inject(in.data, in.len, URL, &out, &rep), PIXEL_SKIPPED_SIGNED);
+    buf_free(&in);
+    buf_free(&out);
 }
 
 /* test_inject_base64 - a base64 body decodes to the HTML with the tag */
@@ -439,6 +530,7 @@ int main(void)
         cmocka_unit_test(test_qp),
         cmocka_unit_test(test_url),
         cmocka_unit_test(test_inject_table),
+        cmocka_unit_test(test_inject_skip_reason),
         cmocka_unit_test(test_inject_base64),
         cmocka_unit_test(test_inject_long_line),
         cmocka_unit_test(test_inject_utf16),

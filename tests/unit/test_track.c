@@ -478,6 +478,13 @@ static const struct stage_case stage_cases[] = {
      true,
      "skipped-foreign-dkim",
      0},
+    {"forwarded with an ARC set",
+     "<news@example.org>",
+     {"<bob@dest.example>"},
+     {"ARC-Seal", "i=1; a=rsa-sha256; cv=none; d=fwd.example; s=x; b=AAAA"},
+     true,
+     "skipped-foreign-arc",
+     0},
 };
 
 static void test_stage(void **state)

@@ -227,6 +227,30 @@ add("36-dkim-signed",
     " h=from:to:subject; bh=47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=; b=AAAA\n"
     + hdr("36-dkim-signed") + "Content-Type: text/html; charset=utf-8\n\n" + html(),
     "SKIPPED_FOREIGN_DKIM", 0)
+# inline PGP (clearsigned or armored text in a text part) and an ARC set break a
+# signature too; the whole message is left alone
+CLEARSIGN = ("-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA256\n\nMeet at noon.\n"
+             "-----BEGIN PGP SIGNATURE-----\n\niQEzBAEBCAAdFiEE\n=abcd\n"
+             "-----END PGP SIGNATURE-----\n")
+single("45-inline-pgp-signed-html", "<html><body><pre>" + CLEARSIGN + "</pre></body></html>\n",
+       "7bit", outcome="SKIPPED_SIGNED", parts=0)
+add("46-inline-pgp-signed-alternative", hdr("46-inline-pgp-signed-alternative") + mp(
+    "alternative", "ip-b", [part("text/plain; charset=us-ascii", CLEARSIGN, "7bit"),
+                            part("text/html; charset=utf-8", qp(html("Meet at noon.").encode()),
+                                 "quoted-printable")]).rstrip("\n") + "\n",
+    "SKIPPED_SIGNED", 0, crlf=True)
+add("47-inline-pgp-encrypted-plain-beside-html", hdr("47-inline-pgp-encrypted-plain-beside-html")
+    + mp("mixed", "ie-b", [part("text/html; charset=utf-8", html("see below"), "7bit"),
+                           part("text/plain", "-----BEGIN PGP MESSAGE-----\n\nhQEMA\n"
+                                "-----END PGP MESSAGE-----\n", "7bit")]),
+    "SKIPPED_ENCRYPTED", 0)
+add("48-arc-sealed",
+    "ARC-Seal: i=1; a=rsa-sha256; cv=none; d=fwd.example; s=arc; t=1790000000; b=AAAA\n"
+    "ARC-Message-Signature: i=1; a=rsa-sha256; c=relaxed/relaxed; d=fwd.example; s=arc;\n"
+    " h=from:to:subject; bh=47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=; b=AAAA\n"
+    "ARC-Authentication-Results: i=1; fwd.example; spf=pass smtp.mailfrom=example.test\n"
+    + hdr("48-arc-sealed") + "Content-Type: text/html; charset=utf-8\n\n" + html(),
+    "SKIPPED_FOREIGN_ARC", 0)
 
 # --- malformed: passed on byte for byte
 add("37-malformed-missing-boundary",
