@@ -33,7 +33,7 @@ struct ledger {
     struct ledger_opts o;
     char *database, *spool_path, *rejected_path;
     bool is_file; /* the dsn is a file we can stat() */
-    size_t high_water;
+    size_t high_water, high_water_bytes;
     pthread_t thread;
 
     /* Shared with producers, under mu. */
@@ -41,7 +41,8 @@ struct ledger {
     pthread_cond_t wake;    /* the writer waits on it */
     pthread_cond_t settled; /* ledger_flush() waits on it */
     struct ledger_msg **ring;
-    size_t head, count;
+    size_t *ring_mem; /* ledger_msg_mem() of each ring entry, as ledger_put() counted it */
+    size_t head, count, bytes;
     uint64_t removed;        /* records taken off the ring's head, ever */
     uint64_t batch_deadline; /* ms: the oldest queued record must go by then */
     bool writer_waiting, stopping, spool_pending;
@@ -91,6 +92,7 @@ void ledger_opts_default(struct ledger_opts *o)
 {
     memset(o, 0, sizeof(*o));
     o->queue_max = 50000;
+    o->queue_max_bytes = (size_t)64 << 20;
     o->batch_max = 10000;
     o->flush_ms = 50;
     o->spool_max_bytes = (uint64_t)1 << 30;
@@ -110,11 +112,18 @@ static void take_head(struct ledger *l, size_t k)
 {
     for (size_t i = 0; i < k; i++) {
         l->ring[l->head] = NULL;
+        l->bytes -= l->ring_mem[l->head];
         l->head = (l->head + 1) % l->o.queue_max;
     }
     l->count -= k;
     l->removed += k;
     pthread_cond_broadcast(&l->settled);
+}
+
+/* crowded - the ring is past a high-water mark (records or bytes): time to spool; mu held */
+static bool crowded(const struct ledger *l)
+{
+    return l->count > l->high_water || (l->o.queue_max_bytes && l->bytes > l->high_water_bytes);
 }
 
 /* copy_head - copy up to max pointers from the ring's head into out; mu held */
@@ -442,8 +451,8 @@ static void log_drops(struct ledger *l, uint64_t now)
     if (d == l->drops_logged || now < l->drop_log_at)
         return;
     pthread_mutex_unlock(&l->mu);
-    warn("ledger: %llu records dropped: queue (%zu) and spool full or unusable",
-         (unsigned long long)(d - l->drops_logged), l->o.queue_max);
+    warn("ledger: %llu records dropped: queue (%zu records, %zu bytes) and spool full or unusable",
+         (unsigned long long)(d - l->drops_logged), l->o.queue_max, l->o.queue_max_bytes);
     pthread_mutex_lock(&l->mu);
     l->drops_logged = d;
     l->drop_log_at = now + DROP_LOG_MS;
@@ -491,23 +500,23 @@ static void *writer_main(void *arg)
             break;
         if (!db_due) {
             /* Backing off: past the high-water mark, make room by spooling. */
-            if (l->count > l->high_water && now >= l->spool_retry_at) {
+            if (crowded(l) && now >= l->spool_retry_at) {
                 pthread_mutex_unlock(&l->mu);
                 spool_ring(l);
                 pthread_mutex_lock(&l->mu);
                 continue;
             }
             deadline = l->retry_at;
-            if (l->count > l->high_water && l->spool_retry_at < deadline)
+            if (crowded(l) && l->spool_retry_at < deadline)
                 deadline = l->spool_retry_at;
         } else if (replay || l->count >= l->o.batch_max ||
                    (l->count > 0 && (now >= l->batch_deadline || l->stopping))) {
-            bool crowded = l->count > l->high_water && now >= l->spool_retry_at;
+            bool spool_now = crowded(l) && now >= l->spool_retry_at;
 
             pthread_mutex_unlock(&l->mu);
             if (!replay)
                 write_batch(l);
-            else if (crowded)
+            else if (spool_now)
                 spool_ring(l); /* a long replay: newer records queue behind it */
             else
                 replay_batch(l);
@@ -557,10 +566,12 @@ struct ledger *ledger_start(const struct ledger_opts *opts)
     l->rejected_path = xasprintf("%s.rejected", l->spool_path);
     l->is_file = strncmp(l->database, "postgres", 8) != 0;
     l->high_water = l->o.queue_max * 3 / 4;
+    l->high_water_bytes = l->o.queue_max_bytes / 4 * 3;
     /* Until the writer has opened the spool, it may hold records from an
        earlier run: a ledger_flush() before then must wait for their replay. */
     l->spool_pending = true;
     l->ring = xcalloc(l->o.queue_max, sizeof(*l->ring));
+    l->ring_mem = xcalloc(l->o.queue_max, sizeof(*l->ring_mem));
     l->batch = xcalloc(l->o.batch_max, sizeof(*l->batch));
     pthread_mutex_init(&l->mu, NULL);
     pthread_condattr_init(&ca);
@@ -574,22 +585,32 @@ struct ledger *ledger_start(const struct ledger_opts *opts)
     return l;
 }
 
-/* ledger_put - hand over a record; never waits for I/O */
+/*
+ * ledger_put - hand over a record; never waits for I/O. Its size is
+ * counted before the lock is taken (linear in its recipients).
+ */
 void ledger_put(struct ledger *l, struct ledger_msg *m)
 {
+    size_t mem = ledger_msg_mem(m), at;
+    bool was_crowded;
+
     pthread_mutex_lock(&l->mu);
     l->st.put++;
-    if (l->count == l->o.queue_max) {
+    if (l->count == l->o.queue_max || (l->o.queue_max_bytes && l->bytes >= l->o.queue_max_bytes)) {
         l->st.dropped++; /* logged by the writer */
         pthread_mutex_unlock(&l->mu);
         ledger_msg_free(m);
         return;
     }
-    l->ring[(l->head + l->count) % l->o.queue_max] = m;
+    was_crowded = crowded(l);
+    at = (l->head + l->count) % l->o.queue_max;
+    l->ring[at] = m;
+    l->ring_mem[at] = mem;
+    l->bytes += mem;
     if (++l->count == 1)
         l->batch_deadline = mono_ms() + l->o.flush_ms;
     if (l->writer_waiting &&
-        (l->count == 1 || l->count == l->o.batch_max || l->count == l->high_water + 1))
+        (l->count == 1 || l->count == l->o.batch_max || (crowded(l) && !was_crowded)))
         pthread_cond_signal(&l->wake);
     pthread_mutex_unlock(&l->mu);
 }
@@ -622,11 +643,18 @@ void ledger_get_stats(struct ledger *l, struct ledger_stats *st)
     pthread_mutex_lock(&l->mu);
     *st = l->st;
     st->queued = l->count;
+    st->queued_bytes = l->bytes;
     pthread_mutex_unlock(&l->mu);
 }
 
 /* ledger_stop - commit what can be within timeout_ms, spool the rest, free */
 struct ledger *ledger_stop(struct ledger *l, unsigned timeout_ms)
+{
+    return ledger_stop_stats(l, timeout_ms, NULL);
+}
+
+/* ledger_stop_stats - ledger_stop(); the final counters into *st unless st is NULL */
+struct ledger *ledger_stop_stats(struct ledger *l, unsigned timeout_ms, struct ledger_stats *st)
 {
     if (l == NULL)
         return NULL;
@@ -636,12 +664,15 @@ struct ledger *ledger_stop(struct ledger *l, unsigned timeout_ms)
     pthread_cond_signal(&l->wake);
     pthread_mutex_unlock(&l->mu);
     pthread_join(l->thread, NULL);
+    if (st != NULL)
+        ledger_get_stats(l, st); /* with what finish() dropped */
     l->spool = spool_close(l->spool);
     l->rejected = spool_close(l->rejected);
     pthread_mutex_destroy(&l->mu);
     pthread_cond_destroy(&l->wake);
     pthread_cond_destroy(&l->settled);
     free(l->ring);
+    free(l->ring_mem);
     free(l->batch);
     free(l->database);
     free(l->spool_path);

@@ -3,15 +3,19 @@
  * database connection and writes every record handed to it.
  *
  * Producers (milter threads) call ledger_put(), which never blocks on the
- * database and never fails: records wait in a bounded in-memory queue and
- * are committed in batches (group commit). While the database cannot be
- * written (locked, read-only, missing, disk full), records stay queued;
- * past a high-water mark the writer moves them to an append-only spool
- * file next to the database and replays that file, in order, once the
- * database is back. Mail is never delayed for the database.
+ * database and never fails: records wait in an in-memory queue bounded in
+ * records and in bytes, and are committed in batches (group commit).
+ * While the database cannot be written (locked, read-only, missing, disk
+ * full), records stay queued; past a high-water mark (three quarters of
+ * either bound) the writer moves them to an append-only spool file next
+ * to the database and replays that file, in order, once the database is
+ * back. Mail is never delayed for the database.
  *
  * Nothing is dropped silently: if both bounds (queue and spool) are hit,
- * the record is dropped, a counter goes up and a warning is logged.
+ * the record is dropped, a counter goes up and a warning is logged. The
+ * byte bound counts ledger_msg_mem(); a record is taken while the queue
+ * holds less than queue_max_bytes, so the queue holds at most that plus
+ * the one record that crossed it (which the writer spools first).
  */
 #ifndef POSTMETER_LEDGER_H
 #define POSTMETER_LEDGER_H
@@ -26,6 +30,7 @@ struct ledger_opts {
     const char *database;     /* store dsn (SQLite path) */
     const char *spool_path;   /* spool file; NULL = database + ".spool" */
     size_t queue_max;         /* records held in memory at most */
+    size_t queue_max_bytes;   /* their ledger_msg_mem() bytes at most (0 = no bound) */
     size_t batch_max;         /* records per transaction at most */
     unsigned flush_ms;        /* longest a record waits for a batch to fill */
     uint64_t spool_max_bytes; /* spool file size bound (0 = no bound) */
@@ -68,6 +73,7 @@ struct ledger_stats {
     uint64_t commits;     /* successful transactions (group commit: far
                              fewer than written + replayed) */
     size_t queued;        /* records in memory now */
+    size_t queued_bytes;  /* their ledger_msg_mem() bytes */
     uint64_t spool_bytes; /* size of the spool file now */
     bool db_ok;           /* the last attempt at the database succeeded */
     unsigned cache_mb;    /* the writer's page cache now (0: not set, or no connection) */
@@ -99,5 +105,11 @@ void ledger_get_stats(struct ledger *l, struct ledger_stats *st);
  * rest, stop the thread and free everything. Returns NULL.
  */
 struct ledger *ledger_stop(struct ledger *l, unsigned timeout_ms);
+/*
+ * ledger_stop_stats - ledger_stop(), and the counters as they are at the
+ * very end into *st (records dropped by the stop itself included), so a
+ * last log line agrees with the warnings before it. Returns NULL.
+ */
+struct ledger *ledger_stop_stats(struct ledger *l, unsigned timeout_ms, struct ledger_stats *st);
 
 #endif

@@ -2,8 +2,9 @@
  * test_spf.c - the SPF evaluator without DNS: record selection and syntax
  * (auth/spf_record.c), CIDR matching, the bounds on records, and what
  * spf_start()/spf_finish() decide before any lookup (auth/spf.c). The
- * evaluation over DNS, limits included, is tested against the RFC 7208
- * test suite by tests/integration/test_spf_rfc7208.py.
+ * processing limits (RFC 7208 4.6.4) over a fake zone: test_spf_limits.c.
+ * The evaluation over DNS is tested against the RFC 7208 test suite by
+ * tests/integration/test_spf_rfc7208.py.
  */
 #include <setjmp.h>
 #include <stdarg.h>
