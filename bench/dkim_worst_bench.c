@@ -18,7 +18,7 @@
  *     40,000 To: fields, a Cc: after each, are signed with
  *     datadir/keys/rsa2048.key.
  *
- *     CLOCK_PROCESS_CPUTIME_ID, from dkimv_begin() to dkimv_end() (every
+ *     User CPU time (getrusage), from dkimv_begin() to dkimv_end() (every
  *     header field and 64 KB body chunk fed as a milter does) and from
  *     dkims_begin() to dkims_end(). Output: per message the median and
  *     the largest CPU milliseconds over the rounds, and "ok" or "OVER"

@@ -38,7 +38,7 @@ double dkim_worst_verify(const struct dkim_worst_case *c, const char *keys_txt, 
  */
 double dkim_worst_sign(size_t nto, const char *key_pem, size_t *names);
 
-/* dkim_worst_cpu_ms - this process's CPU time in milliseconds (CLOCK_PROCESS_CPUTIME_ID) */
+/* dkim_worst_cpu_ms - this process's user CPU time in milliseconds (getrusage) */
 double dkim_worst_cpu_ms(void);
 
 #endif

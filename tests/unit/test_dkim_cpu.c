@@ -66,36 +66,37 @@ static void test_verify_worst(void **state)
     }
 }
 
-/* best_sign_ms - the least CPU of MEASURES signatures of a message with n To: and n Cc: */
-static double best_sign_ms(size_t n)
+/* sign_ms - CPU of one signature of a message with n To: and n Cc: fields */
+static double sign_ms(size_t n)
 {
-    double best = 0;
+    size_t names = 0;
+    double ms = dkim_worst_sign(n, KEY_PEM, &names);
 
-    for (int k = 0; k < MEASURES; k++) {
-        size_t names = 0;
-        double ms = dkim_worst_sign(n, KEY_PEM, &names);
-
-        assert_int_equal(names, 2 * n + 3); /* From, To/Cc, Subject, From again */
-        if (k == 0 || ms < best)
-            best = ms;
-    }
-    printf("sign %zu To: and %zu Cc: fields %8.1f ms CPU\n", n, n, best);
-    return best;
+    assert_int_equal(names, 2 * n + 3); /* From, To/Cc, Subject, From again */
+    return ms;
 }
 
 /*
  * Signing is judged by how its time grows, since a loaded machine can
  * slow every case alike: doubling the fields may at most about double
  * the time (SIGN_GROWTH_MAX; a quadratic take() quadruples it), and
- * past SIGN_BUDGET_MS that growth is what fails the test.
+ * past SIGN_BUDGET_MS that growth is what fails the test. The two sizes
+ * are measured in turn, MEASURES times, the least of each kept, so that
+ * both meet the same load.
  */
 static void test_sign_many_fields(void **state)
 {
-    double small, big;
+    double small = 0, big = 0;
 
     (void)state;
-    small = best_sign_ms(20000);
-    big = best_sign_ms(40000);
+    for (int k = 0; k < MEASURES; k++) {
+        double s = sign_ms(20000), b = sign_ms(40000);
+
+        small = k == 0 || s < small ? s : small;
+        big = k == 0 || b < big ? b : big;
+    }
+    printf("sign 20000 To: and 20000 Cc: fields %8.1f ms CPU\n", small);
+    printf("sign 40000 To: and 40000 Cc: fields %8.1f ms CPU\n", big);
     if (big > SIGN_BUDGET_MS && big > SIGN_GROWTH_MAX * small)
         fail_msg("signing 40,000 To: and Cc: fields: %.1f ms of CPU, %.1f x the 20,000 case "
                  "(linear: about 2; budget %.0f ms)",
