@@ -193,24 +193,36 @@ void authres_free(struct authres *ar)
     ar->methods = 0;
 }
 
-/* skip_cfws - skip white space and (nested) comments */
+/* is_space - white space a reader may see between words: SP, HT, LF, VT, FF, CR */
+static bool is_space(unsigned char ch)
+{
+    return ch == ' ' || (ch >= '\t' && ch <= '\r');
+}
+
+/* skip_comment - past a (nested) comment that starts at p, or to the end if it never closes */
+static const char *skip_comment(const char *p)
+{
+    for (int depth = 0; *p; p++) {
+        if (*p == '\\' && p[1]) {
+            p++;
+        } else if (*p == '(') {
+            depth++;
+        } else if (*p == ')' && --depth == 0) {
+            return p + 1;
+        }
+    }
+    return p;
+}
+
+/* skip_cfws - skip white space (folding included) and (nested) comments */
 static const char *skip_cfws(const char *p)
 {
     for (;;) {
-        while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
+        while (is_space((unsigned char)*p))
             p++;
         if (*p != '(')
             return p;
-        for (int depth = 0; *p; p++) {
-            if (*p == '\\' && p[1]) {
-                p++;
-            } else if (*p == '(') {
-                depth++;
-            } else if (*p == ')' && --depth == 0) {
-                p++;
-                break;
-            }
-        }
+        p = skip_comment(p);
     }
 }
 
@@ -231,8 +243,7 @@ char *authres_authserv_id(const char *value)
             return NULL;
         }
     } else {
-        for (; *p && *p != ';' && *p != '(' && *p != ' ' && *p != '\t' && *p != '\r' && *p != '\n';
-             p++)
+        for (; *p && *p != ';' && *p != '(' && !is_space((unsigned char)*p); p++)
             buf_putc(&id, (unsigned char)*p);
     }
     if (id.len == 0) {
@@ -242,12 +253,80 @@ char *authres_authserv_id(const char *value)
     return buf_steal(&id);
 }
 
-/* authres_is_ours - does a received value claim authserv_id? */
+/*
+ * same_id - a and b (n and m bytes, a non-empty) equal, ASCII case
+ * ignored, and one trailing dot of each (not a lone ".")
+ */
+static bool same_id(const char *a, size_t n, const char *b, size_t m)
+{
+    if (n > 1 && a[n - 1] == '.')
+        n--;
+    if (m > 1 && b[m - 1] == '.')
+        m--;
+    if (n != m || n == 0)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char x = (unsigned char)a[i], y = (unsigned char)b[i];
+
+        if ((x >= 'A' && x <= 'Z' ? x + 32 : x) != (y >= 'A' && y <= 'Z' ? y + 32 : y))
+            return false;
+    }
+    return true;
+}
+
+/*
+ * first_word - the first word of a value as a lax reader may take it,
+ * into w: comments, double quotes and the backslash of quoted-pairs are
+ * dropped; the word ends at ';' or white space, and at any other byte
+ * that cannot be in a token (non-ASCII, control, tspecial) when
+ * junk_ends, which is dropped otherwise. One pass, no backtracking.
+ */
+static void first_word(const char *value, bool junk_ends, struct buf *w)
+{
+    const char *p = value;
+
+    buf_reset(w);
+    while (*p && *p != ';') {
+        unsigned char ch;
+
+        if (*p == '(') {
+            p = skip_comment(p);
+            continue;
+        }
+        if (*p == '"') {
+            p++;
+            continue;
+        }
+        if (*p == '\\' && p[1])
+            p++;
+        ch = (unsigned char)*p++;
+        if (ch > ' ' && ch < 0x7f && !is_tspecial(ch))
+            buf_putc(w, ch);
+        else if ((is_space(ch) || junk_ends || ch == ';') && w->len > 0)
+            break;
+    }
+}
+
+/*
+ * authres_is_ours - does a received value claim authserv_id? Yes if its
+ * authserv-id (RFC 8601: a token or quoted-string, CFWS around) is ours,
+ * and also if it cannot be read so but its first word, read laxly (see
+ * first_word, both ways), is: a reader (Sieve, a spam filter, a mail
+ * client) may well take it for ours, so such a field must go too.
+ * Case is ignored, and one trailing dot.
+ */
 bool authres_is_ours(const char *value, const char *authserv_id)
 {
     char *id = authres_authserv_id(value);
-    bool ours = id != NULL && str_eq_nocase(id, authserv_id);
+    size_t ours = strlen(authserv_id);
+    struct buf w = BUF_INIT;
+    bool yes = id != NULL && same_id(id, strlen(id), authserv_id, ours);
 
     free(id);
-    return ours;
+    for (int junk_ends = 0; !yes && junk_ends < 2; junk_ends++) {
+        first_word(value, junk_ends, &w);
+        yes = same_id(w.data ? w.data : "", w.len, authserv_id, ours);
+    }
+    buf_free(&w);
+    return yes;
 }

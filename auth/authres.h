@@ -55,7 +55,15 @@ void authres_free(struct authres *ar);
  * NULL if it has none. Caller frees.
  */
 char *authres_authserv_id(const char *value);
-/* authres_is_ours - does a received value claim authserv_id (case-insensitive)? */
+/*
+ * authres_is_ours - does a received value claim authserv_id? Case and one
+ * trailing dot are ignored; white space (\f and \v too), folding and
+ * nested comments around the id are skipped, a quoted-string's quoted-
+ * pairs read. A value that cannot be read so counts as ours when its
+ * first word does, once comments, quotes and bytes that cannot be in a
+ * token are dropped or taken as the word's end: a reader may take it
+ * for ours, so removing it is the safe side.
+ */
 bool authres_is_ours(const char *value, const char *authserv_id);
 
 #endif

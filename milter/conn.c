@@ -65,7 +65,9 @@ void conn_reset_message(struct conn *c)
     track_stage_reset(c);
     sign_stage_reset(c);
     c->outbound = false;
-    c->ar_seen = c->ar_nforged = 0;
+    c->ar_forged = xfree(c->ar_forged);
+    c->ar_seen = 0;
+    c->ar_nforged = c->ar_cap = 0;
     c->seen_message_id = c->seen_date = c->seen_from = c->seen_subject = false;
 }
 

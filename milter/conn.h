@@ -41,10 +41,15 @@ struct conn {
     struct inbound_msg *auth; /* inbound checks in progress (stage_auth), or NULL */
     struct sign_msg *sign;    /* outbound signing in progress (stage_sign), or NULL */
     struct track_msg *track;  /* outbound open tracking in progress (stage_track), or NULL */
-    /* outbound: Authentication-Results fields claiming our authserv-id (stage_auth) */
-    unsigned ar_seen;      /* Authentication-Results fields so far */
-    unsigned ar_forged[8]; /* their 1-based indexes, to remove */
-    unsigned ar_nforged;
+    /*
+     * outbound: Authentication-Results fields claiming our authserv-id
+     * (stage_auth), every one removed at end of message. One entry per
+     * such field: bounded by the header Postfix takes (message_size_limit,
+     * 10 MB by default: some 300,000 fields of 30 bytes, 1.2 MB here).
+     */
+    unsigned ar_seen;    /* Authentication-Results fields so far */
+    unsigned *ar_forged; /* their 1-based indexes, to remove */
+    size_t ar_nforged, ar_cap;
 };
 
 /* conn_new - state for a new connection; takes the configuration reference */

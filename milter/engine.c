@@ -1,74 +1,60 @@
 /*
- * engine.c - the listening socket, the connection threads and their I/O.
- * See engine.h.
+ * engine.c - the connection threads and their I/O, and the bounds on
+ * them. See engine.h; the listening socket is engine_listen.c.
+ *
+ * What a stranger on the socket can take, and the bound on it: threads
+ * and sessions (max_conns: one thread per connection served, the rest
+ * are closed at accept), time (a packet must be whole within timeout_s
+ * of its first byte; silence between packets at most timeout_s) and
+ * input memory (8 KiB per connection, plus big packets under way within
+ * the shared budget, charged for what has arrived). Refusals are logged once per burst, not per
+ * connection.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "engine.h"
+#include "engine_int.h"
 #include "log.h"
 #include "msession.h"
 #include "util.h"
 
-#define IDLE_KEEP      4  /* idle threads kept however long they wait */
-#define IDLE_SECONDS   60 /* more than IDLE_KEEP idle threads end after this */
-#define LISTEN_BACKLOG 256
+#define IDLE_KEEP    4  /* idle threads kept however long they wait */
+#define IDLE_SECONDS 60 /* more than IDLE_KEEP idle threads end after this */
+#define BURST_LOG_S  60 /* a refusal is logged at most this often */
 
-/* One connection being served (in the engine's list, to cut at shutdown). */
-struct econn {
-    int fd;
-    struct econn *next, *prev;
-};
+/* ---- the engine ---- */
 
-struct engine {
-    int fd;           /* listening socket */
-    char *path;       /* unix socket file, or NULL */
-    bool tcp;         /* inet sockets: re-arm TCP_QUICKACK */
-    int stop_pipe[2]; /* engine_stop() -> engine_run() */
-    const struct smfiDesc *desc;
-    unsigned timeout_s;
-
-    pthread_mutex_t mu;
-    pthread_cond_t work;    /* a connection is queued, or stopping */
-    pthread_cond_t changed; /* a connection or thread ended */
-    int *queue;             /* accepted fds waiting for a thread */
-    size_t qlen, qcap;
-    unsigned threads, idle;
-    unsigned active;     /* connections being served */
-    struct econn *conns; /* ... their list */
-    bool stopping;       /* threads end instead of waiting */
-};
-
-/* ---- listening ---- */
-
-static struct engine *engine_new(void)
+/* engine_new - an engine with nothing open */
+struct engine *engine_new(void)
 {
     struct engine *e = xcalloc(1, sizeof(*e));
 
     e->fd = -1;
     e->stop_pipe[0] = e->stop_pipe[1] = -1;
+    e->max_conns = ENGINE_MAX_CONNECTIONS;
+    atomic_init(&e->budget.used, 0);
+    atomic_init(&e->budget.max, ENGINE_MAX_BUFFERED);
     pthread_mutex_init(&e->mu, NULL);
     pthread_cond_init(&e->work, NULL);
     pthread_cond_init(&e->changed, NULL);
     return e;
 }
 
-static void engine_free(struct engine *e)
+/* engine_free - close what is open, free */
+void engine_free(struct engine *e)
 {
     if (e->fd >= 0)
         close(e->fd);
@@ -85,129 +71,46 @@ static void engine_free(struct engine *e)
     free(e);
 }
 
-/* listen_unix - a unix socket at path with the given mode */
-static bool listen_unix(struct engine *e, const char *path, unsigned mode, char *err, size_t errlen)
+/* engine_set_limits - connections served at once, bytes buffered for big packets */
+void engine_set_limits(struct engine *e, unsigned max_connections, size_t max_buffered)
 {
-    struct sockaddr_un sun = {.sun_family = AF_UNIX};
-    struct stat st;
-    mode_t old;
-    int rc;
+    pthread_mutex_lock(&e->mu);
+    e->max_conns = max_connections ? max_connections : ENGINE_MAX_CONNECTIONS;
+    pthread_mutex_unlock(&e->mu);
+    atomic_store(&e->budget.max, max_buffered ? max_buffered : ENGINE_MAX_BUFFERED);
+}
 
-    if (path[0] != '/' || strlen(path) >= sizeof(sun.sun_path)) {
-        snprintf(err, errlen, "a unix socket needs an absolute path of at most %zu bytes",
-                 sizeof(sun.sun_path) - 1);
-        return false;
-    }
-    strcpy(sun.sun_path, path);
-    if ((e->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0) {
-        snprintf(err, errlen, "socket: %s", strerror(errno));
-        return false;
-    }
-    if (lstat(path, &st) == 0) {
-        int probe;
+/* engine_buffered - bytes charged to the budget now */
+size_t engine_buffered(struct engine *e)
+{
+    return atomic_load(&e->budget.used);
+}
 
-        if (!S_ISSOCK(st.st_mode)) {
-            snprintf(err, errlen, "%s exists and is not a socket (not removed)", path);
-            return false;
-        }
-        /* someone answering on it: in use; nobody: stale, replace it */
-        probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (probe >= 0 && connect(probe, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
-            close(probe);
-            snprintf(err, errlen, "%s: another process listens on it", path);
-            return false;
-        }
-        if (probe >= 0)
-            close(probe);
-        unlink(path);
-    }
-    old = umask(0777 & ~mode);
-    rc = bind(e->fd, (struct sockaddr *)&sun, sizeof(sun));
-    umask(old);
-    if (rc != 0) {
-        snprintf(err, errlen, "bind %s: %s (does its directory exist?)", path, strerror(errno));
+/*
+ * burst_note - one more refusal; true if it is to be logged now (the
+ * first of a burst, then once every BURST_LOG_S), with b->since refusals
+ * (this one included) to report
+ */
+static bool burst_note(struct burst *b)
+{
+    time_t now = time(NULL);
+
+    b->since++;
+    b->all++;
+    if (b->on && now - b->logged < BURST_LOG_S)
         return false;
-    }
-    e->path = xstrdup(path);
+    b->on = true;
+    b->logged = now;
     return true;
 }
 
-/* listen_inet - PORT[@HOST] for family AF_INET or AF_INET6 */
-static bool listen_inet(struct engine *e, const char *arg, int family, char *err, size_t errlen)
+/* burst_end - the refusing is over; how many were refused in all (0: none) */
+static unsigned long burst_end(struct burst *b)
 {
-    struct addrinfo hints = {.ai_family = family,
-                             .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_NUMERICSERV | AI_PASSIVE},
-                    *res = NULL;
-    char *port = xstrdup(arg), *host = strchr(port, '@');
-    char *end;
-    unsigned long pn;
-    int rc, one = 1;
+    unsigned long n = b->on ? b->all : 0;
 
-    if (host)
-        *host++ = '\0';
-    pn = strtoul(port, &end, 10);
-    if (port[0] == '\0' || *end || pn == 0 || pn > 65535 || (host && host[0] == '\0')) {
-        snprintf(err, errlen, "want PORT or PORT@HOST (port 1-65535)");
-        free(port);
-        return false;
-    }
-    if ((rc = getaddrinfo(host, port, &hints, &res)) != 0) {
-        snprintf(err, errlen, "%s: %s", host ? host : "any address", gai_strerror(rc));
-        free(port);
-        return false;
-    }
-    free(port);
-    e->fd = socket(res->ai_family, res->ai_socktype | SOCK_CLOEXEC, res->ai_protocol);
-    if (e->fd < 0 || setsockopt(e->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
-        bind(e->fd, res->ai_addr, res->ai_addrlen) != 0) {
-        snprintf(err, errlen, "%s", strerror(errno));
-        freeaddrinfo(res);
-        return false;
-    }
-    freeaddrinfo(res);
-    e->tcp = true;
-    return true;
-}
-
-/* engine_listen - create, bind, listen */
-struct engine *engine_listen(const char *spec, unsigned mode, char *err, size_t errlen)
-{
-    struct engine *e = engine_new();
-    bool ok;
-
-    if (strncmp(spec, "unix:", 5) == 0)
-        ok = listen_unix(e, spec + 5, mode, err, errlen);
-    else if (strncmp(spec, "local:", 6) == 0)
-        ok = listen_unix(e, spec + 6, mode, err, errlen);
-    else if (strncmp(spec, "inet:", 5) == 0)
-        ok = listen_inet(e, spec + 5, AF_INET, err, errlen);
-    else if (strncmp(spec, "inet6:", 6) == 0)
-        ok = listen_inet(e, spec + 6, AF_INET6, err, errlen);
-    else {
-        snprintf(err, errlen, "want unix:PATH, inet:PORT@HOST or inet6:PORT@HOST");
-        ok = false;
-    }
-    if (ok && listen(e->fd, LISTEN_BACKLOG) != 0) {
-        snprintf(err, errlen, "listen: %s", strerror(errno));
-        ok = false;
-    }
-    if (ok && pipe2(e->stop_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
-        snprintf(err, errlen, "pipe: %s", strerror(errno));
-        ok = false;
-    }
-    if (!ok) {
-        if (e->path)
-            unlink(e->path);
-        engine_free(e);
-        return NULL;
-    }
-    return e;
-}
-
-const char *engine_path(const struct engine *e)
-{
-    return e->path;
+    memset(b, 0, sizeof(*b));
+    return n;
 }
 
 /* ---- one connection ---- */
@@ -232,13 +135,67 @@ static bool send_all(int fd, const char *p, size_t n)
     return true;
 }
 
-/* serve - one MTA connection, start to end */
+/*
+ * wait_input - wait until fd is readable or the deadline (CLOCK_MONOTONIC)
+ * passes; false at the deadline
+ */
+static bool wait_input(int fd, const struct timespec *deadline)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+
+    for (;;) {
+        struct timespec now;
+        long long ms;
+        int rc;
+
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        ms = (long long)(deadline->tv_sec - now.tv_sec) * 1000 +
+             (deadline->tv_nsec - now.tv_nsec + 999999) / 1000000;
+        if (ms <= 0)
+            return false;
+        rc = poll(&p, 1, (int)ms);
+        if (rc > 0)
+            return true;
+        if (rc == 0)
+            return false;
+        if (errno != EINTR)
+            return true; /* read() says what is wrong */
+    }
+}
+
+/* no_room - a connection's big packet did not fit in the budget: log it, once per burst */
+static void no_room(struct engine *e, size_t pending)
+{
+    bool log;
+    unsigned long n;
+
+    pthread_mutex_lock(&e->mu);
+    log = burst_note(&e->no_room);
+    n = e->no_room.since;
+    if (log)
+        e->no_room.since = 0;
+    pthread_mutex_unlock(&e->mu);
+    if (log)
+        warn("milter: big packets under way hold %zu KiB (milter_max_buffer_mb): %lu "
+             "connection(s) cut whose packet did not fit, the last after %zu byte(s) (the MTA "
+             "applies its milter_default_action)",
+             engine_buffered(e) / 1024, n, pending);
+}
+
+/*
+ * serve - one MTA connection, start to end. Silence between packets is
+ * bounded by SO_RCVTIMEO; a packet under way must be whole within
+ * timeout_s of the read that brought its first byte, however it trickles.
+ */
 static void serve(struct engine *e, int fd)
 {
     SMFICTX *s = msession_new(e->desc);
     struct timeval tv = {.tv_sec = (time_t)e->timeout_s};
+    struct timespec deadline = {0};
+    bool timed = false; /* a packet is under way: deadline holds */
     int one = 1;
 
+    msession_set_budget(s, &e->budget);
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
     if (e->tcp)
@@ -246,10 +203,21 @@ static void serve(struct engine *e, int fd)
     for (;;) {
         size_t room;
         void *in = msession_space(s, &room);
-        ssize_t r = read(fd, in, room);
+        ssize_t r;
         bool go_on;
+        unsigned long before;
         struct buf *out;
 
+        if (in == NULL) {
+            no_room(e, msession_pending(s));
+            break;
+        }
+        if (timed && !wait_input(fd, &deadline)) {
+            warn("milter: a packet from the MTA was not whole within %u s; connection dropped",
+                 e->timeout_s);
+            break;
+        }
+        r = read(fd, in, room);
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
@@ -261,7 +229,16 @@ static void serve(struct engine *e, int fd)
         /* Postfix writes each no-reply packet on its own: ACK at once, not in 40 ms */
         if (e->tcp)
             setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
+        before = msession_packets(s);
         go_on = msession_received(s, (size_t)r);
+        /* a new packet under way (its first byte came in this read): its clock starts */
+        if (msession_pending(s) == 0) {
+            timed = false;
+        } else if (!timed || msession_packets(s) != before) {
+            clock_gettime(CLOCK_MONOTONIC, &deadline);
+            deadline.tv_sec += (time_t)e->timeout_s;
+            timed = true;
+        }
         out = msession_output(s);
         if (out->len > 0) {
             if (!send_all(fd, out->data, out->len)) {
@@ -328,14 +305,21 @@ out:
     return NULL;
 }
 
-/* hand_over - give an accepted connection to an idle thread or a new one */
-static void hand_over(struct engine *e, int fd)
+/*
+ * hand_over - give an accepted connection to an idle thread or a new one;
+ * false (nothing done) when max_conns are open already
+ */
+static bool hand_over(struct engine *e, int fd)
 {
     pthread_attr_t a;
     pthread_t tid;
     int rc = 0;
 
     pthread_mutex_lock(&e->mu);
+    if (e->active + e->qlen >= e->max_conns) {
+        pthread_mutex_unlock(&e->mu);
+        return false;
+    }
     if (e->qlen == e->qcap) {
         e->qcap = e->qcap ? e->qcap * 2 : 16;
         e->queue = xrealloc(e->queue, e->qcap * sizeof(*e->queue));
@@ -354,6 +338,29 @@ static void hand_over(struct engine *e, int fd)
     pthread_mutex_unlock(&e->mu);
     if (rc != 0)
         warn("milter: cannot start a connection thread: %s (the connection waits)", strerror(rc));
+    return true;
+}
+
+/*
+ * refuse - past max_conns: close at once. The MTA's handshake then fails
+ * at its first read and it applies its milter_default_action right away,
+ * where a connection left in the backlog would wait for its connect or
+ * command timeout.
+ */
+static void refuse(struct engine *e, int fd)
+{
+    unsigned max;
+
+    close(fd);
+    if (!burst_note(&e->full))
+        return;
+    pthread_mutex_lock(&e->mu);
+    max = e->max_conns;
+    pthread_mutex_unlock(&e->mu);
+    warn("milter: %u connections open (milter_max_connections): %lu new one(s) closed at once "
+         "(the MTA applies its milter_default_action)",
+         max, e->full.since);
+    e->full.since = 0;
 }
 
 /* engine_run - the accept loop */
@@ -389,7 +396,13 @@ void engine_run(struct engine *e, const struct smfiDesc *desc, unsigned timeout_
             }
             continue;
         }
-        hand_over(e, fd);
+        if (!hand_over(e, fd)) {
+            refuse(e, fd);
+        } else if (e->full.on) {
+            unsigned long n = burst_end(&e->full);
+
+            info("milter: below milter_max_connections again (%lu connection(s) were refused)", n);
+        }
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     close(e->fd);

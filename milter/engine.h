@@ -15,6 +15,17 @@
  * MAIL FROM, key lookups) without holding up other connections. Idle
  * threads wait for the next connection and end after a minute when more
  * than a few are idle.
+ *
+ * Bounds (engine_set_limits): at most max_connections are served at
+ * once; one more is accepted and closed at once, so the MTA's handshake
+ * fails at once and it applies its milter_default_action (a connection
+ * left unaccepted would wait for its connect timeout). A packet must
+ * arrive whole within the timeout of its first byte, not of each read.
+ * Big packets under way (past MSESSION_KEEP_MAX) share one budget of
+ * buffered bytes, charged as their bytes arrive (msession_space), not as
+ * their length announces; a connection whose buffer cannot grow within
+ * it is closed (the MTA applies milter_default_action). Both
+ * refusals are logged at the first, then at most once a minute.
  */
 #ifndef POSTMETER_ENGINE_H
 #define POSTMETER_ENGINE_H
@@ -33,12 +44,24 @@ struct engine;
  * refused. NULL with a message in err on failure.
  */
 struct engine *engine_listen(const char *spec, unsigned mode, char *err, size_t errlen);
+/* Defaults of engine_set_limits (Postfix's default_process_limit is 100). */
+#define ENGINE_MAX_CONNECTIONS 1000
+#define ENGINE_MAX_BUFFERED    (64u * 1024 * 1024)
+/*
+ * engine_set_limits - connections served at once, and bytes of big
+ * packets under way buffered across them (0: the default); any time,
+ * from any thread: open connections keep going
+ */
+void engine_set_limits(struct engine *e, unsigned max_connections, size_t max_buffered);
+/* engine_buffered - bytes of big packets under way, buffered now */
+size_t engine_buffered(struct engine *e);
 /* engine_path - the unix socket's file, NULL for inet */
 const char *engine_path(const struct engine *e);
 /*
  * engine_run - accept connections and serve them with desc's callbacks
  * until engine_stop(); timeout_s: how long a connection may stay silent
- * (or unable to take our reply) before we drop it. Removes a unix
+ * (or unable to take our reply), and how long a packet may take to
+ * arrive whole from its first byte, before we drop it. Removes a unix
  * socket's file when it returns; connections still open go on.
  */
 void engine_run(struct engine *e, const struct smfiDesc *desc, unsigned timeout_s);

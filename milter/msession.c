@@ -1,6 +1,6 @@
 /*
  * msession.c - one milter conversation as a state machine over bytes.
- * See msession.h.
+ * See msession.h; the calls the stages make are msession_api.c.
  *
  * Protocol notes (what Postfix's milter8 and libmilter agree on):
  * - SMFIC_MACRO carries the command it belongs to and name/value pairs;
@@ -13,39 +13,27 @@
  *   next command.
  * - SMFIC_BODYEOB may carry a last body chunk; it goes to the body
  *   callback before end of message.
+ *
+ * Memory a stranger on the socket can make a session hold: the input
+ * buffer (8 KiB, or for one big packet of up to MPROTO_MAX_PACKET at
+ * most twice what has arrived of it, charged to the budget engine.c
+ * shares between its connections: a length announced costs nothing
+ * until its bytes come) and the macros (MSESSION_MACROS_MAX); nothing
+ * else is kept across packets.
  */
+#include <stdatomic.h>
 #include <string.h>
 
 #include "log.h"
 #include "mproto.h"
 #include "msession.h"
+#include "msession_int.h"
 #include "util.h"
 
 /* Commands that carry macros, in protocol order. */
 static const char macro_stages[] = {SMFIC_CONNECT, SMFIC_HELO, SMFIC_MAIL,    SMFIC_RCPT,
                                     SMFIC_DATA,    SMFIC_EOH,  SMFIC_BODYEOB, SMFIC_UNKNOWN};
-#define NSTAGES (sizeof(macro_stages))
-
-struct macros {
-    unsigned char *data; /* a copy of the packet's strings */
-    char *argv[MPROTO_MAX_ARGS];
-    int n; /* strings in argv: name, value, name, value, ... */
-};
-
-struct smfi_str {
-    const struct smfiDesc *desc;
-    void *priv;
-    uint32_t actions;  /* SMFIF_* the MTA agreed we may use */
-    uint32_t protocol; /* SMFIP_* agreed */
-    bool negotiated;
-    bool in_eom;    /* modifications are allowed now */
-    bool closed;    /* the close callback ran */
-    char *reply;    /* smfi_setreply() text for the next reject/tempfail */
-    struct buf in;  /* bytes not yet parsed */
-    struct buf out; /* replies to send */
-    struct macros mac[NSTAGES];
-    unsigned long messages;
-};
+_Static_assert(sizeof(macro_stages) == NSTAGES, "one macro stage per command");
 
 /* stage_of - index of cmd in macro_stages, -1 if it has none */
 static int stage_of(char cmd)
@@ -55,18 +43,74 @@ static int stage_of(char cmd)
     return p ? (int)(p - macro_stages) : -1;
 }
 
-static void macros_clear(struct macros *m)
+/* macros_clear - forget one command's macros */
+static void macros_clear(SMFICTX *s, struct macros *m)
 {
     free(m->data);
     m->data = NULL;
     m->n = 0;
+    s->macro_bytes -= m->len;
+    m->len = 0;
 }
 
 /* clear_after - forget the macros of every command after stage */
 static void clear_after(SMFICTX *s, int stage)
 {
     for (size_t i = (size_t)stage + 1; i < NSTAGES; i++)
-        macros_clear(&s->mac[i]);
+        macros_clear(s, &s->mac[i]);
+}
+
+/* budget_take - charge n more bytes to b; false (nothing charged) past its max */
+static bool budget_take(struct msession_budget *b, size_t n)
+{
+    size_t used = atomic_load(&b->used), max = atomic_load(&b->max);
+
+    do {
+        if (n > max || used > max - n)
+            return false;
+    } while (!atomic_compare_exchange_weak(&b->used, &used, used + n));
+    return true;
+}
+
+/* in_release - the input buffer is gone: give back what it was charged */
+static void in_release(SMFICTX *s)
+{
+    if (s->charged)
+        atomic_fetch_sub(&s->budget->used, s->charged);
+    s->charged = 0;
+}
+
+/*
+ * in_grow - let the input buffer hold need bytes (its NUL included) of
+ * a packet of whole bytes (its NUL included; need <= whole). Up to
+ * MSESSION_KEEP_MAX it grows as a buf does; past it, to the first of
+ * MSESSION_KEEP_MAX doubled (16 KiB, 32 KiB, ...) that holds need, at
+ * most whole, the whole new size charged to the budget. false: the
+ * budget refuses, nothing changed.
+ */
+static bool in_grow(SMFICTX *s, size_t need, size_t whole)
+{
+    size_t cap = MSESSION_KEEP_MAX;
+
+    if (need <= s->in.cap)
+        return true;
+    if (need <= MSESSION_KEEP_MAX) {
+        buf_reserve(&s->in, need - s->in.len - 1);
+        return true;
+    }
+    while (cap < need)
+        cap *= 2;
+    if (cap > whole)
+        cap = whole;
+    if (s->budget) {
+        if (!budget_take(s->budget, cap - s->charged))
+            return false;
+        s->charged = cap;
+    }
+    s->in.data = xrealloc(s->in.data, cap);
+    s->in.cap = cap;
+    s->in.data[s->in.len] = '\0';
+    return true;
 }
 
 /* msession_new - a session with these callbacks */
@@ -88,6 +132,24 @@ unsigned long msession_messages(const SMFICTX *s)
     return s->messages;
 }
 
+/* msession_set_budget - charge big input buffers to b */
+void msession_set_budget(SMFICTX *s, struct msession_budget *b)
+{
+    if (s->in.cap > MSESSION_KEEP_MAX)
+        bug("msession_set_budget after input");
+    s->budget = b;
+}
+
+size_t msession_pending(const SMFICTX *s)
+{
+    return s->in.len;
+}
+
+unsigned long msession_packets(const SMFICTX *s)
+{
+    return s->packets;
+}
+
 /* run_close - the connection's close callback, at most once per connection */
 static void run_close(SMFICTX *s)
 {
@@ -103,9 +165,10 @@ void msession_free(SMFICTX *s)
         return;
     run_close(s);
     for (size_t i = 0; i < NSTAGES; i++)
-        macros_clear(&s->mac[i]);
+        macros_clear(s, &s->mac[i]);
     free(s->reply);
     buf_free(&s->in);
+    in_release(s);
     buf_free(&s->out);
     free(s);
 }
@@ -195,23 +258,31 @@ static bool do_optneg(SMFICTX *s, const struct mpkt *p)
     return true;
 }
 
-/* do_macro - store a command's macros */
-static void do_macro(SMFICTX *s, const struct mpkt *p)
+/* do_macro - store a command's macros; false (the conversation ends) past MSESSION_MACROS_MAX */
+static bool do_macro(SMFICTX *s, const struct mpkt *p)
 {
     struct macros *m;
     int stage;
 
     if (p->len < 1 || (stage = stage_of((char)p->data[0])) < 0)
-        return; /* macros for a command we do not track: ignore, as libmilter does */
+        return true; /* macros for a command we do not track: ignore, as libmilter does */
     m = &s->mac[stage];
-    macros_clear(m);
+    macros_clear(s, m);
+    if (s->macro_bytes + p->len - 1 > MSESSION_MACROS_MAX) {
+        warn("milter: more than %u bytes of macros from the MTA; connection dropped",
+             MSESSION_MACROS_MAX);
+        return false;
+    }
     m->data = xmalloc(p->len);
     memcpy(m->data, p->data + 1, p->len - 1);
+    m->len = p->len - 1;
+    s->macro_bytes += m->len;
     m->n = mproto_strings(m->data, p->len - 1, m->argv, MPROTO_MAX_ARGS);
     if (m->n < 0) {
         warn("milter: malformed macros for command '%c' (ignored)", p->data[0]);
-        macros_clear(m);
+        macros_clear(s, m);
     }
+    return true;
 }
 
 /* strings - split a command's data into argv; false if malformed */
@@ -262,8 +333,7 @@ static bool dispatch(SMFICTX *s, const struct mpkt *p)
         clear_after(s, stage);
     switch (p->cmd) {
     case SMFIC_MACRO:
-        do_macro(s, p);
-        return true;
+        return do_macro(s, p);
     case SMFIC_CONNECT: {
         struct mproto_connect c;
 
@@ -340,7 +410,7 @@ static bool dispatch(SMFICTX *s, const struct mpkt *p)
         run_close(s);
         s->closed = false;
         for (size_t i = 0; i < NSTAGES; i++)
-            macros_clear(&s->mac[i]);
+            macros_clear(s, &s->mac[i]);
         return true;
     case SMFIC_QUIT:
         return false;
@@ -350,22 +420,33 @@ static bool dispatch(SMFICTX *s, const struct mpkt *p)
     }
 }
 
-/* msession_space - where the next read() goes: room for the packet being received */
+/*
+ * msession_space - where the next read() goes: room for one ordinary
+ * read (MSESSION_READ_MIN), or for a small packet under way whole. A
+ * big packet's buffer grows as its bytes arrive, never by what its
+ * length announces: only once fewer than MSESSION_READ_MIN bytes of room
+ * are left, and then to twice its size at most (in_grow). A connection
+ * that charges B bytes to the budget has sent more than B / 2 - 4 KiB of
+ * the packet. NULL if that growth does not fit in the budget.
+ */
 void *msession_space(SMFICTX *s, size_t *room)
 {
-    size_t want = MSESSION_READ_MIN, have = s->in.len;
+    size_t have = s->in.len, need = have + MSESSION_READ_MIN + 1, whole = need;
 
-    /* a packet whose length is known: room for all of it in one read */
     if (have >= MILTER_LEN_BYTES) {
         const unsigned char *h = (const unsigned char *)s->in.data;
         size_t len = (size_t)h[0] << 24 | (size_t)h[1] << 16 | (size_t)h[2] << 8 | h[3];
 
-        if (len <= MPROTO_MAX_PACKET && MILTER_LEN_BYTES + len > have &&
-            MILTER_LEN_BYTES + len - have > want)
-            want = MILTER_LEN_BYTES + len - have;
+        if (len <= MPROTO_MAX_PACKET) { /* else mproto_frame() refuses it */
+            whole = MILTER_LEN_BYTES + len + 1;
+            if (whole <= MSESSION_KEEP_MAX) /* small: all of it, and what follows if room */
+                need = need < MSESSION_KEEP_MAX ? (need > whole ? need : whole) : MSESSION_KEEP_MAX;
+            else if (need > whole) /* big: no more than the rest of it */
+                need = whole;
+        }
     }
-    if (s->in.cap < have + want + 1)
-        buf_reserve(&s->in, want);
+    if (!in_grow(s, need, whole))
+        return NULL;
     *room = s->in.cap - have - 1;
     return s->in.data + have;
 }
@@ -390,12 +471,14 @@ bool msession_received(SMFICTX *s, size_t n)
             go_on = false;
             break;
         }
+        s->packets++;
         go_on = dispatch(s, &p);
         off += used;
     }
     /* keep only the unparsed tail, at the front (a big buffer only while needed) */
     if (off == s->in.len && s->in.cap > MSESSION_KEEP_MAX) {
         buf_free(&s->in);
+        in_release(s);
     } else if (off == s->in.len) {
         buf_reset(&s->in);
     } else if (off > 0) {
@@ -405,119 +488,27 @@ bool msession_received(SMFICTX *s, size_t n)
     return go_on;
 }
 
-/* msession_input - take a copy of n bytes and run every complete command */
+/* msession_input - take a copy of n bytes, read by read, and run every complete command */
 bool msession_input(SMFICTX *s, const void *data, size_t n)
 {
+    const unsigned char *d = data;
     size_t room;
-    void *p = msession_space(s, &room);
+    bool go_on = true;
 
-    if (room < n) {
-        buf_reserve(&s->in, n);
-        p = s->in.data + s->in.len;
-    }
-    if (n)
-        memcpy(p, data, n);
-    return msession_received(s, n);
-}
-
-/* ---- the API the stages call (smfi_*() in libmilter) ---- */
-
-/* same_name - "i" matches "{i}" and the other way round */
-static bool same_name(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-
-    if (la >= 2 && a[0] == '{' && a[la - 1] == '}')
-        a++, la -= 2;
-    if (lb >= 2 && b[0] == '{' && b[lb - 1] == '}')
-        b++, lb -= 2;
-    return la == lb && memcmp(a, b, la) == 0;
-}
-
-char *msession_getsymval(SMFICTX *s, char *name)
-{
-    if (name == NULL)
-        return NULL;
-    for (size_t i = NSTAGES; i-- > 0;) {
-        const struct macros *m = &s->mac[i];
-
-        for (int j = 0; j + 1 < m->n; j += 2)
-            if (same_name(m->argv[j], name))
-                return m->argv[j + 1];
-    }
-    return NULL;
-}
-
-void *msession_getpriv(SMFICTX *s)
-{
-    return s->priv;
-}
-
-int msession_setpriv(SMFICTX *s, void *priv)
-{
-    s->priv = priv;
-    return MI_SUCCESS;
-}
-
-/* msession_setreply - "rcode xcode message" for the next reject or tempfail */
-int msession_setreply(SMFICTX *s, char *rcode, char *xcode, char *message)
-{
-    if (rcode == NULL || strlen(rcode) != 3 || (rcode[0] != '4' && rcode[0] != '5') ||
-        rcode[1] < '0' || rcode[1] > '9' || rcode[2] < '0' || rcode[2] > '9')
-        return MI_FAILURE;
-    if (xcode && (xcode[0] != rcode[0] || xcode[1] != '.' || strpbrk(xcode, " \r\n")))
-        return MI_FAILURE;
-    if (message && strpbrk(message, "\r\n"))
-        return MI_FAILURE;
-    free(s->reply);
-    s->reply = xasprintf("%s %s%s%s", rcode, xcode ? xcode : "", xcode && message ? " " : "",
-                         message ? message : "");
-    return MI_SUCCESS;
-}
-
-/* may - a modification is allowed: during end of message and negotiated */
-static bool may(const SMFICTX *s, uint32_t action)
-{
-    return s->in_eom && (s->actions & action);
-}
-
-int msession_insheader(SMFICTX *s, int idx, char *name, char *value)
-{
-    if (!may(s, SMFIF_ADDHDRS) || name == NULL || value == NULL || idx < 0)
-        return MI_FAILURE;
-    mproto_put_header(&s->out, SMFIR_INSHEADER, (uint32_t)idx, name, value);
-    return MI_SUCCESS;
-}
-
-int msession_chgheader(SMFICTX *s, char *name, int idx, char *value)
-{
-    if (!may(s, SMFIF_CHGHDRS) || name == NULL || idx < 0)
-        return MI_FAILURE;
-    /* an empty value deletes the field */
-    mproto_put_header(&s->out, SMFIR_CHGHEADER, (uint32_t)idx, name, value ? value : "");
-    return MI_SUCCESS;
-}
-
-int msession_quarantine(SMFICTX *s, char *reason)
-{
-    if (!may(s, SMFIF_QUARANTINE) || reason == NULL || reason[0] == '\0')
-        return MI_FAILURE;
-    mproto_put(&s->out, SMFIR_QUARANTINE, reason, strlen(reason) + 1);
-    return MI_SUCCESS;
-}
-
-/* msession_replacebody - the new body, in chunks the MTA takes (one empty one for none) */
-int msession_replacebody(SMFICTX *s, unsigned char *data, int len)
-{
-    size_t off = 0, n = len > 0 ? (size_t)len : 0;
-
-    if (!may(s, SMFIF_CHGBODY) || len < 0 || (data == NULL && len > 0))
-        return MI_FAILURE;
     do {
-        size_t chunk = n - off > MILTER_CHUNK_SIZE ? MILTER_CHUNK_SIZE : n - off;
+        void *p = msession_space(s, &room);
+        size_t k = n < room ? n : room;
 
-        mproto_put(&s->out, SMFIR_REPLBODY, data ? data + off : NULL, chunk);
-        off += chunk;
-    } while (off < n);
-    return MI_SUCCESS;
+        if (p == NULL)
+            return false;
+        if (k)
+            memcpy(p, d, k);
+        go_on = msession_received(s, k);
+        d += k;
+        n -= k;
+    } while (go_on && n > 0);
+    /* the room the next read would need: a packet the budget refuses ends here */
+    if (go_on && s->in.len > 0 && msession_space(s, &room) == NULL)
+        return false;
+    return go_on;
 }

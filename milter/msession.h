@@ -15,6 +15,7 @@
 #ifndef POSTMETER_MSESSION_H
 #define POSTMETER_MSESSION_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -29,24 +30,59 @@ SMFICTX *msession_new(const struct smfiDesc *desc);
  * command. false: the conversation is over (SMFIC_QUIT, a malformed
  * packet, a failed negotiation); send what msession_output() holds, then
  * close. Callers pass what read() gave; partial packets wait for more.
+ * The bytes go through msession_space() as a read would, and room is
+ * made for a packet still under way at the end, so a packet its budget
+ * refuses ends the conversation here too.
  */
 bool msession_input(SMFICTX *s, const void *data, size_t n);
 /*
  * msession_space / msession_received - the same without a copy: read()
  * up to *room bytes into the returned buffer, then say how many came.
- * The room is at least MSESSION_READ_MIN bytes, and the rest of a packet
- * whose length has arrived, so a body chunk comes in one read.
+ * The room is MSESSION_READ_MIN bytes or more, or the rest of a packet
+ * whose length has arrived when that is less; a small packet (up to
+ * MSESSION_KEEP_MAX) comes in one read. A bigger one's buffer grows as
+ * its bytes arrive, doubling from MSESSION_KEEP_MAX up to the packet's
+ * size, so what a packet announces costs nothing until it is sent.
+ * msession_space() returns NULL when a growth does not fit in the
+ * session's budget (msession_set_budget): the conversation is over,
+ * close the connection (the MTA then applies its milter_default_action).
  */
 #define MSESSION_READ_MIN 4096
 /*
  * An input buffer larger than this (a body chunk: up to 64 KiB) is freed
  * once every packet in it has been handled, so that a connection between
  * messages (the MTA waits for the end-of-message reply) holds 8 KiB at
- * most, not the largest chunk it ever received.
+ * most, not the largest chunk it ever received. Only buffers larger than
+ * this are charged to a budget, and one is always less than twice
+ * (what has arrived of its packet + MSESSION_READ_MIN + 1).
  */
 #define MSESSION_KEEP_MAX 8192
+/*
+ * Macros kept per connection at most (every command's together). Postfix
+ * sends a few hundred bytes; a conversation past this is ended, so that
+ * a client cannot make each connection hold 8 packets of 4 MiB.
+ */
+#define MSESSION_MACROS_MAX (64 * 1024)
 void *msession_space(SMFICTX *s, size_t *room);
 bool msession_received(SMFICTX *s, size_t n);
+/*
+ * struct msession_budget - input buffered for big packets, shared by
+ * sessions (engine.c: one per process). A session's input buffer larger
+ * than MSESSION_KEEP_MAX counts whole while the session holds it; a
+ * growth that would take `used` past `max` is refused (see
+ * msession_space). A session holds one packet at most, so its share is
+ * at most MPROTO_MAX_PACKET plus 6 bytes. Zero-initialise, then set max.
+ */
+struct msession_budget {
+    atomic_size_t used; /* bytes charged now */
+    atomic_size_t max;  /* bound; may change while sessions run */
+};
+/* msession_set_budget - charge s's big input buffers to b (NULL: no bound); call before input */
+void msession_set_budget(SMFICTX *s, struct msession_budget *b);
+/* msession_pending - bytes of a packet under way (received, not yet whole) */
+size_t msession_pending(const SMFICTX *s);
+/* msession_packets - packets handled so far (a new one begins after each) */
+unsigned long msession_packets(const SMFICTX *s);
 /* msession_output - the replies to send now; the caller empties it after writing */
 struct buf *msession_output(SMFICTX *s);
 /* msession_free - the connection ended: run the close callback (once), free */

@@ -44,9 +44,14 @@ void auth_stage_header(struct conn *c, const char *name, const char *value)
      */
     if (c->msg && c->outbound && str_eq_nocase(name, AUTHRES_HEADER)) {
         c->ar_seen++;
-        if (c->ar_nforged < sizeof(c->ar_forged) / sizeof(c->ar_forged[0]) &&
-            authres_is_ours(value, config_effective_authserv_id(c->cfg->c)))
-            c->ar_forged[c->ar_nforged++] = c->ar_seen;
+        if (!authres_is_ours(value, config_effective_authserv_id(c->cfg->c)))
+            return;
+        /* every one, however many (conn.h: the header's size bounds them) */
+        if (c->ar_nforged == c->ar_cap) {
+            c->ar_cap = c->ar_cap ? 2 * c->ar_cap : 8;
+            c->ar_forged = xrealloc(c->ar_forged, c->ar_cap * sizeof(*c->ar_forged));
+        }
+        c->ar_forged[c->ar_nforged++] = c->ar_seen;
     }
 }
 
@@ -86,7 +91,7 @@ sfsistat auth_stage_eom(struct conn *c, SMFICTX *ctx, const char **action)
 
     *action = "accept";
     /* Delete from the last so earlier indexes stay valid. */
-    for (unsigned i = c->ar_nforged; i-- > 0;)
+    for (size_t i = c->ar_nforged; i-- > 0;)
         if (smfi->chgheader(ctx, AUTHRES_HEADER, (int)c->ar_forged[i], NULL) != MI_SUCCESS)
             warn("%s: cannot remove a forged %s field", qid, AUTHRES_HEADER);
     c->ar_nforged = 0;

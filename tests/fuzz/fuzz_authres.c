@@ -23,7 +23,9 @@
  *     outside quotes and comments;
  *   - authres_authserv_id() of the value gives back the authserv-id
  *     (control bytes shown as '?') and authres_is_ours() agrees.
- * And on a received value: the id found is non-empty and claims itself.
+ * And on a received value: the id found is non-empty and claims itself
+ * (with a trailing dot too), and a comment and white space (\f, \v)
+ * put in front change nothing.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -157,11 +159,21 @@ static void check_received(const uint8_t *data, size_t size)
 {
     char *value = fuzz_cstr(data, size);
     char *id = authres_authserv_id(value);
+    char *wrapped = xasprintf("(x)\f\v %s", value);
 
     if (id != NULL) {
         fuzz_check(id[0] != '\0');
         fuzz_check(authres_is_ours(value, id));
+        if (id[strlen(id) - 1] != '.') {
+            char *dotted = xasprintf("%s.", id);
+
+            fuzz_check(authres_is_ours(value, dotted));
+            free(dotted);
+        }
     }
+    fuzz_check(authres_is_ours(wrapped, "mx.example.test") ==
+               authres_is_ours(value, "mx.example.test"));
+    free(wrapped);
     free(id);
     free(value);
 }

@@ -14,8 +14,16 @@
  *   - the same bytes in one piece and in small pieces give the same
  *     callbacks (counted), the same output and the same end;
  *   - the close callback runs exactly once per session end;
- *   - modifications are accepted only during end of message.
+ *   - modifications are accepted only during end of message;
+ *   - big packets under way are charged to a budget as their bytes
+ *     arrive (16 KiB here, so that a packet's first 12 KiB reach the
+ *     refusal): never more than it, never more than twice what the
+ *     session holds of its packet plus MSESSION_READ_MIN + 1, and
+ *     nothing once the session is freed. A packet the budget refuses
+ *     ends the conversation the same way in one piece and in small
+ *     pieces.
  */
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +33,10 @@
 #include "msession.h"
 #include "reader.h"
 
+#define BUDGET (16 * 1024)
+
 static unsigned long nr_flags;
+static struct msession_budget budget = {.max = BUDGET};
 static unsigned long calls, closes;
 
 static sfsistat reply(unsigned long flag)
@@ -157,15 +168,19 @@ static void feed(const uint8_t *data, size_t len, size_t step, struct result *r)
     calls = closes = 0;
     memset(r, 0, sizeof(*r));
     r->go_on = true;
+    msession_set_budget(s, &budget);
     for (size_t i = 0; i < len && r->go_on;) {
         size_t n = step && len - i > step ? step : len - i;
 
         r->go_on = msession_input(s, data + i, n);
+        fuzz_check(atomic_load(&budget.used) <= BUDGET);
+        fuzz_check(atomic_load(&budget.used) < 2 * (msession_pending(s) + MSESSION_READ_MIN + 1));
         buf_add(&r->out, msession_output(s)->data, msession_output(s)->len);
         buf_reset(msession_output(s));
         i += n;
     }
     msession_free(s);
+    fuzz_check(atomic_load(&budget.used) == 0);
     fuzz_check(closes >= 1);
     r->calls = calls;
     while (mproto_frame((const unsigned char *)buf_cstr(&r->out) + off, r->out.len - off, &p,

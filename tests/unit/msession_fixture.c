@@ -16,6 +16,15 @@ void pkt(struct buf *b, char cmd, const void *data, size_t len)
     mproto_put(b, cmd, data, len);
 }
 
+/* pkt_head - a packet's length and command, its data to follow */
+void pkt_head(struct buf *b, char cmd, size_t len)
+{
+    uint32_t n = htonl((uint32_t)(len + 1));
+
+    buf_add(b, &n, 4);
+    buf_putc(b, cmd);
+}
+
 /* pkts - a packet of NUL-terminated strings (NULL-terminated list) */
 void pkts(struct buf *b, char cmd, ...)
 {

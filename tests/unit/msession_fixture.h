@@ -20,6 +20,8 @@
 
 /* pkt - one packet: cmd and len bytes of data */
 void pkt(struct buf *b, char cmd, const void *data, size_t len);
+/* pkt_head - the start of a packet: its length (cmd and len data bytes) and cmd, no data */
+void pkt_head(struct buf *b, char cmd, size_t len);
 /* pkts - a packet of NUL-terminated strings (NULL-terminated list) */
 void pkts(struct buf *b, char cmd, ...);
 /* macro - SMFIC_MACRO for command stage: name, value, ... NULL */

@@ -182,22 +182,60 @@ static void test_authserv_id(void **state)
         {"", NULL, false},
         {"\"unterminated; none", NULL, false},
         {"(nested (comment)) mx.example.test; none", "mx.example.test", true},
+        /* forgeries a lax reader may take for ours (the second review): all ours */
+        {"mx.example.test.; dkim=pass", "mx.example.test.", true},
+        {"MX.EXAMPLE.TEST.; dkim=pass", "MX.EXAMPLE.TEST.", true},
+        {"mx(c).example.test; dkim=pass", "mx", true},
+        {"mx.example(a (b) c).test; dkim=pass", "mx.example", true},
+        {"\"mx.example.test; dkim=pass", NULL, true},
+        {"\"mx.example.test.; dkim=pass", NULL, true},
+        {"mx.example.test\f; dkim=pass", "mx.example.test", true},
+        {"mx.example.test\v; dkim=pass", "mx.example.test", true},
+        {"\fmx.example.test; dkim=pass", "mx.example.test", true},
+        {"\v (c)\f mx.example.test\v(c); dkim=pass", "mx.example.test", true},
+        {" mx.example.test\xc2\xa0; dkim=pass", "mx.example.test\xc2\xa0", true},
+        {"\xc2\xa0mx.example.test; dkim=pass", "\xc2\xa0mx.example.test", true},
+        {"mx.example.test\xa0; dkim=pass", "mx.example.test\xa0", true},
+        {"\r\n mx.example.test; dkim=pass", "mx.example.test", true},
+        {"\r\n\tmx.example.test\r\n\t;dkim=pass", "mx.example.test", true},
+        {"  mx.example.test ;dkim=pass", "mx.example.test", true},
+        {"\"mx.ex\\ample.test\"; dkim=pass", "mx.example.test", true},
+        {"\" mx.example.test \"; dkim=pass", " mx.example.test ", true},
+        {"\"mx.example.test.\"; dkim=pass", "mx.example.test.", true},
+        {"mx.example.\x01test; dkim=pass", "mx.example.\x01test", true},
+        {"mx.example.test\x7f; dkim=pass", "mx.example.test\x7f", true},
+        {"@mx.example.test; dkim=pass", "@mx.example.test", true},
+        /* not ours: another id first, ours only in a comment or further on */
+        {"mx.example.test..; dkim=pass", "mx.example.test..", false},
+        {"mx.example.testx; dkim=pass", "mx.example.testx", false},
+        {"(mx.example.test) other.example; spf=pass", "other.example", false},
+        {"other.example; spf=pass (mx.example.test)", "other.example", false},
+        {"other.example mx.example.test; spf=pass", "other.example", false},
+        {"x.mx.example.test; spf=pass", "x.mx.example.test", false},
+        {"(mx.example.test; dkim=pass", NULL, false},
+        {".; none", ".", false},
     };
+
+    unsigned bad = 0;
 
     (void)state;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char *id = authres_authserv_id(cases[i].value);
 
-        if (cases[i].id == NULL) {
-            if (id != NULL)
-                fail_msg("case %zu: got id [%s], want none", i, id);
-        } else {
-            assert_non_null(id);
-            assert_string_equal(id, cases[i].id);
+        if (cases[i].id == NULL ? id != NULL : id == NULL || strcmp(id, cases[i].id) != 0) {
+            print_message("case %zu [%s]: id [%s], want [%s]\n", i, cases[i].value,
+                          id ? id : "(none)", cases[i].id ? cases[i].id : "(none)");
+            bad++;
         }
-        assert_int_equal(authres_is_ours(cases[i].value, "mx.example.test"), cases[i].ours);
+        if (authres_is_ours(cases[i].value, "mx.example.test") != cases[i].ours) {
+            print_message("case %zu [%s]: ours %d, want %d\n", i, cases[i].value, !cases[i].ours,
+                          cases[i].ours);
+            bad++;
+        }
         free(id);
     }
+    if (bad)
+        fail_msg("%u mismatch(es)", bad);
 }
 
 int main(void)

@@ -3,13 +3,19 @@
  * socket specs and their errors, a stale unix socket replaced and a live
  * one refused, many MTA connections at once over unix and TCP, a silent
  * MTA dropped after the timeout, and shutdown cutting an idle connection
- * (its close callback still runs, the socket file is removed).
+ * (its close callback still runs, the socket file is removed); the
+ * bounds: connections past the limit closed at once, a packet that
+ * trickles cut at the timeout from its first byte, big packets under way
+ * within a shared budget, charged for what arrived, not what a length
+ * announced.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -19,6 +25,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -152,17 +159,18 @@ static char *read_packets(int fd, int want)
     return buf_steal(&cmds);
 }
 
-/* conversation - negotiate, n messages, quit; checks every answer */
-static void conversation(const char *spec, int n)
+/* conversation_body - negotiate, n messages with a last body chunk of `body` bytes, quit */
+static void conversation_body(const char *spec, int n, size_t body)
 {
     struct buf out = BUF_INIT;
     unsigned char o[12] = {0, 0, 0, 6, 0, 0, 0x01, 0xff, 0, 0x1f, 0xff, 0xff};
     int fd = dial(spec);
-    char *got;
+    char *got, *chunk = xcalloc(1, body + 1);
 
     mproto_put(&out, SMFIC_OPTNEG, o, sizeof(o));
     for (int i = 0; i < n; i++)
-        mproto_put(&out, SMFIC_BODYEOB, NULL, 0);
+        mproto_put(&out, SMFIC_BODYEOB, chunk, body);
+    free(chunk);
     mproto_put(&out, SMFIC_QUIT, NULL, 0);
     assert_int_equal(write(fd, out.data, out.len), (ssize_t)out.len);
     got = read_packets(fd, 1 + 2 * n);
@@ -175,6 +183,12 @@ static void conversation(const char *spec, int n)
     free(got);
     buf_free(&out);
     close(fd);
+}
+
+/* conversation - negotiate, n messages, quit; checks every answer */
+static void conversation(const char *spec, int n)
+{
+    conversation_body(spec, n, 0);
 }
 
 static void *client_thread(void *arg)
@@ -289,11 +303,13 @@ static void test_unix_stale_live_file(void **state)
     free(path);
 }
 
+/* the negotiation as Postfix sends it */
+static const unsigned char optneg[] = {0, 0,    0,    13, SMFIC_OPTNEG, 0,    0,   0, 6, 0,
+                                       0, 0x01, 0xff, 0,  0x1f,         0xff, 0xff};
+
 /* a silent MTA is dropped after the timeout; shutdown cuts an idle connection */
 static void test_timeout_and_shutdown(void **state)
 {
-    static const unsigned char optneg[] = {0, 0,    0,    13, SMFIC_OPTNEG, 0,    0,   0, 6, 0,
-                                           0, 0x01, 0xff, 0,  0x1f,         0xff, 0xff};
     char *spec = xasprintf("unix:%s/t.sock", dir), buf[16], *got;
     struct server *sv = server_start(spec, 1);
     unsigned c0 = counter(&closes);
@@ -325,6 +341,218 @@ static void test_timeout_and_shutdown(void **state)
     free(spec);
 }
 
+static double now_s(void)
+{
+    struct timespec t;
+
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + t.tv_nsec / 1e9;
+}
+
+/* negotiated - a connection that got its negotiation answered (a thread serves it), or -1 */
+static int negotiated(const char *spec)
+{
+    struct timeval tv = {.tv_sec = 10};
+    int fd = dial(spec);
+    char *got;
+    bool ok;
+
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    ok = send(fd, optneg, sizeof(optneg), MSG_NOSIGNAL) == (ssize_t)sizeof(optneg);
+    got = read_packets(fd, 1);
+    ok = ok && strcmp(got, "O") == 0;
+    free(got);
+    if (!ok)
+        close(fd);
+    return ok ? fd : -1;
+}
+
+/* closed_within - the server closes fd within ms (EOF or a reset, not silence) */
+static bool closed_within(int fd, int ms)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    char c;
+
+    return poll(&p, 1, ms) == 1 && read(fd, &c, 1) <= 0;
+}
+
+/* wait_for - poll until get(e) == want, 5 s at most */
+static bool wait_for(struct engine *e, size_t (*get)(struct engine *), size_t want)
+{
+    for (int i = 0; i < 500 && get(e) != want; i++)
+        nanosleep(&(struct timespec){0, 10000000}, NULL);
+    return get(e) == want;
+}
+
+static size_t active(struct engine *e)
+{
+    return engine_active(e);
+}
+
+/*
+ * test_connection_limit - past max_connections a connection is closed at
+ * once (the MTA's handshake fails and it applies milter_default_action,
+ * no connect timeout); once one ends, a new one is served
+ */
+static void test_connection_limit(void **state)
+{
+    char *spec = xasprintf("unix:%s/l.sock", dir);
+    struct server *sv = server_start(spec, 30);
+    int idle[3];
+
+    (void)state;
+    engine_set_limits(sv->e, 3, 0);
+    for (int i = 0; i < 3; i++)
+        assert_true((idle[i] = negotiated(spec)) >= 0);
+    for (int k = 0; k < 3; k++) {
+        double t0 = now_s();
+
+        if (negotiated(spec) >= 0)
+            fail_msg("connection %d past the limit was served", 4 + k);
+        if (now_s() - t0 > 3)
+            fail_msg("connection %d past the limit: refused after %.1f s", 4 + k, now_s() - t0);
+    }
+    assert_int_equal(engine_active(sv->e), 3);
+    close(idle[0]);
+    assert_true(wait_for(sv->e, active, 2));
+    conversation(spec, 2);
+    assert_true((idle[0] = negotiated(spec)) >= 0);
+    for (int i = 0; i < 3; i++)
+        close(idle[i]);
+    server_stop(sv, 5);
+    free(spec);
+}
+
+/*
+ * test_packet_deadline - a packet must be whole within the timeout of
+ * its first byte: one in two halves a second apart is served; one
+ * trickling a byte every 0.5 s is cut at about the timeout (2 s)
+ */
+static void test_packet_deadline(void **state)
+{
+    char *spec = xasprintf("unix:%s/d.sock", dir), name[41], *got;
+    struct server *sv = server_start(spec, 2);
+    struct buf helo = BUF_INIT;
+    double t0, cut = -1;
+    int fd;
+
+    (void)state;
+    memset(name, 'h', 40);
+    name[40] = '\0';
+    mproto_put(&helo, SMFIC_HELO, name, sizeof(name));
+    assert_true((fd = negotiated(spec)) >= 0);
+    assert_int_equal(write(fd, helo.data, 20), 20);
+    sleep(1);
+    assert_int_equal(write(fd, helo.data + 20, helo.len - 20), (ssize_t)helo.len - 20);
+    got = read_packets(fd, 1);
+    assert_string_equal(got, "c");
+    free(got);
+    /* the same packet, a byte every 0.5 s (it would take 23 s): give up after 8 s */
+    t0 = now_s();
+    for (size_t i = 0; i < helo.len && now_s() - t0 < 8; i++) {
+        if (send(fd, helo.data + i, 1, MSG_NOSIGNAL) != 1 || closed_within(fd, 500)) {
+            cut = now_s() - t0;
+            break;
+        }
+    }
+    if (cut < 1.5 || cut > 3.5)
+        fail_msg("a trickling packet was cut after %.1f s (-1: not at all), want about 2", cut);
+    close(fd);
+    buf_free(&helo);
+    server_stop(sv, 5);
+    free(spec);
+}
+
+/*
+ * send_big - announce a body packet of MPROTO_MAX_PACKET (4 MiB), send
+ * its command and `sent` data bytes; false if the server cut it first
+ */
+static bool send_big(int fd, size_t sent)
+{
+    struct buf b = BUF_INIT;
+    uint32_t n = htonl(MPROTO_MAX_PACKET);
+    bool ok;
+
+    buf_add(&b, &n, 4);
+    buf_putc(&b, SMFIC_BODY);
+    buf_reserve(&b, sent);
+    memset(b.data + b.len, 'x', sent);
+    b.len += sent;
+    ok = write(fd, b.data, b.len) == (ssize_t)b.len;
+    buf_free(&b);
+    return ok;
+}
+
+/*
+ * test_buffer_budget - the first report's shape (a packet announced at
+ * 4 MiB, 4 MiB - 1 bytes sent) holds its buffer against the budget; a
+ * second one is cut once its bytes take the budget (8 MiB) past its
+ * bound, small packets still go, and the budget is back once the first
+ * connection ends
+ */
+static void test_buffer_budget(void **state)
+{
+    char *spec = xasprintf("unix:%s/b.sock", dir);
+    struct server *sv = server_start(spec, 30);
+    size_t charge = MILTER_LEN_BYTES + MPROTO_MAX_PACKET + 1; /* the packet and a NUL */
+    int a, b;
+
+    (void)state;
+    engine_set_limits(sv->e, 10, 8u << 20);
+    assert_true((a = negotiated(spec)) >= 0);
+    assert_true(send_big(a, MPROTO_MAX_PACKET - 2)); /* one byte short */
+    assert_true(wait_for(sv->e, engine_buffered, charge));
+    assert_true((b = negotiated(spec)) >= 0);
+    send_big(b, 3u << 20); /* its buffer would grow to 4 MiB: cut on the way */
+    if (!closed_within(b, 3000))
+        fail_msg("a big packet past the budget was not cut (%zu buffered)", engine_buffered(sv->e));
+    close(b);
+    assert_int_equal(engine_buffered(sv->e), charge);
+    conversation(spec, 1);
+    close(a);
+    assert_true(wait_for(sv->e, engine_buffered, 0));
+    assert_true((b = negotiated(spec)) >= 0);
+    assert_true(send_big(b, MPROTO_MAX_PACKET - 2));
+    assert_true(wait_for(sv->e, engine_buffered, charge));
+    assert_false(closed_within(b, 200));
+    close(b);
+    assert_true(wait_for(sv->e, engine_buffered, 0));
+    server_stop(sv, 5);
+    free(spec);
+}
+
+/*
+ * test_budget_announced - the second report: 30 connections announce a
+ * 4 MiB packet and send only its length and command (150 bytes in all).
+ * None is cut, none holds any of the budget (8 MiB), and messages with
+ * body chunks past 8 KiB still go through meanwhile.
+ */
+static void test_budget_announced(void **state)
+{
+    char *spec = xasprintf("unix:%s/a.sock", dir);
+    struct server *sv = server_start(spec, 30);
+    int hog[30];
+
+    (void)state;
+    engine_set_limits(sv->e, 40, 8u << 20);
+    for (int i = 0; i < 30; i++) {
+        assert_true((hog[i] = negotiated(spec)) >= 0);
+        assert_true(send_big(hog[i], 0));
+    }
+    for (int i = 0; i < 30; i++)
+        if (closed_within(hog[i], i == 0 ? 300 : 0))
+            fail_msg("connection %d that announced 4 MiB was cut (%zu buffered)", i,
+                     engine_buffered(sv->e));
+    assert_int_equal(engine_buffered(sv->e), 0);
+    conversation_body(spec, 2, 9000);
+    conversation_body(spec, 2, 60000);
+    for (int i = 0; i < 30; i++)
+        close(hog[i]);
+    assert_true(wait_for(sv->e, engine_buffered, 0));
+    server_stop(sv, 5);
+    free(spec);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -344,12 +572,17 @@ static int teardown(void **state)
 
 int main(void)
 {
+    signal(SIGPIPE, SIG_IGN); /* a write to a connection the server cut fails, not kills */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bad_specs),
         cmocka_unit_test(test_unix_many),
         cmocka_unit_test(test_inet_many),
         cmocka_unit_test(test_unix_stale_live_file),
         cmocka_unit_test(test_timeout_and_shutdown),
+        cmocka_unit_test(test_connection_limit),
+        cmocka_unit_test(test_packet_deadline),
+        cmocka_unit_test(test_buffer_budget),
+        cmocka_unit_test(test_budget_announced),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -48,7 +48,8 @@ static int fake_setpriv(SMFICTX *ctx, void *priv)
     return MI_SUCCESS;
 }
 
-static int removed_ar[8]; /* indexes of Authentication-Results fields removed */
+#define MAX_REMOVED 1024
+static int removed_ar[MAX_REMOVED]; /* indexes of Authentication-Results fields removed */
 static int nremoved_ar;
 
 static int fake_chgheader(SMFICTX *ctx, char *name, int idx, char *value)
@@ -56,7 +57,7 @@ static int fake_chgheader(SMFICTX *ctx, char *name, int idx, char *value)
     (void)ctx;
     assert_string_equal(name, "Authentication-Results");
     assert_null(value);
-    assert_true(nremoved_ar < 8);
+    assert_true(nremoved_ar < MAX_REMOVED);
     removed_ar[nremoved_ar++] = idx;
     return MI_SUCCESS;
 }
@@ -415,6 +416,68 @@ static void test_outbound_forged_authres(void **state)
     milter_teardown();
 }
 
+/*
+ * forged_cases - outbound messages with n fields claiming our authserv-id
+ * (every `every`-th Authentication-Results field; the others name
+ * another host), Subject fields between them
+ */
+static const struct forged_case {
+    const char *name;
+    unsigned fields; /* Authentication-Results fields in the header */
+    unsigned every;  /* every this many is ours (forged) */
+} forged_cases[] = {
+    {"one", 1, 1},
+    {"eight", 8, 1},
+    {"nine", 9, 1},
+    {"ten (the report)", 10, 1},
+    {"ten among 30", 30, 3},
+    {"hundred", 100, 1},
+    {"700 among 1000", 1000, 1},
+};
+
+/* test_outbound_forged_authres_many - every forged field goes, however many, the last first */
+static void test_outbound_forged_authres_many(void **state)
+{
+    const char *rcpts[] = {"<bob@example.test>", NULL};
+    struct sockaddr_storage ss = addr_of("127.0.0.1");
+    struct config *c = test_config(false);
+
+    (void)state;
+    free(c->authserv_id);
+    c->authserv_id = xstrdup("mx.test");
+    milter_setup(sink, NULL, c);
+    for (size_t k = 0; k < sizeof(forged_cases) / sizeof(forged_cases[0]); k++) {
+        const struct forged_case *fc = &forged_cases[k];
+        const char *(*hdrs)[2] = xcalloc(2 * fc->fields + 2, sizeof(*hdrs));
+        struct fake_ctx f = {0};
+        unsigned n = 0, want = 0;
+
+        hdrs[n][0] = "From", hdrs[n++][1] = "alice@example.test";
+        for (unsigned i = 1; i <= fc->fields; i++) {
+            hdrs[n][0] = "Authentication-Results";
+            hdrs[n++][1] = i % fc->every == 0 ? "mx.test; dmarc=pass" : "other.example; spf=pass";
+            hdrs[n][0] = "Subject", hdrs[n++][1] = "x";
+        }
+        nremoved_ar = 0;
+        milter_connect((SMFICTX *)&f, (char *)"localhost", (struct sockaddr *)&ss);
+        send_message(&f, "<alice@example.test>", rcpts, (const char *const(*)[2])hdrs, "b\r\n");
+        /* every forged one, from the last down, each by its index among the A-R fields */
+        for (unsigned i = fc->fields; i >= 1; i--) {
+            if (i % fc->every != 0)
+                continue;
+            if (want >= (unsigned)nremoved_ar || removed_ar[want] != (int)i)
+                fail_msg("%s: removal %u is not field %u", fc->name, want, i);
+            want++;
+        }
+        if ((unsigned)nremoved_ar != want)
+            fail_msg("%s: %d fields removed, want %u", fc->name, nremoved_ar, want);
+        milter_close((SMFICTX *)&f);
+        clear_emitted();
+        free(hdrs);
+    }
+    milter_teardown();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -425,6 +488,7 @@ int main(void)
         cmocka_unit_test(test_reload_keeps_open_connections),
         cmocka_unit_test(test_rcpt_without_mail_follows_on_internal_error),
         cmocka_unit_test(test_outbound_forged_authres),
+        cmocka_unit_test(test_outbound_forged_authres_many),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
