@@ -7,7 +7,10 @@
  * zone-file syntax on stdout (everything else on those lines is a ';'
  * comment). rotate --activate moves signing to a pending key once its
  * record is visible in DNS and retires the key it replaces; remove
- * forgets a key and, if asked, deletes its file.
+ * forgets a key and, if asked, deletes its file - only a plain file
+ * directly in dkim_key_dir, through that directory's descriptor: the
+ * database names the file, and whoever can write the database must not
+ * make root delete anything else.
  *
  * Must never print or log a private key: only the public half derived
  * from a key file ever reaches the output.
@@ -17,13 +20,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "dkim_keyfile.h"
 #include "dkim_txt.h"
 #include "output.h"
+#include "privsep.h"
 #include "timeutil.h"
 #include "util.h"
 
@@ -444,7 +447,6 @@ static int dkim_remove(const struct config *c, int argc, char **argv)
     struct key_opts o;
     struct cli_keys ks;
     struct store *s;
-    struct stat st;
     char *domain;
     int status = CLI_FAIL;
 
@@ -476,21 +478,19 @@ static int dkim_remove(const struct config *c, int argc, char **argv)
            k->state == STORE_DKIM_ACTIVE ? "; reload postmeter-milter" : "");
     status = CLI_OK;
     if (o.delete_file) {
-        if (lstat(k->key_file, &st) != 0) {
-            if (errno == ENOENT) {
-                printf("%s: %s was already gone\n", domain, k->key_file);
-            } else {
-                fprintf(stderr, "postmeter: %s: %s\n", k->key_file, strerror(errno));
-                status = CLI_FAIL;
-            }
-        } else if (!S_ISREG(st.st_mode)) {
-            fprintf(stderr, "postmeter: %s is not a regular file: not deleted\n", k->key_file);
-            status = CLI_FAIL;
-        } else if (unlink(k->key_file) != 0) {
-            fprintf(stderr, "postmeter: delete %s: %s\n", k->key_file, strerror(errno));
-            status = CLI_FAIL;
-        } else {
+        char err[512];
+        int rc = cli_key_remove(c, k->key_file, err, sizeof(err));
+
+        if (rc > 0) {
             printf("%s: deleted %s\n", domain, k->key_file);
+        } else if (rc == 0) {
+            printf("%s: %s was already gone\n", domain, k->key_file);
+        } else {
+            fprintf(stderr,
+                    "postmeter: %s (only a plain file directly in dkim_key_dir is ever "
+                    "deleted; the key's row is removed)\n",
+                    err);
+            status = CLI_FAIL;
         }
     } else {
         printf("%s: the key file %s is kept (--delete-file deletes it)\n", domain, k->key_file);

@@ -24,6 +24,7 @@
 
 #include "cli.h"
 #include "dkim_keyfile.h"
+#include "privsep.h"
 #include "dkim_txt.h"
 #include "dns.h"
 #include "util.h"
@@ -352,7 +353,7 @@ static size_t build(const struct config *c, const char *domain, const struct cli
         r->key = &ks->k[i];
         r->owner = xasprintf("%s._domainkey.%s", ks->k[i].selector, domain);
         r->comment = dkim_comment(&ks->k[i], i == 0);
-        if (keyfile_public_of(&ks->k[i], &r->pub, err, sizeof(err))) {
+        if (cli_key_public_of(c, &ks->k[i], &r->pub, err, sizeof(err))) {
             dkim_txt_value(&b, r->pub.algorithm, r->pub.p);
             r->value = buf_steal(&b);
         } else {
@@ -563,7 +564,7 @@ bool cli_dkim_published(const struct config *c, const struct store_dkim_key *k, 
     struct dns *d;
     enum check st;
 
-    if (!keyfile_public_of(k, &r.pub, err, sizeof(err))) {
+    if (!cli_key_public_of(c, k, &r.pub, err, sizeof(err))) {
         buf_puts(why, err);
         return false;
     }

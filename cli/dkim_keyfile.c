@@ -6,27 +6,32 @@
  * final group, and never by "other" at all: the temporary file is made
  * with O_EXCL and mode 0600 (the umask can only take bits away), chowned,
  * then chmodded to 0640 before the key is written; it reaches its name
- * with a rename that refuses to replace a file. The PEM passes through
+ * with a rename that refuses to replace a file. All of that happens
+ * relative to the key directory opened once (safefile_walk), through
+ * descriptors, never following a link: this runs as root. The PEM passes through
  * OpenSSL's secure-memory BIO only, which is wiped when freed.
  *
  * This file must never print, log or return private key material: error
  * messages name files and OpenSSL reasons only.
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/bio.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
 #include "dkim_keyfile.h"
+#include "safefile.h"
 #include "util.h"
 
 /* set_err - printf into err[errlen]; a long message is cut */
@@ -63,22 +68,33 @@ static const char *ssl_reason(void)
 /* keyfile_ensure_dir - make the key directory unless it exists */
 bool keyfile_ensure_dir(const char *dir, gid_t gid, char *err, size_t errlen)
 {
-    struct stat st;
+    const char *base = NULL;
+    int dfd, fd;
+    bool ok = false;
 
-    if (stat(dir, &st) == 0) {
-        if (!S_ISDIR(st.st_mode))
-            return set_err(err, errlen, "%s: not a directory", dir);
+    if ((fd = safefile_walk(dir, 0, NULL, err, errlen)) >= 0) {
+        close(fd);
         return true;
     }
     if (errno != ENOENT)
-        return set_err(err, errlen, "%s: %s", dir, strerror(errno));
-    if (mkdir(dir, 0700) != 0)
-        return set_err(err, errlen, "cannot create %s: %s", dir, strerror(errno));
-    if (gid != (gid_t)-1 && chown(dir, geteuid() == 0 ? 0 : (uid_t)-1, gid) != 0)
-        return set_err(err, errlen, "chown %s: %s", dir, strerror(errno));
-    if (chmod(dir, KEYFILE_DIR_MODE) != 0)
-        return set_err(err, errlen, "chmod %s: %s", dir, strerror(errno));
-    return true;
+        return false;
+    if ((dfd = safefile_walk(dir, SAFEFILE_PARENT, &base, err, errlen)) < 0)
+        return false;
+    /* Made 0700 and changed through its descriptor: never by name, never followed. */
+    if (mkdirat(dfd, base, 0700) != 0)
+        set_err(err, errlen, "cannot create %s: %s", dir, strerror(errno));
+    else if ((fd = openat(dfd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+        set_err(err, errlen, "%s: %s", dir, strerror(errno));
+    else if (gid != (gid_t)-1 && fchown(fd, geteuid() == 0 ? 0 : (uid_t)-1, gid) != 0)
+        set_err(err, errlen, "chown %s: %s", dir, strerror(errno));
+    else if (fchmod(fd, KEYFILE_DIR_MODE) != 0)
+        set_err(err, errlen, "chmod %s: %s", dir, strerror(errno));
+    else
+        ok = true;
+    if (fd >= 0)
+        close(fd);
+    close(dfd);
+    return ok;
 }
 
 /* b64 - base64 of in[0..n) without line breaks; caller frees */
@@ -137,36 +153,48 @@ static EVP_PKEY *generate(enum store_dkim_alg a, unsigned bits, char *err, size_
     return pkey;
 }
 
-/* fsync_dir - fsync the directory holding path, so a rename survives a crash */
-static void fsync_dir(const char *path)
+/* fsync_dir - fsync directory dfd (an O_PATH descriptor), so a rename survives a crash */
+static void fsync_dir(int dfd)
 {
-    char *dir = xstrdup(path), *slash = strrchr(dir, '/');
-    int fd;
+    int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
-    if (slash == dir)
-        slash[1] = '\0';
-    else if (slash)
-        *slash = '\0';
-    fd = open(slash ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd >= 0) {
         (void)fsync(fd);
         close(fd);
     }
-    free(dir);
 }
 
-/* place - give tmp the name path unless path exists; 0 or an errno */
-static int place(const char *tmp, const char *path)
+/* place - give tmp the name base in dfd unless base exists; 0 or an errno */
+static int place(int dfd, const char *tmp, const char *base)
 {
-    if (renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE) == 0)
+    if (renameat2(dfd, tmp, dfd, base, RENAME_NOREPLACE) == 0)
         return 0;
     if (errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP)
         return errno;
     /* A file system without RENAME_NOREPLACE: link() refuses an existing name too. */
-    if (link(tmp, path) != 0)
+    if (linkat(dfd, tmp, dfd, base, 0) != 0)
         return errno;
-    unlink(tmp);
+    unlinkat(dfd, tmp, 0);
     return 0;
+}
+
+/* make_tmp - a new file ".BASE.XXXXXXXXXXXXXXXX", mode 0600, in dfd; its name in tmp; fd or -1 */
+static int make_tmp(int dfd, const char *base, char *tmp, size_t tmplen)
+{
+    for (int i = 0; i < 20; i++) {
+        unsigned long long r;
+        int fd;
+
+        random_bytes(&r, sizeof(r));
+        if (!snprintf_ok(tmp, tmplen, ".%.200s.%016llx", base, r)) {
+            errno = ENAMETOOLONG;
+            return -1;
+        }
+        fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd >= 0 || errno != EEXIST)
+            return fd;
+    }
+    return -1;
 }
 
 /* write_pem - write pkey as PKCS#8 PEM into the open fd; false with a reason */
@@ -195,23 +223,25 @@ static bool write_pem(int fd, EVP_PKEY *pkey, const char *tmp, char *err, size_t
 bool keyfile_create(const char *path, enum store_dkim_alg a, unsigned bits, gid_t gid,
                     struct keyfile_pub *pub, char *err, size_t errlen)
 {
-    const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
-    char *tmp = NULL;
-    EVP_PKEY *pkey;
-    int fd, e;
+    char tmp[NAME_MAX + 1];
+    const char *base = NULL;
+    struct stat st;
+    EVP_PKEY *pkey = NULL;
+    int dfd, fd, e;
     bool ok = false;
 
     memset(pub, 0, sizeof(*pub));
-    if (access(path, F_OK) == 0 || errno != ENOENT)
-        return set_err(err, errlen, "%s already exists: refusing to overwrite a key", path);
-    if ((pkey = generate(a, bits, err, errlen)) == NULL)
+    /* The key directory, opened once: every name below is relative to it. */
+    if ((dfd = safefile_walk(path, SAFEFILE_PARENT, &base, err, errlen)) < 0)
         return false;
-    if (!pub_of(pkey, pub, err, errlen))
+    if (fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0 || errno != ENOENT) {
+        set_err(err, errlen, "%s already exists: refusing to overwrite a key", path);
         goto out;
-    /* ".NAME.XXXXXX" beside the target: same file system, never matched by "*.key". */
-    tmp = xasprintf("%.*s.%s.XXXXXX", (int)(base - path), path, base);
-    fd = mkostemp(tmp, O_CLOEXEC); /* O_EXCL, mode 0600 */
-    if (fd < 0) {
+    }
+    if ((pkey = generate(a, bits, err, errlen)) == NULL || !pub_of(pkey, pub, err, errlen))
+        goto out;
+    /* ".NAME.<random>" beside the target: same file system, never matched by "*.key". */
+    if ((fd = make_tmp(dfd, base, tmp, sizeof(tmp))) < 0) {
         set_err(err, errlen, "cannot create a file in the key directory: %s", strerror(errno));
         goto out;
     }
@@ -229,7 +259,7 @@ bool keyfile_create(const char *path, enum store_dkim_alg a, unsigned bits, gid_
         set_err(err, errlen, "close %s: %s", tmp, strerror(errno));
         ok = false;
     }
-    if (ok && (e = place(tmp, path)) != 0) {
+    if (ok && (e = place(dfd, tmp, base)) != 0) {
         if (e == EEXIST)
             set_err(err, errlen, "%s already exists: refusing to overwrite a key", path);
         else
@@ -237,14 +267,14 @@ bool keyfile_create(const char *path, enum store_dkim_alg a, unsigned bits, gid_
         ok = false;
     }
     if (ok)
-        fsync_dir(path);
+        fsync_dir(dfd);
     else
-        unlink(tmp);
+        unlinkat(dfd, tmp, 0);
 out:
     if (!ok)
         keyfile_pub_free(pub);
     EVP_PKEY_free(pkey);
-    free(tmp);
+    close(dfd);
     return ok;
 }
 
@@ -258,22 +288,115 @@ static int no_passphrase(char *buf, int size, int rwflag, void *u)
     return -1;
 }
 
-/* keyfile_public - the public half of the private key in path */
-bool keyfile_public(const char *path, struct keyfile_pub *pub, char *err, size_t errlen)
+/* keyfile_base - the name of path inside dir if path lies directly in it, else NULL */
+const char *keyfile_base(const char *dir, const char *path)
 {
+    size_t n = strlen(dir);
+    const char *base;
+
+    while (n > 1 && dir[n - 1] == '/')
+        n--;
+    if (strncmp(path, dir, n) != 0 || (path[n] != '/' && !(n == 1 && dir[0] == '/')))
+        return NULL;
+    base = path + n + (path[n] == '/');
+    if (base[0] == '\0' || strchr(base, '/') != NULL || strcmp(base, ".") == 0 ||
+        strcmp(base, "..") == 0)
+        return NULL;
+    return base;
+}
+
+/*
+ * open_dir - dir (walked without following a link someone else could
+ * plant) and the name of path inside it; -1 with a reason in err
+ */
+static int open_dir(const char *dir, const char *path, const char **base, char *err, size_t errlen)
+{
+    int dfd;
+
+    if ((*base = keyfile_base(dir, path)) == NULL) {
+        set_err(err, errlen, "%s is not a file directly in dkim_key_dir (%s)", path, dir);
+        return -1;
+    }
+    if ((dfd = safefile_walk(dir, 0, NULL, err, errlen)) < 0)
+        return -1;
+    return dfd;
+}
+
+/*
+ * read_key - the whole plain file base in dfd, at most KEYFILE_MAX bytes,
+ * into a buffer of *size bytes; NULL with a reason. Caller wipes, frees.
+ */
+static unsigned char *read_key(int dfd, const char *base, const char *path, size_t *len,
+                               size_t *size, char *err, size_t errlen)
+{
+    char why[384];
+    struct stat st;
+    unsigned char *data;
+    size_t got = 0;
+    int fd;
+
+    /* Never follows a link, never blocks on a FIFO, only a regular file with one name. */
+    if ((fd = safefile_open(dfd, base, &st, why, sizeof(why))) < 0) {
+        if (errno == ENOENT)
+            set_err(err, errlen, "%s: %s", path, strerror(ENOENT));
+        else
+            set_err(err, errlen, "%s: %s: not read", path, why);
+        return NULL;
+    }
+    if (st.st_size <= 0 || st.st_size > KEYFILE_MAX) {
+        set_err(err, errlen, "%s: %s", path,
+                st.st_size <= 0 ? "empty file" : "too large for a private key");
+        close(fd);
+        return NULL;
+    }
+    *size = (size_t)st.st_size + 1;
+    data = xmalloc(*size);
+    while (got < *size - 1) {
+        ssize_t n = read(fd, data + got, *size - 1 - got);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            set_err(err, errlen, "%s: read error: %s", path, strerror(errno));
+            close(fd);
+            OPENSSL_cleanse(data, *size);
+            return xfree(data);
+        }
+        if (n == 0)
+            break;
+        got += (size_t)n;
+    }
+    close(fd);
+    data[got] = '\0';
+    *len = got;
+    return data;
+}
+
+/* keyfile_public - the public half of the private key in path, directly inside dir */
+bool keyfile_public(const char *dir, const char *path, struct keyfile_pub *pub, char *err,
+                    size_t errlen)
+{
+    const char *base;
+    unsigned char *data;
+    size_t len = 0, size = 0;
     BIO *in;
-    EVP_PKEY *pkey;
+    EVP_PKEY *pkey = NULL;
+    int dfd;
     bool ok;
 
     memset(pub, 0, sizeof(*pub));
-    if ((in = BIO_new_file(path, "r")) == NULL) {
-        int e = errno;
-
-        ERR_clear_error();
-        return set_err(err, errlen, "%s: %s", path, e ? strerror(e) : "cannot open");
+    if ((dfd = open_dir(dir, path, &base, err, errlen)) < 0)
+        return false;
+    data = read_key(dfd, base, path, &len, &size, err, errlen);
+    close(dfd);
+    if (data == NULL)
+        return false;
+    if ((in = BIO_new_mem_buf(data, (int)len)) != NULL) {
+        pkey = PEM_read_bio_PrivateKey(in, NULL, no_passphrase, NULL);
+        BIO_free(in);
     }
-    pkey = PEM_read_bio_PrivateKey(in, NULL, no_passphrase, NULL);
-    BIO_free(in);
+    OPENSSL_cleanse(data, size);
+    free(data);
     if (pkey == NULL)
         return set_err(err, errlen, "%s: not a usable PEM private key (%s)", path, ssl_reason());
     ok = pub_of(pkey, pub, err, errlen);
@@ -281,22 +404,70 @@ bool keyfile_public(const char *path, struct keyfile_pub *pub, char *err, size_t
     return ok;
 }
 
+/* keyfile_pub_matches - does pub, read from k's file, have k's algorithm? */
+bool keyfile_pub_matches(const struct store_dkim_key *k, struct keyfile_pub *pub, char *err,
+                         size_t errlen)
+{
+    if (pub->algorithm == k->algorithm)
+        return true;
+    set_err(err, errlen, "%s holds a %s key, but %s %s is registered as %s", k->key_file,
+            store_dkim_alg_name(pub->algorithm), k->domain, k->selector,
+            store_dkim_alg_name(k->algorithm));
+    keyfile_pub_free(pub);
+    return false;
+}
+
 /* keyfile_public_of - the public half of a stored key, of the stored algorithm */
-bool keyfile_public_of(const struct store_dkim_key *k, struct keyfile_pub *pub, char *err,
-                       size_t errlen)
+bool keyfile_public_of(const char *dir, const struct store_dkim_key *k, struct keyfile_pub *pub,
+                       char *err, size_t errlen)
+{
+    return keyfile_public(dir, k->key_file, pub, err, errlen) &&
+           keyfile_pub_matches(k, pub, err, errlen);
+}
+
+/* keyfile_exists - is there anything named path directly in dir? */
+bool keyfile_exists(const char *dir, const char *path)
+{
+    char err[512];
+    const char *base;
+    struct stat st;
+    int dfd = open_dir(dir, path, &base, err, sizeof(err));
+    bool there;
+
+    if (dfd < 0)
+        return false;
+    there = fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0;
+    close(dfd);
+    return there;
+}
+
+/* keyfile_remove - delete plain file path, directly in dir, through dir's descriptor */
+int keyfile_remove(const char *dir, const char *path, char *err, size_t errlen)
 {
     char why[384];
+    const char *base;
+    struct stat st, now;
+    int dfd, rc;
 
-    if (!keyfile_public(k->key_file, pub, why, sizeof(why)))
-        return set_err(err, errlen, "%s", why);
-    if (pub->algorithm != k->algorithm) {
-        set_err(err, errlen, "%s holds a %s key, but %s %s is registered as %s", k->key_file,
-                store_dkim_alg_name(pub->algorithm), k->domain, k->selector,
-                store_dkim_alg_name(k->algorithm));
-        keyfile_pub_free(pub);
-        return false;
+    if ((dfd = open_dir(dir, path, &base, err, errlen)) < 0)
+        return -1;
+    if ((rc = safefile_check(dfd, base, &st, why, sizeof(why))) <= 0) {
+        if (rc < 0)
+            set_err(err, errlen, "%s: %s: not deleted", path, why);
+        close(dfd);
+        return rc;
     }
-    return true;
+    /* The name still holds the file checked: unlinkat() removes a name, never follows one. */
+    if (fstatat(dfd, base, &now, AT_SYMLINK_NOFOLLOW) != 0 || now.st_dev != st.st_dev ||
+        now.st_ino != st.st_ino) {
+        set_err(err, errlen, "%s changed while it was checked: not deleted", path);
+        rc = -1;
+    } else if (unlinkat(dfd, base, 0) != 0) {
+        set_err(err, errlen, "delete %s: %s", path, strerror(errno));
+        rc = -1;
+    }
+    close(dfd);
+    return rc;
 }
 
 /* keyfile_pub_free - free pub's strings */

@@ -22,6 +22,7 @@
 #define KEYFILE_RSA_MAX      4096
 #define KEYFILE_RSA_BITS     2048 /* default */
 #define KEYFILE_ED25519_BITS 256
+#define KEYFILE_MAX          (64 * 1024) /* an RSA-16384 PEM is about 12 KiB */
 
 /* The public half of a key. */
 struct keyfile_pub {
@@ -48,19 +49,48 @@ bool keyfile_ensure_dir(const char *dir, gid_t gid, char *err, size_t errlen);
 bool keyfile_create(const char *path, enum store_dkim_alg a, unsigned bits, gid_t gid,
                     struct keyfile_pub *pub, char *err, size_t errlen);
 /*
- * keyfile_public - read the private key in path (PEM: PKCS#8 or
- * traditional; never asks for a passphrase) and derive its public half
- * into *pub. False with a reason in err[errlen].
+ * keyfile_base - the name path has inside dir, if path lies directly in
+ * dir (dir "/x/keys": "/x/keys/a.key" is "a.key"; "/x/keys/sub/a.key",
+ * "/etc/a.key" are NULL). Points into path.
  */
-bool keyfile_public(const char *path, struct keyfile_pub *pub, char *err, size_t errlen);
+const char *keyfile_base(const char *dir, const char *path);
+/*
+ * keyfile_public - read the private key in path, which must lie directly
+ * in dir (the database names key files, and whoever can write it must
+ * not make root read another file): dir walked with safefile_walk, the
+ * file opened through its descriptor without following a link or
+ * blocking on a FIFO, a plain regular file of at most KEYFILE_MAX bytes,
+ * parsed from memory (PEM: PKCS#8 or traditional; never asks for a
+ * passphrase); derive its public half into *pub. False with a reason in
+ * err[errlen].
+ */
+bool keyfile_public(const char *dir, const char *path, struct keyfile_pub *pub, char *err,
+                    size_t errlen);
 /* keyfile_pub_free - free pub's strings */
 void keyfile_pub_free(struct keyfile_pub *pub);
 
 /*
- * keyfile_public_of - keyfile_public() of stored key k's file, checking
- * that it holds a key of k's algorithm. False with a reason in err[errlen].
+ * keyfile_public_of - keyfile_public() of stored key k's file in dir,
+ * checking that it holds a key of k's algorithm. False with a reason in
+ * err[errlen].
  */
-bool keyfile_public_of(const struct store_dkim_key *k, struct keyfile_pub *pub, char *err,
-                       size_t errlen);
+bool keyfile_public_of(const char *dir, const struct store_dkim_key *k, struct keyfile_pub *pub,
+                       char *err, size_t errlen);
+/*
+ * keyfile_pub_matches - true if pub (read from k's file) is of k's
+ * algorithm; else false with a reason in err[errlen], pub freed.
+ */
+bool keyfile_pub_matches(const struct store_dkim_key *k, struct keyfile_pub *pub, char *err,
+                         size_t errlen);
+/* keyfile_exists - does anything (of any type) have the name path, directly in dir? */
+bool keyfile_exists(const char *dir, const char *path);
+/*
+ * keyfile_remove - delete path, which must lie directly in dir and be a
+ * plain file (regular, one name), through dir's descriptor (unlinkat,
+ * after an fstatat that does not follow a link): the database names it
+ * and must not make root delete anything else. 1 deleted; 0 it was not
+ * there; -1 refused or failed, reason in err[errlen].
+ */
+int keyfile_remove(const char *dir, const char *path, char *err, size_t errlen);
 
 #endif

@@ -18,6 +18,7 @@
 #include "dkim_keyfile.h"
 #include "dkim_txt.h"
 #include "log.h"
+#include "privsep.h"
 #include "timeutil.h"
 #include "util.h"
 
@@ -122,8 +123,9 @@ struct store *cli_dkim_open_rw(const struct config *c)
 }
 
 /*
- * key_group - the group key files get: when we are root, the primary
- * group of the configured user (postmeter-milter reads keys as that
+ * key_group - the group key files get: when root makes them (we are
+ * root, or our root parent is: privsep.h), the primary group of the
+ * configured user (postmeter-milter reads keys as that
  * user); otherwise (gid_t)-1, leave it. False (message printed) if that
  * user does not exist.
  */
@@ -134,7 +136,7 @@ static bool key_group(const struct config *c, gid_t *gid, char *name, size_t nam
 
     *gid = (gid_t)-1;
     name[0] = '\0';
-    if (geteuid() != 0)
+    if (!cli_key_as_root())
         return true;
     errno = 0;
     if ((pw = getpwnam(c->user)) == NULL) {
@@ -173,7 +175,7 @@ static bool pick_selector(const struct config *c, const struct cli_keys *ks, con
         if (!dkim_txt_selector(a, now, n, out, outlen))
             bug("pick_selector: selector does not fit");
         path = key_path(c, domain, out);
-        taken = cli_dkim_find(ks, out) != NULL || access(path, F_OK) == 0;
+        taken = cli_dkim_find(ks, out) != NULL || cli_key_exists(c, path);
         free(path);
         if (!taken)
             return true;
@@ -226,12 +228,12 @@ int cli_dkim_make(const struct config *c, struct store *s, const struct cli_keys
     }
     if (!key_group(c, &gid, group, sizeof(group)))
         return CLI_FAIL;
-    if (!keyfile_ensure_dir(c->dkim_key_dir, gid, err, sizeof(err))) {
+    if (!cli_key_dir(c, gid, err, sizeof(err))) {
         fprintf(stderr, "postmeter: dkim_key_dir: %s\n", err);
         return CLI_FAIL;
     }
     path = key_path(c, nk->domain, sel);
-    if (!keyfile_create(path, nk->algorithm, nk->bits, gid, &pub, err, sizeof(err))) {
+    if (!cli_key_create(c, path, nk->algorithm, nk->bits, gid, &pub, err, sizeof(err))) {
         fprintf(stderr, "postmeter: %s\n", err);
         free(path);
         return CLI_FAIL;
@@ -248,7 +250,9 @@ int cli_dkim_make(const struct config *c, struct store *s, const struct cli_keys
     };
     if (store_put_dkim_key(s, &k) != STORE_OK) {
         fprintf(stderr, "postmeter: %s: %s\n", c->database, store_error(s));
-        unlink(path); /* ours, made a moment ago: never leave a key nobody knows */
+        /* ours, made a moment ago: never leave a key nobody knows */
+        if (cli_key_remove(c, path, err, sizeof(err)) < 0)
+            fprintf(stderr, "postmeter: %s\n", err);
         keyfile_pub_free(&pub);
         free(path);
         return CLI_FAIL;

@@ -12,6 +12,7 @@
 
 #include "cli.h"
 #include "log.h"
+#include "privsep.h"
 #include "util.h"
 
 /* usage - how to call postmeter */
@@ -83,6 +84,21 @@ struct store *cli_open_current(const struct config *c)
     return s;
 }
 
+/* need_of - what command argv[0] (argc words) needs: the database, key files, nothing */
+static enum cli_need need_of(int argc, char **argv)
+{
+    static const char *const db[] = {"db", "report", "track"};
+
+    for (size_t i = 0; i < sizeof(db) / sizeof(db[0]); i++)
+        if (strcmp(argv[0], db[i]) == 0)
+            return CLI_NEED_DB;
+    if (strcmp(argv[0], "dns") == 0) /* reads key files: root's */
+        return CLI_NEED_KEYS;
+    if (strcmp(argv[0], "dkim") == 0 && argc >= 2)
+        return strcmp(argv[1], "list") == 0 ? CLI_NEED_DB : CLI_NEED_KEYS;
+    return CLI_NEED_NOTHING;
+}
+
 int main(int argc, char **argv)
 {
     const char *path = NULL;
@@ -117,6 +133,11 @@ int main(int argc, char **argv)
     argc -= optind;
     argv += optind;
     optind = 1; /* subcommands parse their own options from argv[0] = command */
+    /* As root, on the service user's database directory: the database as that user. */
+    if ((status = cli_privsep(c, need_of(argc, argv))) >= 0) {
+        config_free(c);
+        return status;
+    }
     if (strcmp(argv[0], "db") == 0)
         status = cmd_db(c, argc, argv);
     else if (strcmp(argv[0], "config") == 0)

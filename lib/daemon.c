@@ -3,6 +3,8 @@
  *
  * Every privilege step is checked and fatal when it fails (OpenSMTPD's
  * rule): a daemon that meant to drop root must not continue as root.
+ * What root does to files here goes through safefile.c: the pid file's
+ * and the database's directories may belong to the service user.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -12,10 +14,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "daemon.h"
 #include "log.h"
+#include "safefile.h"
 #include "util.h"
 
 /* daemon_lookup_user - find user by name or die */
@@ -60,28 +64,22 @@ void daemon_detach(void)
 }
 
 /*
- * daemon_write_pidfile - write our pid to path, atomically (a temporary
- * file renamed over it), so a reader never sees an empty or half-written
- * pid file.
+ * daemon_write_pidfile - write our pid to path, atomically (a new file
+ * with a random name renamed over it), so a reader never sees an empty or
+ * half-written pid file. The directory may be the service user's: nothing
+ * planted there (a symbolic link as the pid file or as a temporary name)
+ * is followed.
  */
 void daemon_write_pidfile(const char *path)
 {
-    char *tmp;
-    FILE *fp;
+    char line[32], err[512];
 
     if (path == NULL || *path == '\0')
         return;
-    tmp = xasprintf("%s.%ld.tmp", path, (long)getpid());
-    if ((fp = fopen(tmp, "w")) == NULL)
-        die("%s: cannot write pid file: %s", tmp, strerror(errno));
-    fprintf(fp, "%ld\n", (long)getpid());
-    if (fclose(fp) != 0 || rename(tmp, path) != 0) {
-        int e = errno;
-
-        unlink(tmp);
-        die("%s: cannot write pid file: %s", path, strerror(e));
-    }
-    free(tmp);
+    if (!snprintf_ok(line, sizeof(line), "%ld\n", (long)getpid()))
+        bug("daemon_write_pidfile: pid does not fit");
+    if (!safefile_replace(path, line, strlen(line), 0644, err, sizeof(err)))
+        die("cannot write pid file: %s", err);
 }
 
 /* daemon_remove_pidfile - remove path if it holds our pid */
@@ -97,15 +95,43 @@ void daemon_remove_pidfile(const char *path)
     fclose(fp);
 }
 
-/* daemon_give - chown path to u if it exists and we are root */
-void daemon_give(const char *path, const struct daemon_user *u)
+/* daemon_give - path, if it exists, to u and not readable by others, if we are root */
+bool daemon_give(const char *path, const struct daemon_user *u, char *err, size_t errlen)
 {
-    struct stat st;
+    char was[128];
+    int rc;
 
-    if (geteuid() != 0 || stat(path, &st) != 0)
-        return;
-    if ((st.st_uid != u->uid || st.st_gid != u->gid) && chown(path, u->uid, u->gid) != 0)
-        warn("%s: cannot give it to %s: %s", path, u->name, strerror(errno));
+    if (geteuid() != 0)
+        return true;
+    rc = safefile_give(path, u->uid, u->gid, S_IRWXO, was, sizeof(was), err, errlen);
+    if (rc > 0)
+        info("%s: now owned by %s, mode without access for others (it had %s)", path, u->name, was);
+    return rc >= 0;
+}
+
+/*
+ * daemon_user_can - may u access path with amode (access(2) bits)?
+ * Asked as u itself: as root, a child process drops to u and asks. Not
+ * root and not u: true, nobody can tell (start-up as root asks again).
+ */
+bool daemon_user_can(const struct daemon_user *u, const char *path, int amode)
+{
+    pid_t pid;
+    int status;
+
+    if (geteuid() != 0) /* only u's own answer can be had, and only as u */
+        return geteuid() != u->uid || access(path, amode) == 0;
+    fflush(NULL);
+    if ((pid = fork()) < 0)
+        die("fork: %s", strerror(errno));
+    if (pid == 0) {
+        daemon_drop_privileges(u);
+        _exit(access(path, amode) == 0 ? 0 : 1);
+    }
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR)
+            die("waitpid: %s", strerror(errno));
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
 /* daemon_drop_privileges - become u for good */

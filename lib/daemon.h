@@ -9,6 +9,7 @@
 #define POSTMETER_DAEMON_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <sys/types.h>
 
 struct daemon_user {
@@ -25,8 +26,19 @@ void daemon_detach(void);
 void daemon_write_pidfile(const char *path);
 /* daemon_remove_pidfile - remove path if it holds our pid */
 void daemon_remove_pidfile(const char *path);
-/* daemon_give - chown path to u if it exists and we are root; warn on failure */
-void daemon_give(const char *path, const struct daemon_user *u);
+/*
+ * daemon_give - if we are root and path exists: make it owned by u and
+ * not accessible to others (0640 stays, 0644 becomes 0640), through a
+ * descriptor (safefile_give), and say so in the log. False with a reason
+ * in err when path is not a plain file or is reached through a symbolic
+ * link someone else could have planted: then nothing was touched.
+ */
+bool daemon_give(const char *path, const struct daemon_user *u, char *err, size_t errlen);
+/*
+ * daemon_user_can - may u access path with amode (R_OK, W_OK, X_OK)?
+ * Asked as u itself; true when that cannot be done (neither root nor u).
+ */
+bool daemon_user_can(const struct daemon_user *u, const char *path, int amode);
 /*
  * daemon_drop_privileges - become u for good (setgroups, setresgid,
  * setresuid, then check nothing of root is left). When not started as

@@ -4,6 +4,9 @@
  * and its DKIM keys in store_sqlite_keys.c; the SQL of this backend lives
  * in these three files and nowhere else.
  *
+ * What happens to the files before SQLite opens them (modes, and refusing
+ * planted files as root) is in store_sqlite_files.c.
+ *
  * Connections run in WAL mode with a busy timeout, synchronous=NORMAL
  * and foreign keys on; writable ones also with a larger page cache and
  * fewer checkpoints (sqlite_writer_pragmas). Every statement is prepared,
@@ -121,36 +124,6 @@ void sqlite_rollback(struct sqlite_store *ss)
 
 static const struct store_ops sqlite_ops;
 
-/*
- * heal_side_files - give -wal and -shm the database file's mode again.
- * SQLite creates them with the mode the database has at that moment, and
- * a connection that could not write leaves them behind: after an admin
- * made the database read-only and writable again, read-only side files
- * would refuse every write forever. Only files we own are touched, and
- * only write bits the database file itself has are added.
- */
-static void heal_side_files(const char *path)
-{
-    static const char *const suffix[] = {"-wal", "-shm"};
-    struct stat db, side;
-    char name[4096];
-
-    if (stat(path, &db) != 0 || access(path, W_OK) != 0)
-        return;
-    for (size_t i = 0; i < 2; i++) {
-        if (!snprintf_ok(name, sizeof(name), "%s%s", path, suffix[i]))
-            return;
-        if (stat(name, &side) != 0 || side.st_uid != geteuid())
-            continue;
-        if ((side.st_mode & 0222) == (db.st_mode & 0222) || (side.st_mode & db.st_mode & 0200))
-            continue;
-        if (chmod(name, (side.st_mode | (db.st_mode & 0222)) & 07777) == 0)
-            info("database: %s was read-only; made writable like %s", name, path);
-        else
-            warn("database: chmod %s: %m", name);
-    }
-}
-
 /* store_sqlite_open - open (and set up) an SQLite database file */
 struct store *store_sqlite_open(const char *path, int flags, char *err, size_t errlen)
 {
@@ -163,8 +136,8 @@ struct store *store_sqlite_open(const char *path, int flags, char *err, size_t e
         oflags |= SQLITE_OPEN_READONLY;
     else
         oflags |= SQLITE_OPEN_READWRITE | ((flags & STORE_NOCREATE) ? 0 : SQLITE_OPEN_CREATE);
-    if (!(flags & STORE_READONLY))
-        heal_side_files(path);
+    if (!sqlite_prepare_files(path, flags, err, errlen))
+        return NULL;
     rc = sqlite3_open_v2(path, &db, oflags, NULL);
     if (rc == SQLITE_OK) {
         sqlite3_extended_result_codes(db, 1);

@@ -1,9 +1,13 @@
 /*
  * store_sqlite_int.h - what the SQLite backend's files share (internal to
- * lib/: store_sqlite.c, store_sqlite_report.c, store_sqlite_keys.c).
+ * lib/: store_sqlite.c, store_sqlite_files.c, store_sqlite_report.c,
+ * store_sqlite_keys.c, store_sqlite_track.c).
  */
 #ifndef POSTMETER_STORE_SQLITE_INT_H
 #define POSTMETER_STORE_SQLITE_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
 
 #include <sqlite3.h>
 
@@ -19,6 +23,12 @@ struct sqlite_store {
     sqlite3_stmt *ins_tracked, *ins_tracked_rcpt; /* cached by sqlite_insert_tracked */
 };
 
+/*
+ * sqlite_prepare_files - before SQLite opens path: as root refuse planted
+ * or redirectable files, create a new database 0640, heal side files;
+ * false with a reason in err (then path must not be opened)
+ */
+bool sqlite_prepare_files(const char *path, int flags, char *err, size_t errlen);
 /* sqlite_of - the SQLite handle behind s */
 struct sqlite_store *sqlite_of(struct store *s);
 /* sqlite_fail - record the connection's last error under what; returns its status */

@@ -5,7 +5,9 @@
  *
  * DESCRIPTION
  *   dkims_key_load() reads the file itself (a missing or unreadable file
- *   is told apart from a bad key), parses it with OpenSSL - no passphrase
+ *   is told apart from a bad key) - as the service user, after the
+ *   privilege drop, and without blocking on a FIFO: the path comes from
+ *   the database, which that user can write -, parses it with OpenSSL - no passphrase
  *   callback that could prompt: an encrypted key is an error -, checks
  *   the key type against the algorithm and the RSA size (RFC 8301: at
  *   least 1024 bits), and keeps the EVP_PKEY. RSA keys may be PKCS#1
@@ -76,7 +78,8 @@ static bool parse_alg(const char *word, enum dkims_alg *alg)
 static unsigned char *read_key_file(const char *path, size_t *len, size_t *size, char *err,
                                     size_t errlen)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    /* O_NONBLOCK: a FIFO named as a key file must not hang the reload (fstat refuses it) */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     struct stat st;
     unsigned char *data;
     size_t got = 0;

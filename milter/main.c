@@ -1,9 +1,12 @@
 /*
  * main.c - postmeter-milter: the process around the callbacks.
  *
- * Start-up order: read config, open the milter socket and the database
- * as root, hand them to the service user, detach, drop privileges, start
- * the ledger writer, then run the milter server (engine.c) in its own
+ * Start-up order: read config, open the milter socket as root, hand it
+ * and the existing database files to the service user (through
+ * descriptors: the database directory is that user's, STYLE habit 14),
+ * check that the user can keep the ledger there, detach, drop
+ * privileges, create or migrate the database as the user, start the
+ * ledger writer, then run the milter server (engine.c) in its own
  * thread. The main thread only takes signals: SIGHUP reloads the
  * configuration, SIGTERM/SIGINT stop accepting, let open connections
  * finish, flush the ledger and exit. Every other thread is created with
@@ -35,6 +38,7 @@
 #include "log.h"
 #include "milter.h"
 #include "pixel_load.h"
+#include "safefile.h"
 #include "stage_auth.h"
 #include "stage_sign.h"
 #include "stage_track.h"
@@ -108,36 +112,104 @@ static struct engine *open_socket(const struct config *c, const struct daemon_us
             die("milter_socket_group: group \"%s\" does not exist", c->milter_socket_group);
         gid = gr->gr_gid;
     }
-    if (chmod(path, c->milter_socket_mode) != 0)
-        die("chmod %s: %s", path, strerror(errno));
-    if (geteuid() == 0 && chown(path, u->uid, gid) != 0)
-        die("chown %s: %s", path, strerror(errno));
+    /* Its directory may be the service user's: the socket's descriptor only, never its name. */
+    if (!safefile_give_socket(path, geteuid() == 0 ? u->uid : (uid_t)-1,
+                              geteuid() == 0 ? gid : (gid_t)-1, c->milter_socket_mode, err,
+                              sizeof(err)))
+        die("milter_socket: %s", err);
     return e;
 }
 
-/* prepare_database - create/migrate as root, then give the files to u */
-static void prepare_database(const struct config *c, const struct daemon_user *u)
+/*
+ * give_database - as root: hand the database, its side files and the
+ * spool to u, not readable by others. Their directory is u's: each is
+ * opened without following a link, and anything planted there (a
+ * symbolic link, a FIFO, a second name of another file) stops start-up
+ * untouched. Every change is logged once.
+ */
+static void give_database(const struct config *c, const struct daemon_user *u)
 {
     static const char *const suffix[] = {"", "-wal", "-shm"};
-    char err[512];
-    struct store *s = store_open(c->database, 0, err, sizeof(err));
-    char *spool = config_spool_path(c);
+    char err[512], *spool = config_spool_path(c);
 
-    if (s == NULL) {
-        warn("database %s: %s (rows will wait in memory and the spool)", c->database, err);
-    } else {
-        if (store_migrate(s, store_migrations, store_migrations_count) != STORE_OK)
-            warn("database %s: %s", c->database, store_error(s));
-        store_close(s);
-    }
     for (size_t i = 0; i < 3; i++) {
         char *p = xasprintf("%s%s", c->database, suffix[i]);
 
-        daemon_give(p, u);
+        if (!daemon_give(p, u, err, sizeof(err)))
+            die("database: %s: not touched; remove it, then start again", err);
         free(p);
     }
-    daemon_give(spool, u);
+    if (!daemon_give(spool, u, err, sizeof(err)))
+        die("ledger_spool: %s: not touched; remove it, then start again", err);
     free(spool);
+}
+
+/* dir_of - the directory holding path; caller frees */
+static char *dir_of(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+
+    if (slash == NULL)
+        return xstrdup(".");
+    return slash == path ? xstrdup("/") : xstrndup(path, (size_t)(slash - path));
+}
+
+/* usable_dir - can u make files in the directory holding path? else say what to do */
+static bool usable_dir(const char *key, const char *path, const struct daemon_user *u)
+{
+    char *dir = dir_of(path);
+    bool ok = daemon_user_can(u, dir, W_OK | X_OK);
+
+    if (!ok)
+        warn("%s = %s: the directory %s must exist and be writable by user %s (the database, "
+             "its -wal and -shm files and the spool are made there)",
+             key, path, dir, u->name);
+    free(dir);
+    return ok;
+}
+
+/*
+ * database_usable - can u keep the ledger and read the keys? Without
+ * that every ledger row would be dropped and outbound mail go unsigned,
+ * so start-up (and -t) fails instead, saying what to do. With
+ * given (start-up, after give_database), an existing database file must
+ * be readable and writable by u; for -t only if it is u's already
+ * (start-up gives it to u).
+ */
+static bool database_usable(const struct config *c, const struct daemon_user *u, bool given)
+{
+    char *spool = config_spool_path(c), *db_dir = dir_of(c->database), *spool_dir = dir_of(spool);
+    struct stat st;
+    bool ok = usable_dir("database", c->database, u);
+
+    if (strcmp(db_dir, spool_dir) != 0 && !usable_dir("ledger_spool", spool, u))
+        ok = false;
+    free(db_dir);
+    free(spool_dir);
+
+    if (lstat(c->database, &st) == 0 && (given || st.st_uid == u->uid) &&
+        !daemon_user_can(u, c->database, R_OK | W_OK)) {
+        warn("database = %s: the file must be readable and writable by user %s (mode %04o)",
+             c->database, u->name, (unsigned)(st.st_mode & 07777));
+        ok = false;
+    }
+    free(spool);
+    return ok;
+}
+
+/* migrate_database - as u: create the database if need be (mode 0640) and migrate it */
+static void migrate_database(const struct config *c)
+{
+    char err[512];
+    struct store *s = store_open(c->database, 0, err, sizeof(err));
+
+    if (s == NULL) {
+        warn("database %s: %s (rows will wait in memory and the spool)", c->database, err);
+        return;
+    }
+    if (store_migrate(s, store_migrations, store_migrations_count) != STORE_OK)
+        warn("database %s: %s", c->database, store_error(s));
+    store_close(s);
 }
 
 /* sink_to_ledger - the milter's record sink */
@@ -262,6 +334,7 @@ static void ledger_from_config(const struct config *c, struct ledger_opts *o, ch
     *spool = config_spool_path(c);
     o->spool_path = *spool;
     o->queue_max = c->ledger_queue_max;
+    o->queue_max_bytes = (size_t)c->ledger_queue_mb << 20;
     o->batch_max = c->ledger_batch_max;
     o->flush_ms = c->ledger_flush_ms;
     o->spool_max_bytes = (uint64_t)c->ledger_spool_max_mb << 20;
@@ -325,6 +398,10 @@ int main(int argc, char **argv)
             fprintf(stderr, "postmeter-milter: OpenSSL cannot hash with SHA-256: no DKIM\n");
             ok = false;
         }
+        daemon_lookup_user(cfg->user, &user);
+        if (!database_usable(cfg, &user, false))
+            ok = false;
+        free(user.name);
         config_free(cfg);
         return ok ? 0 : 1;
     }
@@ -347,6 +424,8 @@ int main(int argc, char **argv)
     daemon_lookup_user(cfg->user, &user);
     run.engine = open_socket(cfg, &user);
     run.timeout_s = cfg->milter_timeout;
+    engine_set_limits(run.engine, cfg->milter_max_connections,
+                      (size_t)cfg->milter_max_buffer_mb << 20);
     /*
      * The pixel engine (GMime), if tracking is on: as root, like the binary,
      * and before detaching, so that a module that cannot be loaded fails the
@@ -354,12 +433,16 @@ int main(int argc, char **argv)
      */
     if (!track_stage_engine(cfg, err, sizeof(err)))
         die("tracking: %s", err);
+    /* Before detaching, so that the command that starts the daemon fails. */
+    give_database(cfg, &user);
+    if (!database_usable(cfg, &user, true))
+        die("database: not usable by user %s; not started", user.name);
     if (!foreground)
         daemon_detach();
     pid_file = xstrdup(cfg->pid_file);
     daemon_write_pidfile(pid_file);
-    prepare_database(cfg, &user);
     daemon_drop_privileges(&user);
+    migrate_database(cfg); /* as the user: root opens nothing in its directory */
 
     ledger_from_config(cfg, &lopts, &spool);
     ledger = ledger_start(&lopts);
@@ -411,6 +494,8 @@ int main(int argc, char **argv)
             reload(path, running);
             mc = milter_cfg_acquire();
             running = mc->c; /* stays alive: current config holds a reference */
+            engine_set_limits(run.engine, running->milter_max_connections,
+                              (size_t)running->milter_max_buffer_mb << 20);
             milter_cfg_release(mc);
             sign_stage_refresh(running, true);
             track_stage_refresh(running, true);
@@ -426,8 +511,7 @@ int main(int argc, char **argv)
     inbound_close(inbound);
     dns_close(dns);
     milter_teardown();
-    ledger_get_stats(ledger, &st);
-    ledger_stop(ledger, 10000);
+    ledger = ledger_stop_stats(ledger, 10000, &st); /* counts what the stop dropped too */
     info("stopped: %llu record(s) in, %llu written, %llu spooled, %llu dropped",
          (unsigned long long)st.put, (unsigned long long)(st.written + st.replayed),
          (unsigned long long)st.spooled, (unsigned long long)st.dropped);

@@ -78,10 +78,10 @@ class Env:
             f.write("user = nobody\n")
             f.write("hostname = mx.%s\n" % DOMAIN)
 
-    def pm(self, *args):
+    def pm(self, *args, timeout=120):
         """Run postmeter -c CONF ARGS; return (status, stdout, stderr)."""
         p = subprocess.run([PM, "-c", self.conf] + list(args), capture_output=True, text=True,
-                           timeout=120)
+                           timeout=timeout)
         outputs.append(p.stdout)
         outputs.append(p.stderr)
         return p.returncode, p.stdout, p.stderr
@@ -461,6 +461,81 @@ def test_rotate(env, work, keys):
           (rc, os.path.exists(epath)), (0, False))
 
 
+def as_nobody():
+    nob = pwd.getpwnam("nobody")
+    os.setgroups([])
+    os.setgid(nob.pw_gid)
+    os.setuid(nob.pw_uid)
+
+
+def ed25519_public(pem_path):
+    """The p= value of an Ed25519 PEM key file (openssl)."""
+    der = subprocess.run(["openssl", "pkey", "-in", pem_path, "-pubout", "-outform", "DER"],
+                         capture_output=True, check=True).stdout
+    return base64.b64encode(der[-32:]).decode()
+
+
+def test_user_db(work):
+    """Root's CLI on a database in the service user's directory: the database names key files,
+    and the user can write it; the database itself is worked on as the user."""
+    nob = pwd.getpwnam("nobody")
+    os.chmod(work, 0o755)  # nobody must reach its database
+    w = os.path.join(work, "u")
+    os.mkdir(w, 0o755)
+    env = Env(w)
+    udir = os.path.join(w, "db")
+    os.mkdir(udir, 0o750)
+    os.chown(udir, nob.pw_uid, nob.pw_gid)
+    env.db = os.path.join(udir, "pm.db")
+    env.write_conf("127.0.0.1@1", timeout_ms=300)
+    rc, out, err = env.pm("db", "migrate")
+    check("user's db directory: db migrate as root: exit 0", rc, 0)
+    check("user's db directory: the new database was made as the user",
+          os.stat(env.db).st_uid, nob.pw_uid)
+    rc, out, err = env.pm("dkim", "keygen", DOMAIN, "--algorithm", "ed25519")
+    st = os.stat(key_file(out))
+    check("user's db directory: keygen still makes root's 0640 key file of group nogroup",
+          (rc, st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)), (0, 0, nob.pw_gid, 0o640))
+
+    for name in os.listdir(udir):  # as the milter's start-up would: the user's files
+        os.chown(os.path.join(udir, name), nob.pw_uid, nob.pw_gid)
+    secret = os.path.join(work, "secret.pem")  # root's, readable by root only
+    subprocess.run(["openssl", "genpkey", "-algorithm", "ed25519", "-out", secret], check=True,
+                   capture_output=True)
+    os.chmod(secret, 0o600)
+    fifo = os.path.join(udir, "fifo.key")
+    # The user writes the database: one row names root's key, one a FIFO of its own.
+    plant = ("import sqlite3, os, sys\n"
+             "os.mkfifo(sys.argv[3])\n"
+             "c = sqlite3.connect(sys.argv[1])\n"
+             "for sel, f in (('old', sys.argv[2]), ('fifo', sys.argv[3])):\n"
+             "    c.execute(\"insert into dkim_keys (domain, selector, algorithm, bits, key_file, \"\n"
+             "              \"state, created_at) select domain, ?, algorithm, bits, ?, 'retired', \"\n"
+             "              \"created_at from dkim_keys limit 1\", (sel, f))\n"
+             "c.commit()\n")
+    subprocess.run(["/usr/bin/python3", "-c", plant, env.db, secret, fifo], check=True,
+                   preexec_fn=as_nobody, cwd="/")
+    try:
+        rc, out, err = env.pm("dns", DOMAIN, timeout=30)
+        check("dns: a FIFO as key file does not hang it, root's key outside dkim_key_dir is "
+              "not read (exit 1: records it cannot print)",
+              (rc, ed25519_public(secret) in out,
+               out.count("is not a file directly in dkim_key_dir")), (1, False, 2))
+    except subprocess.TimeoutExpired:
+        check("dns: a FIFO as key file does not hang it", "hung", "finished")
+    rc, out, err = env.pm("dkim", "remove", DOMAIN, "old", "--delete-file", timeout=30)
+    rc2, listed, _ = env.pm("dkim", "list", "--format", "csv")
+    check("remove --delete-file of root's file outside dkim_key_dir: refused, file kept, row gone",
+          (rc, os.path.exists(secret), "not a file directly in dkim_key_dir" in err,
+           ",old," in listed), (1, True, True, False))
+    # A database file only root could read: root's CLI does not open it as root.
+    os.chown(env.db, 0, 0)
+    os.chmod(env.db, 0o600)
+    rc, out, err = env.pm("dkim", "list")
+    check("a database only root can read, in the user's directory: not opened as root",
+          (rc, "pm.db" in err), (1, True))
+
+
 def test_config(work):
     conf = os.path.join(work, "bad.conf")
     with open(conf, "w") as f:
@@ -499,6 +574,7 @@ def main():
             test_dns_check(env, work, records, keys)
             test_rotate(env, work, keys)
             test_config(work)
+            test_user_db(work)
         except Exception as e:  # report, then count as a failure
             import traceback
             traceback.print_exc()

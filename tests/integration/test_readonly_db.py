@@ -7,12 +7,22 @@ be delivered, its rows must not be in the database yet; when the file is
 writable again the rows appear (within ~30 s), none twice. The second
 case stops the milter (SIGTERM) while the file is read-only: the rows
 must survive in the spool and be written after a restart.
+
+A database directory the milter's user cannot write would mean every
+ledger row dropped and the signing keys unread: `-t` and start-up refuse,
+saying which directory must be writable by which user. And when records
+are dropped at a stop (database and spool both unusable), the "stopped:"
+line counts them, like the warning just before it.
 """
 import os
+import pwd
+import re
+import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from pmtest import settings
 from pmtest.harness import (INBOUND_IP, OUTBOUND_IP, check, check_eq, log, main_with_harness,
                             make_message, new_message_id, rows_by_mid, wait_for)
 
@@ -117,8 +127,76 @@ def test_readonly_then_sigterm(h):
     check_no_duplicates(h)
 
 
+def run_milter(h, *args):
+    """run_milter - postmeter-milter ARGS that should end by itself: (status, stderr)"""
+    p = subprocess.Popen([h.milter_bin, "-c", h.milter_conf_path] + list(args),
+                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        _, err = p.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        _, err = p.communicate()
+        return None, err.decode(errors="replace")  # it ran on: it did not refuse
+    return p.returncode, err.decode(errors="replace")
+
+
+def test_directory_not_writable(h):
+    db_dir = os.path.dirname(h.database)
+    user = settings.MILTER_USER
+    nob = pwd.getpwnam(user)
+    check_eq(h.stop_milter(), 0, "exit status after SIGTERM")
+    os.chown(db_dir, 0, 0)  # root's, 0750: the user can read, not write
+    try:
+        want = "the directory %s must exist and be writable by user %s" % (db_dir, user)
+        rc, err = run_milter(h, "-t")
+        check(rc not in (None, 0), "-t fails", err)
+        check(want in err, "-t says what to do", err)
+        rc, err = run_milter(h, "-f")
+        check(rc not in (None, 0), "start-up refuses", err)
+        check(want in err, "start-up says what to do", err)
+        check(err.count("must exist and be writable") == 1, "said once", err)
+    finally:
+        os.chown(db_dir, nob.pw_uid, nob.pw_gid)
+    rc, err = run_milter(h, "-t")
+    check_eq(rc, 0, "-t with the directory writable again: " + err)
+    h.start_milter()
+
+
+def test_dropped_at_stop_counted(h):
+    """database read-only and no spool possible: the stop drops, and says so twice alike"""
+    db_dir = os.path.dirname(h.database)
+    check(not os.path.exists(h.spool), "no spool file yet")
+    wait_writer_idle(h)
+    before = db_row_count(h)
+    with open(h.milter_log(), "rb") as f:
+        f.seek(0, 2)
+        start = f.tell()
+    os.chmod(h.database, 0o444)
+    os.chmod(db_dir, 0o550)  # no spool file can be made
+    try:
+        sent = send_some(h, 2, "dropped")
+        wait_delivered_mids(h, sent)
+        check_eq(h.stop_milter(), 0, "exit status after SIGTERM")
+    finally:
+        os.chmod(db_dir, 0o750)
+        os.chmod(h.database, 0o640)
+    for mid, _ in sent:
+        MIDS.remove(mid)  # never in the database: dropped, and counted
+    with open(h.milter_log(), "rb") as f:
+        f.seek(start)
+        out = f.read().decode(errors="replace")
+    warned = re.findall(r"(\d+) records dropped at stop", out)
+    stopped = re.findall(r"stopped: .* (\d+) dropped", out)
+    check_eq(warned, ["2"], "records the stop warned it dropped")
+    check_eq(stopped, ["2"], "dropped in the stopped: line")
+    check_eq(db_row_count(h), before, "rows in the database")
+    h.start_milter()
+
+
 if __name__ == "__main__":
     main_with_harness([
         ("read-only database while running", test_readonly_while_running),
+        ("database directory not writable: -t and start-up refuse", test_directory_not_writable),
+        ("dropped at stop: the stopped: line counts them", test_dropped_at_stop_counted),
         ("read-only database, then SIGTERM and restart", test_readonly_then_sigterm),
     ], name="readonly")
