@@ -3,8 +3,9 @@
  *
  * Each key has a name, a type, a default (written as text and parsed by
  * the same code as the file, so defaults can never be of the wrong type),
- * bounds and one doc line. The file is "key = value" lines; '#' starts a
- * comment at the beginning of a line. Problems are collected as
+ * bounds and one doc line. The file is "key = value" lines; '#' at the
+ * start of a line or after white space starts a comment that runs to the
+ * end of the line. Problems are collected as
  * "FILE:LINE: message" lines; a config with any problem is not returned.
  * This file must never log or print secrets.
  */
@@ -37,6 +38,9 @@ static const char *const on_error_choices[] = {"accept", "tempfail", NULL};
 static const char *const enforce_choices[] = {"none", "quarantine", "reject", NULL};
 static const char *const quarantine_choices[] = {"hold", "header", NULL};
 static const char *const tracking_mode_choices[] = {"milter", "pipe", NULL};
+static const char *const partial_body_choices[] = {"ignore", "count", NULL};
+static const char *const bad_from_choices[] = {"reject", "quarantine", NULL};
+static const char *const multiple_from_choices[] = {"reject", "quarantine", "evaluate", NULL};
 
 static bool check_socket(const char *v, struct buf *why);
 static bool check_dns_server(const char *v, struct buf *why);
@@ -61,6 +65,10 @@ static const struct cfg_key cfg_keys[] = {
      "file for the daemon's process id (empty: none)"},
     {"milter_timeout", CFG_UINT, OFF(milter_timeout), "300", 1, 3600, NULL, NULL,
      "seconds to wait for the MTA before giving up a connection"},
+    {"milter_max_connections", CFG_UINT, OFF(milter_max_connections), "1000", 1, 100000, NULL, NULL,
+     "MTA connections served at once; more are closed (the MTA applies milter_default_action)"},
+    {"milter_max_buffer_mb", CFG_UINT, OFF(milter_max_buffer_mb), "64", 8, 4096, NULL, NULL,
+     "MiB of big milter packets under way buffered across all connections"},
     {"on_internal_error", CFG_ENUM, OFF(on_internal_error), "accept", 0, 0, on_error_choices, NULL,
      "what the milter does with mail when it fails internally: accept or tempfail"},
     {"database", CFG_STRING, OFF(database), POSTMETER_LOCALSTATEDIR "/lib/postmeter/postmeter.db",
@@ -69,6 +77,10 @@ static const struct cfg_key cfg_keys[] = {
      "spool file for ledger rows while the database is unavailable (empty: database.spool)"},
     {"ledger_queue_max", CFG_UINT, OFF(ledger_queue_max), "50000", 100, 10000000, NULL, NULL,
      "ledger rows held in memory before they go to the spool file"},
+    {"ledger_queue_mb", CFG_UINT, OFF(ledger_queue_mb), "64", 1, 65536, NULL, NULL,
+     "MiB of ledger rows held in memory before they go to the spool file"},
+    {"ledger_max_recipients", CFG_UINT, OFF(ledger_max_recipients), "10000", 1, 10000000, NULL,
+     NULL, "recipients kept in one message's ledger row (more are counted and logged)"},
     {"ledger_batch_max", CFG_UINT, OFF(ledger_batch_max), "10000", 1, 100000, NULL, NULL,
      "ledger rows committed in one transaction at most"},
     {"ledger_flush_ms", CFG_UINT, OFF(ledger_flush_ms), "50", 1, 60000, NULL, NULL,
@@ -87,8 +99,10 @@ static const struct cfg_key cfg_keys[] = {
      "clients whose mail is outbound (besides SASL-authenticated ones)"},
     {"dkim_max_signatures", CFG_UINT, OFF(dkim_max_signatures), "5", 1, 50, NULL, NULL,
      "DKIM signatures verified per message at most (more are skipped)"},
-    {"dkim_min_key_bits", CFG_UINT, OFF(dkim_min_key_bits), "1024", 512, 8192, NULL, NULL,
+    {"dkim_min_key_bits", CFG_UINT, OFF(dkim_min_key_bits), "1024", 512, 4096, NULL, NULL,
      "DKIM signatures made with shorter RSA keys fail"},
+    {"dkim_partial_body", CFG_ENUM, OFF(dkim_partial_body), "ignore", 0, 0, partial_body_choices,
+     NULL, "a DKIM pass whose body goes on past its l= counts for DMARC (count) or not (ignore)"},
     {"dns_servers", CFG_LIST, OFF(dns_servers), "", 0, 0, NULL, check_dns_server,
      "resolvers to forward to, ADDR[@PORT], comma separated (empty: /etc/resolv.conf)"},
     {"dns_timeout_ms", CFG_UINT, OFF(dns_timeout_ms), "5000", 100, 60000, NULL, NULL,
@@ -99,6 +113,11 @@ static const struct cfg_key cfg_keys[] = {
      "quarantine as Postfix hold (hold) or by adding an X-Postmeter-Quarantine header (header)"},
     {"on_temperror", CFG_ENUM, OFF(on_temperror), "accept", 0, 0, on_error_choices, NULL,
      "DMARC temperror (DNS trouble): accept the mail, or tempfail so the sender retries"},
+    {"dmarc_bad_from", CFG_ENUM, OFF(dmarc_bad_from), "reject", 0, 0, bad_from_choices, NULL,
+     "a From DMARC cannot evaluate (malformed, encoded, no address, no From): reject, quarantine"},
+    {"dmarc_multiple_from", CFG_ENUM, OFF(dmarc_multiple_from), "reject", 0, 0,
+     multiple_from_choices, NULL,
+     "several From fields: reject, quarantine, or evaluate every domain in them"},
     {"auth_allow", CFG_LIST, OFF(auth_allow), "", 0, 0, NULL, check_net_or_domain,
      "client networks and From domains (with subdomains) whose mail is never refused or held"},
     {"dkim_key_dir", CFG_STRING, OFF(dkim_key_dir), POSTMETER_SYSCONFDIR "/postmeter/keys", 0, 0,
@@ -376,6 +395,19 @@ struct config *config_defaults(void)
     return c;
 }
 
+/*
+ * strip_comment - cut line at its comment: a '#' at the start of the line
+ * or after white space. A '#' inside a word (a URL's fragment) stays.
+ */
+static void strip_comment(char *line)
+{
+    for (char *p = line; *p; p++)
+        if (*p == '#' && (p == line || p[-1] == ' ' || p[-1] == '\t')) {
+            *p = '\0';
+            return;
+        }
+}
+
 /* parse_line - handle one line of the file; problems go to errors */
 static void parse_line(struct config *c, const char *path, unsigned lineno, char *line,
                        unsigned *seen, struct buf *errors)
@@ -384,8 +416,9 @@ static void parse_line(struct config *c, const char *path, unsigned lineno, char
     const struct cfg_key *k;
     struct buf why = BUF_INIT;
 
+    strip_comment(line);
     str_trim(line);
-    if (*line == '\0' || *line == '#')
+    if (*line == '\0')
         return;
     if ((eq = strchr(line, '=')) == NULL) {
         buf_printf(errors, "%s:%u: expected \"key = value\"\n", path, lineno);

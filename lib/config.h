@@ -19,8 +19,15 @@
 #define CONFIG_DEFAULT_PATH POSTMETER_SYSCONFDIR "/postmeter/postmeter.conf"
 
 enum config_on_error { ON_ERROR_ACCEPT = 0, ON_ERROR_TEMPFAIL = 1 };
+enum config_partial_body { PARTIAL_BODY_IGNORE = 0, PARTIAL_BODY_COUNT = 1 };
 /* dmarc_enforce: the strongest action a DMARC failure may cause */
 enum config_enforce { ENFORCE_NONE = 0, ENFORCE_QUARANTINE = 1, ENFORCE_REJECT = 2 };
+/* dmarc_bad_from, dmarc_multiple_from: a From DMARC cannot evaluate as usual */
+enum config_from_action {
+    FROM_ACTION_REJECT = 0,
+    FROM_ACTION_QUARANTINE = 1,
+    FROM_ACTION_EVALUATE = 2
+};
 /* dmarc_quarantine: how quarantine is done */
 enum config_quarantine { QUARANTINE_HOLD = 0, QUARANTINE_HEADER = 1 };
 /* tracking_mode: where the pixel is injected */
@@ -37,11 +44,15 @@ struct config {
     char *pid_file;            /* "" = none */
     unsigned milter_timeout;   /* seconds libmilter waits on the MTA */
     int on_internal_error;     /* enum config_on_error */
+    /* MTA connections served at once, and MiB of big packets under way across them */
+    unsigned milter_max_connections, milter_max_buffer_mb;
 
     /* ledger */
     char *database;
     char *ledger_spool; /* "" = database + ".spool" */
     unsigned ledger_queue_max;
+    unsigned ledger_queue_mb;       /* MiB of rows in memory (ledger_msg_mem()) */
+    unsigned ledger_max_recipients; /* recipients kept per row; the rest counted, logged */
     unsigned ledger_batch_max;
     unsigned ledger_flush_ms;
     unsigned ledger_spool_max_mb;
@@ -55,16 +66,19 @@ struct config {
     char **trusted_networks_text; /* as written, NULL-terminated */
     unsigned dkim_max_signatures; /* DKIM-Signature fields verified per message */
     unsigned dkim_min_key_bits;   /* RSA keys shorter than this fail */
+    int dkim_partial_body;        /* enum config_partial_body: a pass with content past l= */
 
     /* dns */
     char **dns_servers; /* NULL-terminated, empty = resolv.conf */
     unsigned dns_timeout_ms;
 
     /* inbound policy */
-    int dmarc_enforce;    /* enum config_enforce */
-    int dmarc_quarantine; /* enum config_quarantine */
-    int on_temperror;     /* enum config_on_error */
-    char **auth_allow;    /* networks and domains never refused, NULL-terminated */
+    int dmarc_enforce;       /* enum config_enforce */
+    int dmarc_quarantine;    /* enum config_quarantine */
+    int on_temperror;        /* enum config_on_error */
+    int dmarc_bad_from;      /* enum config_from_action (not EVALUATE) */
+    int dmarc_multiple_from; /* enum config_from_action */
+    char **auth_allow;       /* networks and domains never refused, NULL-terminated */
 
     /* outbound signing */
     int on_sign_error; /* enum config_on_error */

@@ -128,6 +128,56 @@ static const struct bad_case bad_cases[] = {
     {"log_subject = yes\nlog_subject = no\n", "2: log_subject is already set at line 1\n"},
 };
 
+/* One comment rule: '#' at the start of a line or after white space. */
+struct comment_case {
+    const char *line;  /* one line of the file */
+    const char *key;   /* the string key it sets */
+    const char *value; /* what that key holds afterwards */
+};
+
+static const struct comment_case comment_cases[] = {
+    {"milter_socket_group = postfix   # smtpd runs as postfix\n", "group", "postfix"},
+    {"milter_socket_group = postfix\t# tab before the comment\n", "group", "postfix"},
+    {"milter_socket_group = postfix#notacomment\n", "group", "postfix#notacomment"},
+    {"milter_socket_group = # only a comment, the value is empty\n", "group", ""},
+    {"  # indented comment line\n", "group", ""},
+    {"tracking_base_url = https://t.example/p#frag  # a comment\n", "url",
+     "https://t.example/p#frag"},
+};
+
+static void test_trailing_comments(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof(comment_cases) / sizeof(comment_cases[0]); i++) {
+        const struct comment_case *t = &comment_cases[i];
+        struct buf err = BUF_INIT;
+        struct config *c = config_load(write_conf(t->line), &err);
+
+        if (c == NULL)
+            fail_msg("case %zu: %s", i, buf_cstr(&err));
+        if (strcmp(t->key, "group") == 0)
+            assert_string_equal(c->milter_socket_group, t->value);
+        else
+            assert_string_equal(c->tracking_base_url, t->value);
+        config_free(c);
+        buf_free(&err);
+    }
+}
+
+/* A mode with a trailing comment is the mode, not "a bad octal number". */
+static void test_trailing_comment_mode(void **state)
+{
+    struct buf err = BUF_INIT;
+    struct config *c = config_load(write_conf("milter_socket_mode = 0640   # group only\n"), &err);
+
+    (void)state;
+    if (c == NULL)
+        fail_msg("%s", buf_cstr(&err));
+    assert_int_equal(c->milter_socket_mode, 0640);
+    config_free(c);
+    buf_free(&err);
+}
+
 static void test_bad_values(void **state)
 {
     (void)state;
@@ -288,11 +338,17 @@ static int teardown(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_defaults),        cmocka_unit_test(test_good_file),
-        cmocka_unit_test(test_bad_values),      cmocka_unit_test(test_all_errors_reported),
-        cmocka_unit_test(test_nul_byte),        cmocka_unit_test(test_missing_file),
-        cmocka_unit_test(test_dump_round_trip), cmocka_unit_test(test_effective_values),
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_good_file),
+        cmocka_unit_test(test_bad_values),
+        cmocka_unit_test(test_all_errors_reported),
+        cmocka_unit_test(test_nul_byte),
+        cmocka_unit_test(test_missing_file),
+        cmocka_unit_test(test_dump_round_trip),
+        cmocka_unit_test(test_effective_values),
         cmocka_unit_test(test_keys_documented),
+        cmocka_unit_test(test_trailing_comments),
+        cmocka_unit_test(test_trailing_comment_mode),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
