@@ -31,6 +31,7 @@
 #include <openssl/x509.h>
 
 #include "dkim_keyfile.h"
+#include "pemkey.h"
 #include "safefile.h"
 #include "util.h"
 
@@ -178,25 +179,6 @@ static int place(int dfd, const char *tmp, const char *base)
     return 0;
 }
 
-/* make_tmp - a new file ".BASE.XXXXXXXXXXXXXXXX", mode 0600, in dfd; its name in tmp; fd or -1 */
-static int make_tmp(int dfd, const char *base, char *tmp, size_t tmplen)
-{
-    for (int i = 0; i < 20; i++) {
-        unsigned long long r;
-        int fd;
-
-        random_bytes(&r, sizeof(r));
-        if (!snprintf_ok(tmp, tmplen, ".%.200s.%016llx", base, r)) {
-            errno = ENAMETOOLONG;
-            return -1;
-        }
-        fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-        if (fd >= 0 || errno != EEXIST)
-            return fd;
-    }
-    return -1;
-}
-
 /* write_pem - write pkey as PKCS#8 PEM into the open fd; false with a reason */
 static bool write_pem(int fd, EVP_PKEY *pkey, const char *tmp, char *err, size_t errlen)
 {
@@ -231,6 +213,12 @@ bool keyfile_create(const char *path, enum store_dkim_alg a, unsigned bits, gid_
     bool ok = false;
 
     memset(pub, 0, sizeof(*pub));
+    /* Checked here, not only by the option parser: root's privsep parent makes keys too. */
+    if (a == STORE_DKIM_RSA_SHA256 && (bits < KEYFILE_RSA_MIN || bits > KEYFILE_RSA_MAX))
+        return set_err(err, errlen, "an RSA key of %u bits: the size must be from %u to %u", bits,
+                       KEYFILE_RSA_MIN, KEYFILE_RSA_MAX);
+    if (a != STORE_DKIM_RSA_SHA256 && a != STORE_DKIM_ED25519_SHA256)
+        return set_err(err, errlen, "no such algorithm");
     /* The key directory, opened once: every name below is relative to it. */
     if ((dfd = safefile_walk(path, SAFEFILE_PARENT, &base, err, errlen)) < 0)
         return false;
@@ -240,8 +228,8 @@ bool keyfile_create(const char *path, enum store_dkim_alg a, unsigned bits, gid_
     }
     if ((pkey = generate(a, bits, err, errlen)) == NULL || !pub_of(pkey, pub, err, errlen))
         goto out;
-    /* ".NAME.<random>" beside the target: same file system, never matched by "*.key". */
-    if ((fd = make_tmp(dfd, base, tmp, sizeof(tmp))) < 0) {
+    /* ".NAME.<random>.tmp" beside the target: same file system, never matched by "*.key". */
+    if ((fd = safefile_tmp(dfd, base, 0600, tmp, sizeof(tmp))) < 0) {
         set_err(err, errlen, "cannot create a file in the key directory: %s", strerror(errno));
         goto out;
     }
@@ -278,16 +266,6 @@ out:
     return ok;
 }
 
-/* no_passphrase - PEM password callback that never prompts (an encrypted key fails) */
-static int no_passphrase(char *buf, int size, int rwflag, void *u)
-{
-    (void)buf;
-    (void)size;
-    (void)rwflag;
-    (void)u;
-    return -1;
-}
-
 /* keyfile_base - the name of path inside dir if path lies directly in it, else NULL */
 const char *keyfile_base(const char *dir, const char *path)
 {
@@ -322,83 +300,22 @@ static int open_dir(const char *dir, const char *path, const char **base, char *
     return dfd;
 }
 
-/*
- * read_key - the whole plain file base in dfd, at most KEYFILE_MAX bytes,
- * into a buffer of *size bytes; NULL with a reason. Caller wipes, frees.
- */
-static unsigned char *read_key(int dfd, const char *base, const char *path, size_t *len,
-                               size_t *size, char *err, size_t errlen)
-{
-    char why[384];
-    struct stat st;
-    unsigned char *data;
-    size_t got = 0;
-    int fd;
-
-    /* Never follows a link, never blocks on a FIFO, only a regular file with one name. */
-    if ((fd = safefile_open(dfd, base, &st, why, sizeof(why))) < 0) {
-        if (errno == ENOENT)
-            set_err(err, errlen, "%s: %s", path, strerror(ENOENT));
-        else
-            set_err(err, errlen, "%s: %s: not read", path, why);
-        return NULL;
-    }
-    if (st.st_size <= 0 || st.st_size > KEYFILE_MAX) {
-        set_err(err, errlen, "%s: %s", path,
-                st.st_size <= 0 ? "empty file" : "too large for a private key");
-        close(fd);
-        return NULL;
-    }
-    *size = (size_t)st.st_size + 1;
-    data = xmalloc(*size);
-    while (got < *size - 1) {
-        ssize_t n = read(fd, data + got, *size - 1 - got);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            set_err(err, errlen, "%s: read error: %s", path, strerror(errno));
-            close(fd);
-            OPENSSL_cleanse(data, *size);
-            return xfree(data);
-        }
-        if (n == 0)
-            break;
-        got += (size_t)n;
-    }
-    close(fd);
-    data[got] = '\0';
-    *len = got;
-    return data;
-}
-
 /* keyfile_public - the public half of the private key in path, directly inside dir */
 bool keyfile_public(const char *dir, const char *path, struct keyfile_pub *pub, char *err,
                     size_t errlen)
 {
     const char *base;
-    unsigned char *data;
-    size_t len = 0, size = 0;
-    BIO *in;
-    EVP_PKEY *pkey = NULL;
+    EVP_PKEY *pkey;
     int dfd;
     bool ok;
 
     memset(pub, 0, sizeof(*pub));
     if ((dfd = open_dir(dir, path, &base, err, errlen)) < 0)
         return false;
-    data = read_key(dfd, base, path, &len, &size, err, errlen);
+    pkey = pemkey_read(dfd, base, path, err, errlen); /* the reader postmeter-milter uses */
     close(dfd);
-    if (data == NULL)
-        return false;
-    if ((in = BIO_new_mem_buf(data, (int)len)) != NULL) {
-        pkey = PEM_read_bio_PrivateKey(in, NULL, no_passphrase, NULL);
-        BIO_free(in);
-    }
-    OPENSSL_cleanse(data, size);
-    free(data);
     if (pkey == NULL)
-        return set_err(err, errlen, "%s: not a usable PEM private key (%s)", path, ssl_reason());
+        return false;
     ok = pub_of(pkey, pub, err, errlen);
     EVP_PKEY_free(pkey);
     return ok;

@@ -22,7 +22,6 @@
 #define KEYFILE_RSA_MAX      4096
 #define KEYFILE_RSA_BITS     2048 /* default */
 #define KEYFILE_ED25519_BITS 256
-#define KEYFILE_MAX          (64 * 1024) /* an RSA-16384 PEM is about 12 KiB */
 
 /* The public half of a key. */
 struct keyfile_pub {
@@ -38,7 +37,8 @@ struct keyfile_pub {
  */
 bool keyfile_ensure_dir(const char *dir, gid_t gid, char *err, size_t errlen);
 /*
- * keyfile_create - generate a key (RSA of bits, or Ed25519) and write it
+ * keyfile_create - generate a key (RSA of KEYFILE_RSA_MIN to
+ * KEYFILE_RSA_MAX bits, or Ed25519) and write it
  * as PKCS#8 PEM to path, which must not exist: through a temporary file
  * in the same directory made with O_EXCL and mode 0600, given group gid
  * (unless (gid_t)-1; owner root when we are root), then mode 0640,
@@ -59,10 +59,10 @@ const char *keyfile_base(const char *dir, const char *path);
  * in dir (the database names key files, and whoever can write it must
  * not make root read another file): dir walked with safefile_walk, the
  * file opened through its descriptor without following a link or
- * blocking on a FIFO, a plain regular file of at most KEYFILE_MAX bytes,
- * parsed from memory (PEM: PKCS#8 or traditional; never asks for a
- * passphrase); derive its public half into *pub. False with a reason in
- * err[errlen].
+ * blocking on a FIFO, a plain regular file of at most PEMKEY_MAX bytes,
+ * parsed from memory (pemkey_read, as postmeter-milter reads keys: PEM,
+ * PKCS#8 or traditional; never asks for a passphrase); derive its public half into *pub. False with
+ * a reason in err[errlen].
  */
 bool keyfile_public(const char *dir, const char *path, struct keyfile_pub *pub, char *err,
                     size_t errlen);

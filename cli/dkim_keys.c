@@ -6,15 +6,14 @@
  * Must never print or log a private key: a new key's file is written by
  * dkim_keyfile.c and only its public half comes back here.
  */
-#include <errno.h>
 #include <grp.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "daemon.h"
 #include "dkim_keyfile.h"
 #include "dkim_txt.h"
 #include "log.h"
@@ -123,35 +122,25 @@ struct store *cli_dkim_open_rw(const struct config *c)
 }
 
 /*
- * key_group - the group key files get: when root makes them (we are
- * root, or our root parent is: privsep.h), the primary group of the
- * configured user (postmeter-milter reads keys as that
- * user); otherwise (gid_t)-1, leave it. False (message printed) if that
- * user does not exist.
+ * key_group - the name of the group key files get, for the report: when
+ * root makes them (we are root, or our root parent is: privsep.h), the
+ * primary group of the configured user (postmeter-milter reads keys as
+ * that user; dies if it does not exist); otherwise "" (left as it is).
  */
-static bool key_group(const struct config *c, gid_t *gid, char *name, size_t namelen)
+static void key_group(const struct config *c, char *name, size_t namelen)
 {
-    struct passwd *pw;
+    struct daemon_user u;
     struct group *gr;
 
-    *gid = (gid_t)-1;
     name[0] = '\0';
     if (!cli_key_as_root())
-        return true;
-    errno = 0;
-    if ((pw = getpwnam(c->user)) == NULL) {
-        fprintf(stderr,
-                "postmeter: user \"%s\" (user in %s) does not exist: key files are made "
-                "readable by its group, for postmeter-milter\n",
-                c->user, c->path ? c->path : "the configuration");
-        return false;
-    }
-    *gid = pw->pw_gid;
-    gr = getgrgid(pw->pw_gid);
+        return;
+    daemon_lookup_user(c->user, &u);
+    gr = getgrgid(u.gid);
     if (gr == NULL || !strlcpy_ok(name, gr->gr_name, namelen))
-        if (!snprintf_ok(name, namelen, "%u", (unsigned)pw->pw_gid))
+        if (!snprintf_ok(name, namelen, "%u", (unsigned)u.gid))
             bug("key_group: no room for a group id");
-    return true;
+    free(u.name);
 }
 
 /* key_path - dkim_key_dir/DOMAIN.SELECTOR.key; caller frees */
@@ -209,7 +198,6 @@ int cli_dkim_make(const struct config *c, struct store *s, const struct cli_keys
     struct keyfile_pub pub;
     struct store_dkim_key k;
     char *path;
-    gid_t gid;
 
     if (nk->selector != NULL) {
         if (!strlcpy_ok(sel, nk->selector, sizeof(sel)))
@@ -226,14 +214,13 @@ int cli_dkim_make(const struct config *c, struct store *s, const struct cli_keys
                 nk->domain);
         return CLI_USAGE;
     }
-    if (!key_group(c, &gid, group, sizeof(group)))
-        return CLI_FAIL;
-    if (!cli_key_dir(c, gid, err, sizeof(err))) {
+    key_group(c, group, sizeof(group));
+    if (!cli_key_dir(c, err, sizeof(err))) {
         fprintf(stderr, "postmeter: dkim_key_dir: %s\n", err);
         return CLI_FAIL;
     }
     path = key_path(c, nk->domain, sel);
-    if (!cli_key_create(c, path, nk->algorithm, nk->bits, gid, &pub, err, sizeof(err))) {
+    if (!cli_key_create(c, path, nk->algorithm, nk->bits, &pub, err, sizeof(err))) {
         fprintf(stderr, "postmeter: %s\n", err);
         free(path);
         return CLI_FAIL;

@@ -87,10 +87,10 @@ static void handle(const struct config *c, gid_t gid, const struct keyreq *q, st
     } else if (q->op == OP_REMOVE) {
         r->rc = keyfile_remove(c->dkim_key_dir, path, r->text, sizeof(r->text));
     } else if (q->op == OP_CREATE || q->op == OP_PUBLIC) {
+        /* keyfile_create refuses an algorithm or an RSA size it does not make */
         bool ok = q->op == OP_CREATE
-                      ? (q->alg == STORE_DKIM_RSA_SHA256 || q->alg == STORE_DKIM_ED25519_SHA256) &&
-                            keyfile_create(path, (enum store_dkim_alg)q->alg, q->bits, gid, &pub,
-                                           r->text, sizeof(r->text))
+                      ? keyfile_create(path, (enum store_dkim_alg)q->alg, q->bits, gid, &pub,
+                                       r->text, sizeof(r->text))
                       : keyfile_public(c->dkim_key_dir, path, &pub, r->text, sizeof(r->text));
 
         if (ok) {
@@ -98,8 +98,6 @@ static void handle(const struct config *c, gid_t gid, const struct keyreq *q, st
             r->alg = (int)pub.algorithm;
             r->bits = pub.bits;
             copy(r->text, sizeof(r->text), pub.p);
-        } else if (r->text[0] == '\0') {
-            copy(r->text, sizeof(r->text), "no such algorithm");
         }
         keyfile_pub_free(&pub);
     } else {
@@ -178,30 +176,63 @@ int cli_privsep(const struct config *c, enum cli_need need)
     return status;
 }
 
+/* cut - mark text[len], which snprintf_ok could not fit, as cut: "..." at its end */
+static void cut(char *text, size_t len)
+{
+    if (len > 4)
+        memcpy(text + len - 4, "...", 4);
+}
+
 /* ask - send q to the root parent, its answer into r; false with a message in r->text */
 static bool ask(int op, const char *path, const struct config *c, struct keyreq *q,
                 struct keyrep *r)
 {
     const char *base = path != NULL ? keyfile_base(c->dkim_key_dir, path) : "";
+    const char *who = path ? path : c->dkim_key_dir, *why;
+    ssize_t n = -1;
 
     memset(r, 0, sizeof(*r));
     r->rc = -1;
     q->op = op;
     if (path != NULL && (base == NULL || strlen(base) > NAME_MAX)) {
-        snprintf(r->text, sizeof(r->text), "%s is not a file directly in dkim_key_dir (%s)", path,
-                 c->dkim_key_dir);
+        if (!snprintf_ok(r->text, sizeof(r->text), "%s is not a file directly in dkim_key_dir (%s)",
+                         path, c->dkim_key_dir))
+            cut(r->text, sizeof(r->text));
         return false;
     }
     copy(q->name, sizeof(q->name), base);
-    if (send(helper_fd, q, sizeof(*q), MSG_NOSIGNAL) != (ssize_t)sizeof(*q) ||
-        recv(helper_fd, r, sizeof(*r), 0) != (ssize_t)sizeof(*r)) {
-        snprintf(r->text, sizeof(r->text), "%s: the root process that handles key files: %s",
-                 path ? path : c->dkim_key_dir, strerror(errno ? errno : EPIPE));
+    if (send(helper_fd, q, sizeof(*q), MSG_NOSIGNAL) != (ssize_t)sizeof(*q))
+        why = strerror(errno);
+    else if ((n = recv(helper_fd, r, sizeof(*r), 0)) < 0)
+        why = strerror(errno);
+    else if (n == 0)
+        why = "the other process closed the connection";
+    else if (n != (ssize_t)sizeof(*r))
+        why = "a malformed answer";
+    else
+        why = NULL;
+    if (why != NULL) {
+        memset(r, 0, sizeof(*r));
         r->rc = -1;
+        if (!snprintf_ok(r->text, sizeof(r->text),
+                         "%s: the root process that handles key files: %s", who, why))
+            cut(r->text, sizeof(r->text));
         return false;
     }
     r->text[sizeof(r->text) - 1] = '\0';
     return true;
+}
+
+/* own_gid - the group of key files we make ourselves: the configured user's as root */
+static gid_t own_gid(const struct config *c)
+{
+    struct daemon_user u;
+
+    if (geteuid() != 0)
+        return (gid_t)-1;
+    daemon_lookup_user(c->user, &u);
+    free(u.name);
+    return u.gid;
 }
 
 /* cli_key_as_root - are key files made as root? */
@@ -211,13 +242,13 @@ bool cli_key_as_root(void)
 }
 
 /* cli_key_dir - make dkim_key_dir unless it exists */
-bool cli_key_dir(const struct config *c, gid_t gid, char *err, size_t errlen)
+bool cli_key_dir(const struct config *c, char *err, size_t errlen)
 {
     struct keyreq q = {0};
     struct keyrep r;
 
     if (helper_fd < 0)
-        return keyfile_ensure_dir(c->dkim_key_dir, gid, err, errlen);
+        return keyfile_ensure_dir(c->dkim_key_dir, own_gid(c), err, errlen);
     ask(OP_DIR, NULL, c, &q, &r);
     if (r.rc <= 0)
         copy(err, errlen, r.text);
@@ -240,13 +271,13 @@ static bool take_pub(const struct keyrep *r, struct keyfile_pub *pub, char *err,
 
 /* cli_key_create - make a key file in dkim_key_dir */
 bool cli_key_create(const struct config *c, const char *path, enum store_dkim_alg a, unsigned bits,
-                    gid_t gid, struct keyfile_pub *pub, char *err, size_t errlen)
+                    struct keyfile_pub *pub, char *err, size_t errlen)
 {
     struct keyreq q = {.alg = (int)a, .bits = bits};
     struct keyrep r;
 
     if (helper_fd < 0)
-        return keyfile_create(path, a, bits, gid, pub, err, errlen);
+        return keyfile_create(path, a, bits, own_gid(c), pub, err, errlen);
     ask(OP_CREATE, path, c, &q, &r);
     return take_pub(&r, pub, err, errlen);
 }

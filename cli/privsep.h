@@ -51,11 +51,14 @@ int cli_privsep(const struct config *c, enum cli_need need);
  */
 /* cli_key_as_root - are key files made by root (we are root, or our parent does it)? */
 bool cli_key_as_root(void);
-/* cli_key_dir - keyfile_ensure_dir() of dkim_key_dir */
-bool cli_key_dir(const struct config *c, gid_t gid, char *err, size_t errlen);
-/* cli_key_create - keyfile_create() of path (in dkim_key_dir) */
+/*
+ * cli_key_dir - keyfile_ensure_dir() of dkim_key_dir; made by root, its
+ * group is the configured user's (dies if that user does not exist)
+ */
+bool cli_key_dir(const struct config *c, char *err, size_t errlen);
+/* cli_key_create - keyfile_create() of path (in dkim_key_dir), group as cli_key_dir's */
 bool cli_key_create(const struct config *c, const char *path, enum store_dkim_alg a, unsigned bits,
-                    gid_t gid, struct keyfile_pub *pub, char *err, size_t errlen);
+                    struct keyfile_pub *pub, char *err, size_t errlen);
 /* cli_key_exists - keyfile_exists() of path */
 bool cli_key_exists(const struct config *c, const char *path);
 /* cli_key_remove - keyfile_remove() of path: 1 deleted, 0 not there, -1 refused (err) */

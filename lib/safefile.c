@@ -2,20 +2,21 @@
  * safefile.c - acting as root on paths that someone else can change
  * (see safefile.h).
  *
- * A path is walked from "/" (or the working directory) one component at
- * a time, each directory opened O_PATH|O_NOFOLLOW relative to the one
- * before, so what was checked is what is used. A symbolic link on the way
- * is followed only if it is "stable": it sits in a directory owned by
- * root (or us) that nobody else can write, or it is owned by root (or us)
- * in such a sticky directory. This file must never call chown, chmod,
- * open or rename on a whole path: only on a descriptor, or on a single
- * name relative to a directory descriptor, with O_NOFOLLOW.
+ * A path is walked from "/" (a relative one from the working directory,
+ * or, where every directory on the way must be checked, from "/" through
+ * the working directory's absolute name) one component at a time, each directory opened
+ * O_PATH|O_NOFOLLOW relative to the one before, so what was checked is what is used. A symbolic
+ * link on the way is followed only if it is "stable": it sits in a directory owned by root (or us)
+ * that nobody else can write, or it is owned by root (or us) in such a sticky directory. This file
+ * must never call chown, chmod, open or rename on a whole path: only on a descriptor, or on a
+ * single name relative to a directory descriptor, with O_NOFOLLOW.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -208,22 +209,53 @@ static int walk_from(struct walk *w, int fd, const char *path, const char **last
     return fd;
 }
 
+/*
+ * walk_cwd - with SAFEFILE_STABLE a relative path is walked from "/"
+ * through the working directory's absolute name, so that the working
+ * directory and those above it are checked too: "/" in *fd and the path
+ * to walk in abs[abslen] (which *from then points at); else *fd is "."
+ * or "/" and *from is path. -1 with a reason in err.
+ */
+static int walk_cwd(const char *path, int flags, int *fd, const char **from, char *abs,
+                    size_t abslen, char *err, size_t errlen)
+{
+    char cwd[PATH_MAX];
+
+    *from = path;
+    if (path[0] == '\0')
+        return set_err(err, errlen, EINVAL, "an empty path names no file");
+    if (path[0] != '/' && (flags & SAFEFILE_STABLE)) {
+        if (getcwd(cwd, sizeof(cwd)) == NULL)
+            return set_err(err, errlen, errno, "%s: the working directory: %s", path,
+                           strerror(errno));
+        if (!snprintf_ok(abs, abslen, "%s/%s", cwd, path))
+            return set_err(err, errlen, ENAMETOOLONG, "%s: %s", path, strerror(ENAMETOOLONG));
+        *from = abs;
+    }
+    if ((*fd = open((*from)[0] == '/' ? "/" : ".", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+        return set_err(err, errlen, errno, "%s: %s", path, strerror(errno));
+    return 0;
+}
+
 /* safefile_walk - descriptor of the directory path names (or of its last component's) */
 int safefile_walk(const char *path, int flags, const char **base, char *err, size_t errlen)
 {
     struct walk w = {.path = path, .flags = flags, .err = err, .errlen = errlen};
-    const char *last = NULL;
-    int fd = open(path[0] == '/' ? "/" : ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    char abs[PATH_MAX];
+    const char *last = NULL, *from;
+    int fd;
 
-    if (fd < 0)
-        return set_err(err, errlen, errno, "%s: %s", path, strerror(errno));
-    fd = walk_from(&w, fd, path, (flags & SAFEFILE_PARENT) ? &last : NULL);
+    if (walk_cwd(path, flags, &fd, &from, abs, sizeof(abs), err, errlen) < 0)
+        return -1;
+    fd = walk_from(&w, fd, from, (flags & SAFEFILE_PARENT) ? &last : NULL);
     if (fd < 0 || !(flags & SAFEFILE_PARENT))
         return fd;
     if (strchr(last, '/') != NULL || strcmp(last, ".") == 0 || strcmp(last, "..") == 0)
-        return close_keep(set_err(err, errlen, EINVAL, "%s: names a directory, not a file", path),
-                          fd);
-    *base = last;
+        return close_keep(
+            set_err(err, errlen, EINVAL, "%s: not a regular file (it names a directory)", path),
+            fd);
+    /* last points into from: the same name at the end of path */
+    *base = from == path ? last : path + strlen(path) - strlen(last);
     return fd;
 }
 
@@ -241,11 +273,13 @@ bool safefile_root_dir(const char *path, char *err, size_t errlen)
         return false;
     }
     close(dfd);
-    if (st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH)))
-        return set_err(err, errlen, EPERM,
-                       "%s: its directory can be changed by users other than root (owner %ld, "
-                       "mode %04o)",
-                       path, (long)st.st_uid, (unsigned)(st.st_mode & 07777)) == 0;
+    if (st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH))) {
+        set_err(err, errlen, EPERM,
+                "%s: its directory can be changed by users other than root (owner %ld, "
+                "mode %04o)",
+                path, (long)st.st_uid, (unsigned)(st.st_mode & 07777));
+        return false;
+    }
     return true;
 }
 
@@ -298,6 +332,53 @@ static int open_as(int dirfd, const char *name, const char *shown, struct stat *
 int safefile_open(int dirfd, const char *name, struct stat *st, char *err, size_t errlen)
 {
     return open_as(dirfd, name, name, st, err, errlen);
+}
+
+/* safefile_read - the whole plain file name in dirfd, at most max bytes; caller wipes, frees */
+unsigned char *safefile_read(int dirfd, const char *name, const char *shown, size_t max,
+                             size_t *len, size_t *size, char *err, size_t errlen)
+{
+    struct stat st;
+    unsigned char *data;
+    size_t got = 0;
+    int fd, e;
+
+    if ((fd = open_as(dirfd, name, shown, &st, err, errlen)) < 0) {
+        if (errno == ENOENT)
+            set_err(err, errlen, ENOENT, "%s: %s", shown, strerror(ENOENT));
+        return NULL;
+    }
+    if (st.st_size <= 0 || (unsigned long long)st.st_size > max) {
+        if (st.st_size <= 0)
+            set_err(err, errlen, EFBIG, "%s: empty file", shown);
+        else
+            set_err(err, errlen, EFBIG, "%s: too large (more than %zu bytes)", shown, max);
+        close_keep(0, fd);
+        return NULL;
+    }
+    *size = (size_t)st.st_size + 1;
+    data = xmalloc(*size);
+    while (got < *size - 1) {
+        ssize_t n = read(fd, data + got, *size - 1 - got);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            e = errno;
+            explicit_bzero(data, *size);
+            free(data);
+            set_err(err, errlen, e, "%s: read error: %s", shown, strerror(e));
+            close_keep(0, fd);
+            return NULL;
+        }
+        if (n == 0)
+            break; /* shrank since fstat: take what is there */
+        got += (size_t)n;
+    }
+    close(fd);
+    data[got] = '\0';
+    *len = got;
+    return data;
 }
 
 /* safefile_give - path, if it exists, to uid:gid without the mode bits in clear */
@@ -366,28 +447,37 @@ bool safefile_give_socket(const char *path, uid_t uid, gid_t gid, mode_t mode, c
     return ok;
 }
 
+/* safefile_tmp - a new file ".BASE.<random>.tmp" of mode in dfd; its name in tmp; fd or -1 */
+int safefile_tmp(int dfd, const char *base, mode_t mode, char *tmp, size_t tmplen)
+{
+    for (int i = 0; i < SAFEFILE_TMP_TRIES; i++) {
+        unsigned long long r;
+        int fd;
+
+        random_bytes(&r, sizeof(r));
+        if (!snprintf_ok(tmp, tmplen, ".%.200s.%016llx.tmp", base, r)) {
+            errno = ENAMETOOLONG;
+            return -1;
+        }
+        fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+        if (fd >= 0 || errno != EEXIST)
+            return fd;
+    }
+    return -1; /* errno EEXIST */
+}
+
 /* safefile_replace - data into a new file renamed over path */
 bool safefile_replace(const char *path, const void *data, size_t len, mode_t mode, char *err,
                       size_t errlen)
 {
     char tmp[NAME_MAX + 1];
     const char *base = NULL;
-    int dfd, fd = -1;
+    int dfd, fd;
     bool ok;
 
     if ((dfd = safefile_walk(path, SAFEFILE_PARENT, &base, err, errlen)) < 0)
         return false;
-    for (int i = 0; i < SAFEFILE_TMP_TRIES && fd < 0; i++) {
-        unsigned long long r;
-
-        random_bytes(&r, sizeof(r));
-        if (!snprintf_ok(tmp, sizeof(tmp), "%.200s.%016llx.tmp", base, r))
-            bug("safefile_replace: temporary name does not fit");
-        fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
-        if (fd < 0 && errno != EEXIST)
-            break;
-    }
-    if (fd < 0) {
+    if ((fd = safefile_tmp(dfd, base, mode, tmp, sizeof(tmp))) < 0) {
         set_err(err, errlen, errno, "cannot create a file beside %s: %s", path, strerror(errno));
         close_keep(0, dfd);
         return false;

@@ -21,7 +21,9 @@
 /*
  * SAFEFILE_STABLE: also every directory on the way must be one that only
  * root (or the caller) can replace, because the path will be opened again
- * by name (SQLite does), not through the descriptor.
+ * by name (SQLite does), not through the descriptor. A relative path is
+ * walked from "/" through the working directory's absolute name, so the
+ * working directory and those above it are checked too.
  */
 #define SAFEFILE_STABLE 2
 
@@ -40,7 +42,7 @@ int safefile_walk(const char *path, int flags, const char **base, char *err, siz
  * that directory itself owned by root, writable by nobody else)? Then
  * files in it may be opened again by name (SQLite does) without a
  * check-then-open race. False with a reason in err otherwise, also when
- * it cannot be reached.
+ * it cannot be reached (errno ENOENT: a directory on the way is missing).
  */
 bool safefile_root_dir(const char *path, char *err, size_t errlen);
 
@@ -60,6 +62,17 @@ int safefile_check(int dirfd, const char *name, struct stat *st, char *err, size
 int safefile_open(int dirfd, const char *name, struct stat *st, char *err, size_t errlen);
 
 /*
+ * safefile_read - the whole plain file name in dirfd (as safefile_open:
+ * no link followed, no FIFO waited on, one name only) of at most max
+ * bytes, in a new buffer of *size bytes: *len bytes of data, then a NUL.
+ * NULL with a reason naming shown in err: errno ENOENT absent, EPERM not
+ * a plain file, EFBIG empty or larger than max. The buffer may hold a
+ * private key: caller wipes (*size bytes) and frees it.
+ */
+unsigned char *safefile_read(int dirfd, const char *name, const char *shown, size_t max,
+                             size_t *len, size_t *size, char *err, size_t errlen);
+
+/*
  * safefile_give - if path exists, make it owned by uid:gid and take the
  * permission bits in clear away. 0: absent or already so; 1: changed,
  * what it was is in was[] ("owner 0:0, mode 0644"); -1: refused or
@@ -75,6 +88,14 @@ int safefile_give(const char *path, uid_t uid, gid_t gid, mode_t clear, char *wa
  */
 bool safefile_give_socket(const char *path, uid_t uid, gid_t gid, mode_t mode, char *err,
                           size_t errlen);
+
+/*
+ * safefile_tmp - a new file ".BASE.<random>.tmp" (never matched by
+ * "*.key" or BASE's own pattern) of mode in directory dfd, made with
+ * O_EXCL and O_NOFOLLOW; its name in tmp[tmplen]. Its descriptor, or -1
+ * with errno. Caller closes it and renames or removes it.
+ */
+int safefile_tmp(int dfd, const char *base, mode_t mode, char *tmp, size_t tmplen);
 
 /*
  * safefile_replace - write data[0..len) to a new file of mode beside

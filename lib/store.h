@@ -35,6 +35,13 @@ struct store_migration {
     const char *sql;  /* the script, run inside one transaction */
 };
 
+/*
+ * The suffixes of the files the database keeps beside its path ("-wal",
+ * "-shm", "-journal"), NULL at the end: whoever hands the database over
+ * (or checks it) handles these as well.
+ */
+extern const char *const store_side_suffixes[];
+
 /* The migrations embedded from schema/ (generated at build time). */
 extern const struct store_migration store_migrations[];
 extern const size_t store_migrations_count;

@@ -4,15 +4,17 @@
  * message to sign with.
  *
  * DESCRIPTION
- *   dkims_key_load() reads the file itself (a missing or unreadable file
- *   is told apart from a bad key) - as the service user, after the
- *   privilege drop, and without blocking on a FIFO: the path comes from
- *   the database, which that user can write -, parses it with OpenSSL - no passphrase
- *   callback that could prompt: an encrypted key is an error -, checks
+ *   dkims_key_load() reads the file with pemkey_read_path() (lib/pemkey.c,
+ *   shared with postmeter: a missing or unreadable file is told apart
+ *   from a bad key) - as the service user, after the privilege drop,
+ *   never following a symbolic link or a second name as the file, and
+ *   without blocking on a FIFO: the path comes from the database, which
+ *   that user can write -, parsed by OpenSSL with no passphrase callback
+ *   that could prompt (an encrypted key is an error), checks
  *   the key type against the algorithm and the RSA size (RFC 8301: at
  *   least 1024 bits), and keeps the EVP_PKEY. RSA keys may be PKCS#1
  *   ("BEGIN RSA PRIVATE KEY") or PKCS#8, Ed25519 keys PKCS#8. The file
- *   buffer is wiped (OPENSSL_cleanse) right after parsing; the EVP_PKEY
+ *   buffer is wiped right after parsing (pemkey.c); the EVP_PKEY
  *   is freed with EVP_PKEY_free(), which clears the key material.
  *
  *   A loaded key is never changed again: messages in any threads sign
@@ -26,29 +28,23 @@
  *   never prompts for a passphrase; never leaves a copy of key material
  *   in freed memory that it allocated.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include <openssl/bio.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
-#include <openssl/pem.h>
 #include <openssl/x509.h>
 
 #include "dkim_sign.h"
 #include "dkim_sign_int.h"
 #include "dkim_txt.h"
+#include "pemkey.h"
 #include "util.h"
 
-#define KEY_FILE_MAX   (64 * 1024) /* an RSA-16384 PEM is about 12 KiB */
-#define RSA_MIN_BITS   1024        /* RFC 8301 3.2 */
+#define RSA_MIN_BITS   1024 /* RFC 8301 3.2 */
 #define ED25519_PUBLEN 32
 
 /* dkims_alg_name - the a= word of an algorithm */
@@ -69,93 +65,6 @@ static bool parse_alg(const char *word, enum dkims_alg *alg)
         return true;
     }
     return false;
-}
-
-/*
- * read_key_file - the whole file in a buffer of *size bytes (data plus a
- * NUL); NULL with a reason in err. Caller wipes and frees.
- */
-static unsigned char *read_key_file(const char *path, size_t *len, size_t *size, char *err,
-                                    size_t errlen)
-{
-    /* O_NONBLOCK: a FIFO named as a key file must not hang the reload (fstat refuses it) */
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-    struct stat st;
-    unsigned char *data;
-    size_t got = 0;
-
-    if (fd < 0) {
-        (void)snprintf_ok(err, errlen, "dkim-sign: %s: %s", path, strerror(errno));
-        return NULL;
-    }
-    if (fstat(fd, &st) != 0) {
-        (void)snprintf_ok(err, errlen, "dkim-sign: %s: %s", path, strerror(errno));
-        close(fd);
-        return NULL;
-    }
-    if (!S_ISREG(st.st_mode) || st.st_size <= 0 || st.st_size > KEY_FILE_MAX) {
-        (void)snprintf_ok(err, errlen, "dkim-sign: %s: %s", path,
-                          !S_ISREG(st.st_mode) ? "not a regular file"
-                          : st.st_size <= 0    ? "empty file"
-                                               : "too large for a private key");
-        close(fd);
-        return NULL;
-    }
-    *size = (size_t)st.st_size + 1;
-    data = xmalloc(*size);
-    while (got < *size - 1) {
-        ssize_t n = read(fd, data + got, *size - 1 - got);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            (void)snprintf_ok(err, errlen, "dkim-sign: %s: read error: %s", path, strerror(errno));
-            close(fd);
-            OPENSSL_cleanse(data, *size);
-            return xfree(data);
-        }
-        if (n == 0)
-            break; /* shrank since fstat: take what is there */
-        got += (size_t)n;
-    }
-    close(fd);
-    data[got] = '\0';
-    *len = got;
-    return data;
-}
-
-/* no_passphrase - OpenSSL's passphrase callback: never prompt, note that one was wanted */
-static int no_passphrase(char *buf, int size, int rwflag, void *arg)
-{
-    (void)buf;
-    (void)size;
-    (void)rwflag;
-    *(bool *)arg = true;
-    return -1;
-}
-
-/* parse_key - the private key of a PEM buffer; NULL with a reason in err */
-static EVP_PKEY *parse_key(const char *path, const unsigned char *data, size_t len, char *err,
-                           size_t errlen)
-{
-    BIO *bio = BIO_new_mem_buf(data, (int)len);
-    EVP_PKEY *pkey = NULL;
-    bool asked = false;
-
-    if (bio == NULL) {
-        (void)snprintf_ok(err, errlen, "dkim-sign: %s: out of memory", path);
-        return NULL;
-    }
-    pkey = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, &asked);
-    BIO_free(bio);
-    ERR_clear_error(); /* nothing of it is for the next user of this thread's queue */
-    if (pkey == NULL)
-        (void)snprintf_ok(err, errlen, "dkim-sign: %s: %s", path,
-                          asked ? "encrypted private keys are not supported"
-                          : memmem(data, len, "-----BEGIN", 10)
-                              ? "no private key that can be read in it"
-                              : "not a PEM private key file");
-    return pkey;
 }
 
 /* check_key - does the key suit the algorithm; sets *bits; false with a reason in err */
@@ -218,8 +127,7 @@ struct dkims_key *dkims_key_load(const char *domain, const char *selector, const
                                  const char *path, char *err, size_t errlen)
 {
     struct dkims_key *k;
-    unsigned char *data;
-    size_t len = 0, size = 0;
+    char why[512];
     EVP_PKEY *pkey;
     enum dkims_alg alg;
     unsigned bits = 0;
@@ -244,14 +152,10 @@ struct dkims_key *dkims_key_load(const char *domain, const char *selector, const
         (void)snprintf_ok(err, errlen, "dkim-sign: %s: no key file", domain);
         return NULL;
     }
-    data = read_key_file(path, &len, &size, err, errlen);
-    if (data == NULL)
+    if ((pkey = pemkey_read_path(path, why, sizeof(why))) == NULL) {
+        (void)snprintf_ok(err, errlen, "dkim-sign: %s", why);
         return NULL;
-    pkey = parse_key(path, data, len, err, errlen);
-    OPENSSL_cleanse(data, size);
-    free(data);
-    if (pkey == NULL)
-        return NULL;
+    }
     if (!check_key(path, pkey, alg, &bits, err, errlen)) {
         EVP_PKEY_free(pkey);
         return NULL;

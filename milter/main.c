@@ -129,11 +129,10 @@ static struct engine *open_socket(const struct config *c, const struct daemon_us
  */
 static void give_database(const struct config *c, const struct daemon_user *u)
 {
-    static const char *const suffix[] = {"", "-wal", "-shm"};
     char err[512], *spool = config_spool_path(c);
 
-    for (size_t i = 0; i < 3; i++) {
-        char *p = xasprintf("%s%s", c->database, suffix[i]);
+    for (size_t i = 0; i == 0 || store_side_suffixes[i - 1] != NULL; i++) {
+        char *p = xasprintf("%s%s", c->database, i ? store_side_suffixes[i - 1] : "");
 
         if (!daemon_give(p, u, err, sizeof(err)))
             die("database: %s: not touched; remove it, then start again", err);

@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """test_root_files.py - what root does at start-up to files the service user can plant.
 
-postmeter-milter starts as root and hands the database, its -wal/-shm
-files and the spool to its user (nobody), who owns their directory and
+postmeter-milter starts as root and hands the database, its -wal, -shm
+and -journal files and the spool to its user (nobody), who owns their directory and
 may be hostile. For each of those names a symbolic link to a root file
 (mode 0600 or 0440), a FIFO or a hard link is planted: start-up must
 refuse, saying what it found, and the root file must be untouched
@@ -12,7 +12,7 @@ target and the temporary names it used to be written through).
 
 Then the modes: a new database is 0640 (the ledger holds addresses and
 subjects), and an existing root-owned 0644 one is given to the user as
-0640, with one log line saying so.
+0640, with one log line saying so; a -journal root left behind too.
 """
 import os
 import pwd
@@ -90,7 +90,8 @@ def plant(kind, where, target):
 def test_planted_files_refused(h):
     h.write_milter_conf()  # the harness runs no milter of its own here
     cases = [("", "symlink", 0o600), ("-wal", "symlink", 0o600), ("-shm", "symlink", 0o440),
-             (".spool", "symlink", 0o600), ("-wal", "fifo", 0o600), ("-shm", "hardlink", 0o600)]
+             (".spool", "symlink", 0o600), ("-wal", "fifo", 0o600), ("-shm", "hardlink", 0o600),
+             ("-journal", "symlink", 0o600)]
     failures = []
     for suffix, kind, mode in cases:
         what = "%s as postmeter.db%s" % (kind, suffix)
@@ -184,9 +185,15 @@ def test_modes(h):
         mode = stat.S_IMODE(os.stat(os.path.join(os.path.dirname(h.database), name)).st_mode)
         check(not mode & 0o007, "%s is not readable by others (mode %o)" % (name, mode))
 
-    # a database someone made as root, readable by all: given to the user, and said
+    # a database someone made as root, readable by all: given to the user, and said;
+    # so is the (empty: not a hot) rollback journal a root command left behind
     os.chown(h.database, 0, 0)
     os.chmod(h.database, 0o644)
+    journal = h.database + "-journal"
+    with open(journal, "wb"):
+        pass
+    os.chown(journal, 0, 0)
+    os.chmod(journal, 0o644)
     with open(h.milter_log(), "rb") as f:
         f.seek(0, 2)
         before = f.tell()
@@ -195,10 +202,15 @@ def test_modes(h):
     check_eq(h.stop_milter(), 0, "exit status after SIGTERM")
     with open(h.milter_log(), "rb") as f:
         f.seek(before)
-        said = [l for l in f.read().decode(errors="replace").splitlines()
-                if "now owned by %s" % settings.MILTER_USER in l]
-    check_eq(len(said), 1, "log lines saying the database changed owner")
+        lines = [l for l in f.read().decode(errors="replace").splitlines()
+                 if "now owned by %s" % settings.MILTER_USER in l]
+    said = [l for l in lines if "postmeter.db:" in l]
+    check(len(said) == 1, "one log line saying the database changed owner", *lines)
     check("owner 0:0, mode 0644" in said[0], "the line says what it was", said[0])
+    said = [l for l in lines if "postmeter.db-journal:" in l]
+    check(len(said) == 1, "one log line saying the -journal changed owner", *lines)
+    if os.path.exists(journal):  # SQLite may have removed it since
+        check_eq(os.stat(journal).st_uid, u.pw_uid, "owner of the -journal")
 
 
 if __name__ == "__main__":

@@ -4,7 +4,8 @@
  * never accepts and whose queue is full must not hang start-up (it is
  * live: refused at once); a symbolic link at the socket's name is never
  * followed (not a socket: nothing removed, nothing connected to); a
- * socket nobody answers on is replaced. Each case runs under an alarm:
+ * socket nobody answers on is replaced. An error cut to fit its buffer
+ * says so. Each case runs under an alarm:
  * a probe that blocks kills the test.
  */
 #include <errno.h>
@@ -138,6 +139,25 @@ static void test_probe(void **state)
     }
 }
 
+/* test_message_cut - an error that does not fit its buffer says it was cut ("..." at its end) */
+static void test_message_cut(void **state)
+{
+    char *file = xasprintf("%s/not-a-socket-with-a-long-name", dir), *spec;
+    char err[24] = "";
+    FILE *fp = fopen(file, "w");
+
+    (void)state;
+    assert_non_null(fp);
+    fclose(fp);
+    spec = xasprintf("unix:%s", file);
+    assert_null(engine_listen(spec, 0660, err, sizeof(err)));
+    assert_int_equal(strlen(err), sizeof(err) - 1);
+    assert_string_equal(err + sizeof(err) - 4, "...");
+    assert_int_equal(access(file, F_OK), 0); /* not a socket: left alone */
+    free(spec);
+    free(file);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -154,6 +174,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_probe),
+        cmocka_unit_test(test_message_cut),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -21,6 +21,9 @@
 #include "store.h"
 #include "track.h"
 #include "util.h"
+#include "tmpdir_fixture.h"
+
+static char dbdir[] = "/tmp/test_pixel_pipe.XXXXXX"; /* root's alone: root opens the database */
 
 /* parse - pipe_args_parse over a NULL-terminated list of arguments */
 static bool parse(struct pipe_args *a, struct buf *why, char **argv)
@@ -210,7 +213,7 @@ static void test_rcpt_tracked(void **state)
     struct pipe_msg_facts f = {.sender = "", .header_from = NULL, .opt_out = false};
 
     (void)state;
-    snprintf(path, sizeof(path), "/tmp/test_pixel_pipe.%d.db", (int)getpid());
+    snprintf(path, sizeof(path), "%s/pipe.db", dbdir);
     unlink(path);
     s = store_open(path, 0, err, sizeof(err));
     assert_non_null(s);
@@ -262,5 +265,11 @@ int main(void)
         cmocka_unit_test(test_opt_out), cmocka_unit_test(test_rcpt_tracked),
     };
 
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    int rc;
+
+    if (tmpdir_make(dbdir) != 0)
+        return 1;
+    rc = cmocka_run_group_tests(tests, NULL, NULL);
+    tmpdir_remove(dbdir);
+    return rc;
 }

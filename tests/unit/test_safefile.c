@@ -35,6 +35,7 @@
 #include "dkim_keyfile.h"
 #include "safefile.h"
 #include "store.h"
+#include "store_sqlite_int.h"
 #include "tmpdir_fixture.h"
 #include "util.h"
 
@@ -236,39 +237,73 @@ static void test_give(void **state)
     assert_int_equal(failures, 0);
 }
 
-/* ---- store_open as root (the CLI, and the milter before this fix) ---- */
+/* ---- store_open as root (the CLI when the directory is root's alone) ---- */
 
-enum db_plant { D_NEW, D_WAL_LINK, D_SHM_LINK, D_SHM_FIFO, D_DB_HARDLINK, D_DIR_LINK };
+enum db_plant {
+    D_NEW,
+    D_WAL_LINK,
+    D_SHM_LINK,
+    D_SHM_FIFO,
+    D_JOURNAL_LINK,
+    D_DB_HARDLINK,
+    D_DIR_LINK
+};
 
 struct open_case {
     const char *name;
+    const char *dir; /* "root" (root's alone) or "user" (the service user's) */
     enum db_plant plant;
     mode_t target_mode;
     bool opens;
 };
 
 static const struct open_case open_cases[] = {
-    {"new database", D_NEW, 0600, true},
-    {"-wal: symbolic link to a 0440 root file", D_WAL_LINK, 0440, false},
-    {"-shm: symbolic link to a 0600 root file", D_SHM_LINK, 0600, false},
-    {"-shm: FIFO", D_SHM_FIFO, 0600, false},
-    {"database: hard link to a root file", D_DB_HARDLINK, 0600, false},
-    {"directory on the way: link in the user's directory", D_DIR_LINK, 0600, false},
+    {"new database in root's directory", "root", D_NEW, 0600, true},
+    {"new database in the user's directory", "user", D_NEW, 0600, false},
+    {"-wal: symbolic link to a 0440 root file", "user", D_WAL_LINK, 0440, false},
+    {"-shm: symbolic link to a 0600 root file", "user", D_SHM_LINK, 0600, false},
+    {"-shm: FIFO", "user", D_SHM_FIFO, 0600, false},
+    {"database: hard link to a root file", "user", D_DB_HARDLINK, 0600, false},
+    {"directory on the way: link in the user's directory", "user", D_DIR_LINK, 0600, false},
+    {"root's directory, -shm: FIFO", "root", D_SHM_FIFO, 0600, false},
+    {"root's directory, -journal: symbolic link", "root", D_JOURNAL_LINK, 0600, false},
+    {"root's directory, database: hard link", "root", D_DB_HARDLINK, 0600, false},
 };
 
-/* make_db - a migrated database at rel, owned by the service user, mode 0666 */
-static void make_db(const char *rel)
+/* make_db - a migrated database at dir/db, owned by the service user, mode 0666 */
+static void make_db(const char *dir_rel)
 {
-    char err[512];
-    struct store *s = store_open(at(rel), 0, err, sizeof(err));
+    char err[512], path[512];
+    struct store *s = store_open(at("root/made.db"), 0, err, sizeof(err));
 
     if (s == NULL)
-        fail_msg("store_open %s: %s", rel, err);
+        fail_msg("store_open root/made.db: %s", err);
     assert_int_equal(store_migrate(s, store_migrations, store_migrations_count), STORE_OK);
     store_close(s);
+    assert_true(snprintf_ok(path, sizeof(path), "%s/db", dir_rel));
+    assert_int_equal(rename(at("root/made.db"), at(path)), 0);
     /* an admin (or the user) made it writable for all: healing adds write bits */
-    assert_int_equal(chown(at(rel), SVC_ID, SVC_ID), 0);
-    assert_int_equal(chmod(at(rel), 0666), 0);
+    assert_int_equal(chown(at(path), SVC_ID, SVC_ID), 0);
+    assert_int_equal(chmod(at(path), 0666), 0);
+}
+
+/* plant_in - what c plants beside dir/db (a symbolic link or FIFO in dir) */
+static void plant_in(const struct open_case *c, const char *db)
+{
+    char side[512];
+
+    if (c->plant == D_WAL_LINK || c->plant == D_SHM_LINK || c->plant == D_JOURNAL_LINK) {
+        assert_true(snprintf_ok(side, sizeof(side), "%s%s", db,
+                                c->plant == D_WAL_LINK   ? "-wal"
+                                : c->plant == D_SHM_LINK ? "-shm"
+                                                         : "-journal"));
+        assert_int_equal(symlink(at("root/target"), side), 0);
+    } else if (c->plant == D_SHM_FIFO) {
+        assert_true(snprintf_ok(side, sizeof(side), "%s-shm", db));
+        assert_int_equal(mkfifo(side, 0600), 0);
+    } else if (c->plant == D_DB_HARDLINK) {
+        assert_int_equal(link(at("root/target"), db), 0);
+    }
 }
 
 static void test_store_open_as_root(void **state)
@@ -278,42 +313,63 @@ static void test_store_open_as_root(void **state)
     alarm(10);
     for (size_t i = 0; i < sizeof(open_cases) / sizeof(*open_cases); i++) {
         const struct open_case *c = &open_cases[i];
-        char err[512] = "", path[512];
+        char err[512] = "", path[512], rel[64];
         struct store *s;
         struct stat st;
 
         new_case();
         put("root/target", c->target_mode);
-        assert_true(strlcpy_ok(path, at("user/db"), sizeof(path)));
+        assert_true(snprintf_ok(rel, sizeof(rel), "%s/db", c->dir));
+        assert_true(strlcpy_ok(path, at(rel), sizeof(path)));
         if (c->plant != D_NEW && c->plant != D_DIR_LINK && c->plant != D_DB_HARDLINK)
-            make_db("user/db");
-        if (c->plant == D_WAL_LINK)
-            link_to(at("root/target"), "user/db-wal");
-        else if (c->plant == D_SHM_LINK)
-            link_to(at("root/target"), "user/db-shm");
-        else if (c->plant == D_SHM_FIFO)
-            assert_int_equal(mkfifo(at("user/db-shm"), 0600), 0);
-        else if (c->plant == D_DB_HARDLINK)
-            assert_int_equal(link(at("root/target"), at("user/db")), 0);
-        else if (c->plant == D_DIR_LINK) {
+            make_db(c->dir);
+        plant_in(c, path);
+        if (c->plant == D_DIR_LINK) {
             link_to("../root", "user/sub");
             assert_true(strlcpy_ok(path, at("user/sub/db"), sizeof(path)));
         }
         s = store_open(path, 0, err, sizeof(err));
-        if ((s != NULL) != c->opens)
+        if ((s != NULL) != c->opens || (s == NULL && err[0] == '\0'))
             bad("%s: store_open %s (%s)", c->name, s ? "opened" : "refused", err);
         if (s != NULL)
             store_close(s);
         untouched(c->name, "root/target", c->target_mode);
         if (c->plant == D_DIR_LINK && lstat(at("root/db"), &st) == 0)
             bad("%s: root made root/db through the link", c->name);
-        if (c->plant == D_NEW) {
+        if (c->plant == D_NEW && c->opens) {
             /* the ledger holds addresses and subjects: never readable by others */
             if (stat(path, &st) != 0 || (st.st_mode & 07777) != 0640)
                 bad("new database has mode %04o, want 0640", (unsigned)(st.st_mode & 07777));
+        } else if (c->plant == D_NEW && lstat(path, &st) == 0) {
+            bad("%s: root made the database file", c->name);
         }
     }
     alarm(0);
+    assert_int_equal(failures, 0);
+}
+
+/* test_prepare_fails_closed - as root, a path that cannot be checked is never opened */
+static void test_prepare_fails_closed(void **state)
+{
+    static const struct {
+        const char *rel, *why;
+    } cases[] = {
+        {"root/file/db", "Not a directory"},               /* ENOTDIR in the walk */
+        {"root/none/db", "unable to open database file"},  /* a missing directory: said so */
+        {"user/db", "can be changed by users other than"}, /* the directory holding it */
+    };
+
+    (void)state;
+    failures = 0;
+    new_case();
+    put("root/file", 0644);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char err[512] = "";
+
+        if (sqlite_prepare_files(at(cases[i].rel), 0, err, sizeof(err)) ||
+            strstr(err, cases[i].why) == NULL)
+            bad("%s: SQLite may open it as root (%s)", cases[i].rel, err);
+    }
     assert_int_equal(failures, 0);
 }
 
@@ -384,6 +440,7 @@ static void test_socket(void **state)
 
 static void test_key_dir(void **state)
 {
+    struct keyfile_pub pub;
     char err[512] = "";
     struct stat st;
 
@@ -403,6 +460,12 @@ static void test_key_dir(void **state)
     assert_int_equal(st.st_uid, 0);
     assert_int_equal(st.st_gid, SVC_ID);
     assert_int_equal(st.st_mode & 07777, KEYFILE_DIR_MODE);
+
+    /* an RSA size the option parser refuses: root's privsep parent refuses it too */
+    if (keyfile_create(at("root/keys/small.key"), STORE_DKIM_RSA_SHA256, 512, 0, &pub, err,
+                       sizeof(err)) ||
+        lstat(at("root/keys/small.key"), &st) == 0)
+        fail_msg("an RSA key of 512 bits was made");
 }
 
 /* ---- safefile_root_dir: may root's CLI open the database by name? ---- */
@@ -436,6 +499,26 @@ static void test_root_dir(void **state)
         else if (!cases[i].root && err[0] == '\0')
             bad("%s: no reason given", cases[i].rel);
     }
+    assert_int_equal(failures, 0);
+}
+
+/* test_relative_stable - a relative path: the working directory's parents are checked too */
+static void test_relative_stable(void **state)
+{
+    char err[512] = "", cwd[512];
+
+    (void)state;
+    new_case();
+    /* root's own directory, but inside the user's: the user can rename it away */
+    assert_int_equal(mkdir(at("user/rootsub"), 0755), 0);
+    assert_non_null(getcwd(cwd, sizeof(cwd)));
+    assert_int_equal(chdir(at("user/rootsub")), 0);
+    if (safefile_root_dir("db", err, sizeof(err)))
+        bad("db in user/rootsub: taken for root's alone");
+    assert_int_equal(chdir(at("root")), 0);
+    if (!safefile_root_dir("db", err, sizeof(err)))
+        bad("db in root: %s", err);
+    assert_int_equal(chdir(cwd), 0);
     assert_int_equal(failures, 0);
 }
 
@@ -483,6 +566,13 @@ static void key_files(char *keydir, size_t len)
 
 static void test_key_files(void **state)
 {
+    static const struct {
+        const char *rel, *why;
+    } milter_cases[] = {
+        {"root/keys/fifo.key", "is a FIFO"}, /* must not hang it either */
+        {"root/keys/link.key", "is a symbolic link"},
+        {"root/keys/hard.key", "more than one name"},
+    };
     char keydir[512];
     struct dkims_key *k;
 
@@ -512,11 +602,16 @@ static void test_key_files(void **state)
         bad("root deleted a file outside the key directory");
     if (access(at("root/keys/a.key"), F_OK) == 0)
         bad("the key in the key directory was not deleted");
-    /* the milter (as its user) loads what the database names: a FIFO must not hang it */
-    k = dkims_key_load("example.test", "s", "ed25519", at("root/keys/fifo.key"), keydir,
-                       sizeof(keydir));
-    if (k != NULL || strstr(keydir, "not a regular file") == NULL)
-        bad("dkims_key_load of a FIFO: %s", k ? "loaded" : keydir);
+    /* the milter (as its user) loads what the database names: the reader postmeter uses */
+    for (size_t i = 0; i < sizeof(milter_cases) / sizeof(milter_cases[0]); i++) {
+        char err[512] = "";
+
+        k = dkims_key_load("example.test", "s", "ed25519", at(milter_cases[i].rel), err,
+                           sizeof(err));
+        if (k != NULL || strstr(err, milter_cases[i].why) == NULL)
+            bad("dkims_key_load of %s: %s", milter_cases[i].rel, k ? "loaded" : err);
+        dkims_key_free(k);
+    }
     alarm(0);
     assert_int_equal(failures, 0);
 }
@@ -524,10 +619,15 @@ static void test_key_files(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_give),      cmocka_unit_test(test_store_open_as_root),
-        cmocka_unit_test(test_pidfile),   cmocka_unit_test(test_socket),
-        cmocka_unit_test(test_key_dir),   cmocka_unit_test(test_root_dir),
+        cmocka_unit_test(test_give),
+        cmocka_unit_test(test_store_open_as_root),
+        cmocka_unit_test(test_pidfile),
+        cmocka_unit_test(test_socket),
+        cmocka_unit_test(test_key_dir),
+        cmocka_unit_test(test_root_dir),
         cmocka_unit_test(test_key_files),
+        cmocka_unit_test(test_prepare_fails_closed),
+        cmocka_unit_test(test_relative_stable),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -414,11 +414,11 @@ static void test_readonly_file(void **state)
     assert_true(snprintf_ok(path, sizeof(path), "%s/ledger.db", dir));
     /* mkdtemp made it 0700: let nobody through */
     assert_int_equal(chmod(store_fixture_dir(), 0711), 0);
-    assert_int_equal(mkdir(dir, 0777), 0);
-    assert_int_equal(chmod(dir, 0777), 0); /* nobody may create the -wal and -shm files */
-    s = open_ok(path, 0);
+    assert_int_equal(mkdir(dir, 0700), 0);
+    s = open_ok(path, 0); /* root opens a database only where root alone can change it */
     assert_int_equal(store_migrate(s, store_migrations, store_migrations_count), STORE_OK);
     store_close(s);
+    assert_int_equal(chmod(dir, 0777), 0); /* nobody may create the -wal and -shm files */
     assert_int_equal(chown(path, 65534, 65534), 0);
     assert_int_equal(chmod(path, 0444), 0);
 

@@ -25,6 +25,7 @@
 #include "store.h"
 #include "track.h"
 #include "util.h"
+#include "tmpdir_fixture.h"
 
 /* --- the fake adapter: records what the stage asked the MTA to do --- */
 
@@ -221,13 +222,14 @@ static void test_tokens_and_urls(void **state)
 /* --- the store --- */
 
 static char dbpath[256];
+static char dbdir[] = "/tmp/test_track.XXXXXX"; /* root's alone: root opens the database */
 
 static struct store *fresh_store(void)
 {
     char err[256];
     struct store *s;
 
-    snprintf(dbpath, sizeof(dbpath), "/tmp/test_track.%d.db", (int)getpid());
+    snprintf(dbpath, sizeof(dbpath), "%s/track.db", dbdir);
     unlink(dbpath);
     s = store_open(dbpath, 0, err, sizeof(err));
     assert_non_null(s);
@@ -654,5 +656,11 @@ int main(void)
         cmocka_unit_test(test_stage_too_large_and_untracked_mode),
     };
 
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    int rc;
+
+    if (tmpdir_make(dbdir) != 0)
+        return 1;
+    rc = cmocka_run_group_tests(tests, NULL, NULL);
+    tmpdir_remove(dbdir);
+    return rc;
 }
