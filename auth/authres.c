@@ -307,6 +307,24 @@ static void first_word(const char *value, bool junk_ends, struct buf *w)
     }
 }
 
+/* authres_list_add - append idx, doubling the array when full */
+void authres_list_add(struct authres_list *l, unsigned idx)
+{
+    if (l->n == l->cap) {
+        l->cap = l->cap ? 2 * l->cap : 8;
+        l->v = xrealloc(l->v, l->cap * sizeof(*l->v));
+    }
+    l->v[l->n++] = idx;
+}
+
+/* authres_list_free - release the array */
+void authres_list_free(struct authres_list *l)
+{
+    free(l->v);
+    l->v = NULL;
+    l->n = l->cap = 0;
+}
+
 /*
  * authres_is_ours - does a received value claim authserv_id? Yes if its
  * authserv-id (RFC 8601: a token or quoted-string, CFWS around) is ours,

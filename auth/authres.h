@@ -66,4 +66,21 @@ char *authres_authserv_id(const char *value);
  */
 bool authres_is_ours(const char *value, const char *authserv_id);
 
+/*
+ * A growable list of 1-based Authentication-Results field indexes (the
+ * received fields that claim our authserv-id, to be removed). One entry
+ * per such field, however many: the header the MTA takes bounds them;
+ * growth doubles, so a header of 300,000 fields costs linear time.
+ * Zero-initialised is empty.
+ */
+struct authres_list {
+    unsigned *v;
+    size_t n, cap;
+};
+
+/* authres_list_add - append idx */
+void authres_list_add(struct authres_list *l, unsigned idx);
+/* authres_list_free - release the array; the list is empty after */
+void authres_list_free(struct authres_list *l);
+
 #endif

@@ -38,6 +38,7 @@
 #include <time.h>
 
 #include "dkim_verify_int.h"
+#include "from_domain.h"
 #include "log.h"
 #include "mailaddr.h"
 #include "util.h"
@@ -210,7 +211,7 @@ void dkimv_header(struct dkimv_msg *m, const char *name, const char *value)
             if (dl > 1 && c->d[dl - 1] == '.') /* as the From: domain is compared */
                 c->d[dl - 1] = '\0';
         }
-    } else if (m->from_domain == NULL && strcasecmp(name, "From") == 0) {
+    } else if (m->from_domain == NULL && from_is_name(name)) {
         m->from_domain = domain_of_from(value);
     }
 }

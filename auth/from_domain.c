@@ -35,6 +35,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "from_domain.h"
 #include "from_domain_int.h"
@@ -368,12 +369,19 @@ static bool parse_field(const char *value, size_t len, struct field *f)
 static void analyze_field(const char *value, struct dset *addr, struct dset *quoted,
                           struct from_domains *out)
 {
-    size_t len = strnlen(value, FROM_VALUE_MAX + 1);
+    size_t len = strnlen(value, FROM_VALUE_MAX + 1), declen = 0;
     unsigned cut = len > FROM_VALUE_MAX ? FROM_DOMAIN_CUT : 0;
+    char *dec = NULL;
+    bool any = false;
     struct field f;
 
     if (cut)
         len = FROM_VALUE_MAX;
+    /* decoded once: salvage and the bidi check both read it */
+    if (memmem(value, len, "=?", 2) != NULL) {
+        dec = xmalloc(len + 1);
+        declen = from_decode_words(value, len, dec, &any);
+    }
     memset(&f, 0, sizeof(f));
     if (!cut && parse_field(value, len, &f)) {
         out->nmailboxes += f.nmailboxes;
@@ -383,9 +391,11 @@ static void analyze_field(const char *value, struct dset *addr, struct dset *quo
         memset(&f.addr, 0, sizeof(f.addr));
         memset(&f.quoted, 0, sizeof(f.quoted));
         from_salvage(value, len, &f.addr, &f.flags);
-        from_salvage_decoded(value, len, &f.addr, &f.addr, &f.flags);
+        if (any)
+            from_salvage_words(dec, declen, &f.addr, &f.addr, &f.flags);
     }
-    from_salvage_bidi(value, len, &f.addr, &f.flags);
+    from_salvage_bidi(value, len, any ? dec : NULL, declen, &f.addr, &f.flags);
+    free(dec);
     from_dset_merge(addr, &f.addr);
     from_dset_merge(quoted, &f.quoted);
     out->flags |= f.flags;
@@ -426,6 +436,16 @@ void from_domain_analyze(const char *const *values, size_t nvalues, struct from_
 bool from_domain_clean(const struct from_domains *fd, unsigned bad)
 {
     return fd->n > 0 && !(fd->flags & bad);
+}
+
+/* from_is_name - "From", also with white space before the colon */
+bool from_is_name(const char *name)
+{
+    size_t n = strlen(name);
+
+    while (n > 4 && (name[n - 1] == ' ' || name[n - 1] == '\t'))
+        n--;
+    return n == 4 && strncasecmp(name, "From", 4) == 0;
 }
 
 /* from_domain_problem - short text for the oddest flag, or NULL */

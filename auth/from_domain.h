@@ -149,6 +149,13 @@
  */
 #define FROM_VALUE_MAX 65536
 
+/*
+ * From fields a reader of the header keeps: more are counted, not read
+ * (the message is then FIELDS and TOO_MANY: inbound rejects it, the
+ * signer never signs it).
+ */
+#define FROM_FIELDS_MAX 16
+
 /* flags */
 #define FROM_DOMAIN_ABSENT   0x01u  /* no From field at all */
 #define FROM_DOMAIN_FIELDS   0x02u  /* more than one From field */
@@ -189,6 +196,14 @@ void from_domain_analyze(const char *const *values, size_t nvalues, struct from_
  * more: dmarc.c adds FIELDS when several From fields are refused).
  */
 bool from_domain_clean(const struct from_domains *fd, unsigned bad);
+
+/*
+ * from_is_name - is name a From field's name: "From" in any case, also
+ * with white space before the colon (RFC 5322 4.5 obs-optional; readers
+ * show it as From; Postfix drops that space before a milter sees the
+ * name, the CLI may not). Every reader of From fields uses it.
+ */
+bool from_is_name(const char *name);
 
 /* from_domain_problem - short text for the oddest flag, or NULL if none */
 const char *from_domain_problem(unsigned flags);

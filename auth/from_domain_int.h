@@ -54,6 +54,12 @@ void from_salvage(const char *s, size_t len, struct dset *set, unsigned *flags);
  */
 bool from_salvage_decoded(const char *s, size_t len, const struct dset *raw, struct dset *set,
                           unsigned *flags);
+/*
+ * from_salvage_words - the same for text its caller already decoded
+ * (dec[0..n) from from_decode_words(), which found an encoded-word)
+ */
+void from_salvage_words(const char *dec, size_t n, const struct dset *raw, struct dset *set,
+                        unsigned *flags);
 
 /*
  * from_decode_words - the text s[0..len) with every RFC 2047 encoded-word
@@ -101,11 +107,13 @@ size_t from_strip_ignorable(const char *s, size_t len, char *out);
 size_t from_display_order(const char *s, size_t len, char *out);
 
 /*
- * from_salvage_bidi - if s[0..len) (or its text with encoded-words
- * decoded) holds a bidi embedding, override or isolate: flag BIDI and
- * salvage it in logical and in display order. False if it holds none.
+ * from_salvage_bidi - if s[0..len) (or dec[0..declen), its text with
+ * encoded-words decoded by from_decode_words(); NULL if it had none)
+ * holds a bidi embedding, override or isolate: flag BIDI and salvage
+ * both in logical and in display order. False if they hold none.
  */
-bool from_salvage_bidi(const char *s, size_t len, struct dset *set, unsigned *flags);
+bool from_salvage_bidi(const char *s, size_t len, const char *dec, size_t declen, struct dset *set,
+                       unsigned *flags);
 
 /*
  * from_at_len - length of an '@' at p: 1 for '@', 3 for the look-alikes

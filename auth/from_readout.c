@@ -403,27 +403,34 @@ bool from_salvage_decoded(const char *s, size_t len, const struct dset *raw, str
     char *dec;
     bool any;
     size_t n;
-    struct dset found;
 
     if (len < 8 || memmem(s, len, "=?", 2) == NULL)
         return false;
     dec = xmalloc(len + 1);
     n = from_decode_words(s, len, dec, &any);
-    if (any) {
-        memset(&found, 0, sizeof(found));
-        from_salvage(dec, n, &found, flags);
-        for (size_t i = 0; i < found.n; i++) {
-            bool known = false;
-
-            for (size_t j = 0; raw && j < raw->n && !known; j++)
-                known = strcmp(raw->d[j], found.d[i]) == 0;
-            if (!known)
-                *flags |= FROM_DOMAIN_ENCODED;
-        }
-        if (found.overflow)
-            *flags |= FROM_DOMAIN_ENCODED;
-        from_dset_merge(set, &found);
-    }
+    if (any)
+        from_salvage_words(dec, n, raw, set, flags);
     free(dec);
     return any;
+}
+
+/* from_salvage_words - from_salvage_decoded() of text already decoded */
+void from_salvage_words(const char *dec, size_t n, const struct dset *raw, struct dset *set,
+                        unsigned *flags)
+{
+    struct dset found;
+
+    memset(&found, 0, sizeof(found));
+    from_salvage(dec, n, &found, flags);
+    for (size_t i = 0; i < found.n; i++) {
+        bool known = false;
+
+        for (size_t j = 0; raw && j < raw->n && !known; j++)
+            known = strcmp(raw->d[j], found.d[i]) == 0;
+        if (!known)
+            *flags |= FROM_DOMAIN_ENCODED;
+    }
+    if (found.overflow)
+        *flags |= FROM_DOMAIN_ENCODED;
+    from_dset_merge(set, &found);
 }

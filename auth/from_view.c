@@ -230,27 +230,17 @@ static void salvage_display(const char *s, size_t len, struct dset *set, unsigne
  * decoded encoded-word): flag BIDI and salvage every domain in both its
  * logical and its display order. False (nothing done) without one.
  */
-bool from_salvage_bidi(const char *s, size_t len, struct dset *set, unsigned *flags)
+bool from_salvage_bidi(const char *s, size_t len, const char *dec, size_t declen, struct dset *set,
+                       unsigned *flags)
 {
-    char *dec = NULL;
-    size_t declen = 0;
-    bool any = false, raw = from_has_bidi(s, len);
-
-    if (memmem(s, len, "=?", 2) != NULL) {
-        dec = xmalloc(len + 1);
-        declen = from_decode_words(s, len, dec, &any);
-    }
-    if (!raw && !(any && from_has_bidi(dec, declen))) {
-        free(dec);
+    if (!from_has_bidi(s, len) && !(dec && from_has_bidi(dec, declen)))
         return false;
-    }
     *flags |= FROM_DOMAIN_BIDI;
     from_salvage(s, len, set, flags);
     salvage_display(s, len, set, flags);
-    if (any) {
+    if (dec) {
         from_salvage(dec, declen, set, flags);
         salvage_display(dec, declen, set, flags);
     }
-    free(dec);
     return true;
 }

@@ -9,7 +9,6 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "authres.h"
 #include "dkim_verify.h"
@@ -21,13 +20,6 @@
 #include "orgdomain.h"
 #include "spf.h"
 #include "util.h"
-
-/*
- * From fields kept for the analysis; more are counted (FIELDS and
- * TOO_MANY: a reject). Of each, FROM_VALUE_MAX + 1 bytes are kept, so
- * from_domain_analyze() sees a longer one as CUT (from_domain.h).
- */
-#define FROM_FIELDS_MAX 16
 
 struct inbound {
     struct dns *dns;
@@ -42,12 +34,11 @@ struct inbound_msg {
     struct spf_answer spf;
     struct dkimv_msg *dkim;
     const struct dkimv_results *dkim_res;
-    char *from[FROM_FIELDS_MAX];
-    size_t nfrom, from_dropped;
+    char *from[FROM_FIELDS_MAX];      /* FROM_VALUE_MAX + 1 bytes of each: a longer one is CUT */
+    size_t nfrom, from_dropped;       /* more are counted: FIELDS and TOO_MANY, a reject */
     struct from_domains from_domains; /* what DMARC judged (inbound_eom) */
     unsigned authres_seen;            /* Authentication-Results fields so far */
-    unsigned *remove;
-    size_t nremove;
+    struct authres_list remove;       /* the ones that claim our authserv-id */
     struct dmarc_answer dmarc;
     bool done;
     char *authres;
@@ -107,25 +98,11 @@ struct inbound_msg *inbound_begin(struct inbound *ib, const struct config *c, co
     return m;
 }
 
-/*
- * is_from_name - a From field's name: "From", also with white space
- * before the colon (RFC 5322 4.5 obs-optional; readers show it as From;
- * Postfix drops that space before a milter sees the name, the CLI may not)
- */
-static bool is_from_name(const char *name)
-{
-    size_t n = strlen(name);
-
-    while (n > 4 && (name[n - 1] == ' ' || name[n - 1] == '\t'))
-        n--;
-    return n == 4 && strncasecmp(name, "From", 4) == 0;
-}
-
 /* inbound_header - one header field */
 void inbound_header(struct inbound_msg *m, const char *name, const char *value)
 {
     dkimv_header(m->dkim, name, value);
-    if (is_from_name(name)) {
+    if (from_is_name(name)) {
         if (m->nfrom < FROM_FIELDS_MAX)
             m->from[m->nfrom++] = xstrndup(value, FROM_VALUE_MAX + 1);
         else
@@ -133,8 +110,7 @@ void inbound_header(struct inbound_msg *m, const char *name, const char *value)
     } else if (str_eq_nocase(name, AUTHRES_HEADER)) {
         m->authres_seen++;
         if (authres_is_ours(value, config_effective_authserv_id(m->c))) {
-            m->remove = xrealloc(m->remove, (m->nremove + 1) * sizeof(*m->remove));
-            m->remove[m->nremove++] = m->authres_seen;
+            authres_list_add(&m->remove, m->authres_seen);
         }
     }
 }
@@ -263,13 +239,11 @@ static bool domain_within(const char *d, const char *allowed)
     return dl == al || d[dl - al - 1] == '.';
 }
 
-/* domain_allowed - is d within a domain of auth_allow? */
+/* domain_allowed - is d within a domain of auth_allow (split at config load)? */
 static bool domain_allowed(const struct inbound_msg *m, const char *d)
 {
-    struct cidr net;
-
-    for (char **p = m->c->auth_allow; p && *p; p++)
-        if (!cidr_parse(*p, &net) && domain_within(d, *p))
+    for (char **p = m->c->auth_allow_domains; p && *p; p++)
+        if (domain_within(d, *p))
             return true;
     return false;
 }
@@ -285,12 +259,8 @@ static bool allowed(const struct inbound_msg *m)
     struct netaddr ip;
     bool have_ip = m->client_ip && netaddr_parse(m->client_ip, &ip);
 
-    for (char **p = m->c->auth_allow; p && *p; p++) {
-        struct cidr net;
-
-        if (cidr_parse(*p, &net) && have_ip && cidr_match(&net, &ip))
-            return true;
-    }
+    if (have_ip && netlist_match(&m->c->auth_allow_nets, &ip))
+        return true;
     if (fd->n == 0 || (fd->flags & FROM_DOMAIN_TOO_MANY))
         return false;
     for (size_t i = 0; i < fd->n; i++)
@@ -389,8 +359,8 @@ const struct inbound_verdict *inbound_eom(struct inbound_msg *m)
     m->authres = build_authres(m);
     decide(m);
     m->v.authres = m->authres;
-    m->v.remove = m->remove;
-    m->v.nremove = m->nremove;
+    m->v.remove = m->remove.v;
+    m->v.nremove = m->remove.n;
     return &m->v;
 }
 
@@ -447,7 +417,7 @@ struct inbound_msg *inbound_end(struct inbound_msg *m)
     for (size_t i = 0; i < m->nfrom; i++)
         free(m->from[i]);
     dmarc_answer_clear(&m->dmarc);
-    free(m->remove);
+    authres_list_free(&m->remove);
     free(m->authres);
     free(m->client_ip);
     free(m->helo);

@@ -296,6 +296,29 @@ static bool parse_uint(const char *v, int base, unsigned long min, unsigned long
     return true;
 }
 
+/*
+ * split_auth_allow - auth_allow parsed once, when it is set: its networks
+ * and its domains (pointers into auth_allow), so a message never parses
+ * the list again
+ */
+static void split_auth_allow(struct config *c)
+{
+    size_t n = 0, nd = 0;
+    struct cidr net;
+
+    netlist_free(&c->auth_allow_nets);
+    free(c->auth_allow_domains);
+    while (c->auth_allow[n])
+        n++;
+    c->auth_allow_domains = xcalloc(n + 1, sizeof(*c->auth_allow_domains));
+    for (char **p = c->auth_allow; *p; p++) {
+        if (cidr_parse(*p, &net))
+            netlist_add(&c->auth_allow_nets, &net);
+        else
+            c->auth_allow_domains[nd++] = *p;
+    }
+}
+
 /* set_value - parse v for key k into c; false with a reason in why */
 static bool set_value(struct config *c, const struct cfg_key *k, const char *v, struct buf *why)
 {
@@ -347,6 +370,8 @@ static bool set_value(struct config *c, const struct cfg_key *k, const char *v, 
         }
         list_free(*(char ***)field);
         *(char ***)field = l;
+        if (field == (void *)&c->auth_allow)
+            split_auth_allow(c);
         return true;
     }
     case CFG_NETS: {
@@ -491,6 +516,8 @@ struct config *config_free(struct config *c)
             netlist_free((struct netlist *)field);
     }
     list_free(c->trusted_networks_text);
+    netlist_free(&c->auth_allow_nets);
+    free(c->auth_allow_domains);
     free(c->path);
     return xfree(c);
 }

@@ -80,6 +80,10 @@ struct config {
     int dmarc_multiple_from; /* enum config_from_action */
     char **auth_allow;       /* networks and domains never refused, NULL-terminated */
 
+    /* auth_allow split when it is set (config.c), so no message parses it */
+    struct netlist auth_allow_nets; /* its networks */
+    char **auth_allow_domains;      /* its domains: NULL-terminated, pointers into auth_allow */
+
     /* outbound signing */
     int on_sign_error; /* enum config_on_error */
 

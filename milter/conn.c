@@ -65,9 +65,8 @@ void conn_reset_message(struct conn *c)
     track_stage_reset(c);
     sign_stage_reset(c);
     c->outbound = false;
-    c->ar_forged = xfree(c->ar_forged);
+    authres_list_free(&c->ar_forged);
     c->ar_seen = 0;
-    c->ar_nforged = c->ar_cap = 0;
     c->seen_message_id = c->seen_date = c->seen_from = c->seen_subject = false;
 }
 

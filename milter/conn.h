@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "authres.h"
 #include "inbound.h"
 #include "ledger_msg.h"
 #include "milter.h"
@@ -47,9 +48,8 @@ struct conn {
      * such field: bounded by the header Postfix takes (message_size_limit,
      * 10 MB by default: some 300,000 fields of 30 bytes, 1.2 MB here).
      */
-    unsigned ar_seen;    /* Authentication-Results fields so far */
-    unsigned *ar_forged; /* their 1-based indexes, to remove */
-    size_t ar_nforged, ar_cap;
+    unsigned ar_seen;              /* Authentication-Results fields so far */
+    struct authres_list ar_forged; /* their 1-based indexes, to remove */
 };
 
 /* conn_new - state for a new connection; takes the configuration reference */

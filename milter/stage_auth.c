@@ -47,11 +47,7 @@ void auth_stage_header(struct conn *c, const char *name, const char *value)
         if (!authres_is_ours(value, config_effective_authserv_id(c->cfg->c)))
             return;
         /* every one, however many (conn.h: the header's size bounds them) */
-        if (c->ar_nforged == c->ar_cap) {
-            c->ar_cap = c->ar_cap ? 2 * c->ar_cap : 8;
-            c->ar_forged = xrealloc(c->ar_forged, c->ar_cap * sizeof(*c->ar_forged));
-        }
-        c->ar_forged[c->ar_nforged++] = c->ar_seen;
+        authres_list_add(&c->ar_forged, c->ar_seen);
     }
 }
 
@@ -91,10 +87,10 @@ sfsistat auth_stage_eom(struct conn *c, SMFICTX *ctx, const char **action)
 
     *action = "accept";
     /* Delete from the last so earlier indexes stay valid. */
-    for (size_t i = c->ar_nforged; i-- > 0;)
-        if (smfi->chgheader(ctx, AUTHRES_HEADER, (int)c->ar_forged[i], NULL) != MI_SUCCESS)
+    for (size_t i = c->ar_forged.n; i-- > 0;)
+        if (smfi->chgheader(ctx, AUTHRES_HEADER, (int)c->ar_forged.v[i], NULL) != MI_SUCCESS)
             warn("%s: cannot remove a forged %s field", qid, AUTHRES_HEADER);
-    c->ar_nforged = 0;
+    authres_list_free(&c->ar_forged);
     if (c->auth == NULL)
         return SMFIS_CONTINUE;
     v = inbound_eom(c->auth);

@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "config.h"
+#include "from_domain.h"
 #include "log.h"
 #include "mailaddr.h"
 #include "stage_ledger.h"
@@ -63,7 +64,7 @@ void ledger_stage_header(struct conn *c, const char *name, const char *value)
     } else if (!c->seen_date && strcasecmp(name, "Date") == 0) {
         c->seen_date = true;
         m->date_header = unfold(value);
-    } else if (!c->seen_from && strcasecmp(name, "From") == 0) {
+    } else if (!c->seen_from && from_is_name(name)) {
         char *v = unfold(value);
 
         c->seen_from = true;

@@ -20,9 +20,8 @@
 #include "store.h"
 #include "util.h"
 
-#define SIGN_HEADER     "DKIM-Signature"
-#define HEADER_BUF_MAX  (1u << 20) /* a header block beyond this is not signed */
-#define FROM_FIELDS_MAX 8
+#define SIGN_HEADER    "DKIM-Signature"
+#define HEADER_BUF_MAX (1u << 20) /* a header block beyond this is not signed */
 
 /* One registered active key: loaded, or why it could not be. */
 struct sign_entry {
@@ -47,6 +46,7 @@ struct sign_msg {
     struct dkims_msg *m;    /* NULL: nothing to sign with */
     size_t nkeys;           /* keys m signs with */
     const char *unloadable; /* an active key of the domain that could not be loaded */
+    const char *unsignable; /* why the From cannot be signed for (static text), or NULL */
 };
 
 static pthread_mutex_t sign_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -288,6 +288,24 @@ static const char *signing_domain(struct sign_keys *k, const char *from)
     return NULL;
 }
 
+/*
+ * unsignable - why the From fields (read as the inbound check reads
+ * them, from_domain.h) name no one author domain we may vouch for, or
+ * NULL. A From DMARC would count as bad (malformed, encoded-word, bidi
+ * control, cut, literal, ...) is never signed, even when it names one
+ * of our domains: our signature must not make a deceptive From pass.
+ */
+static const char *unsignable(const struct from_domains *fd)
+{
+    const char *why = from_domain_problem(fd->flags & (FROM_DOMAIN_BAD | FROM_DOMAIN_FIELDS));
+
+    if (!from_domain_clean(fd, FROM_DOMAIN_BAD | FROM_DOMAIN_FIELDS))
+        return why ? why : "no From domain";
+    if (fd->n != 1)
+        return "several From domains";
+    return NULL;
+}
+
 /* sign_stage_eoh - choose the keys from the From domain and start signing */
 void sign_stage_eoh(struct conn *c)
 {
@@ -296,6 +314,7 @@ void sign_stage_eoh(struct conn *c)
     struct dkims_key *use[8];
     struct from_domains fd;
     size_t nfrom = 0, nuse = 0;
+    bool dropped = false;
 
     if (s == NULL)
         return;
@@ -306,14 +325,20 @@ void sign_stage_eoh(struct conn *c)
     for (size_t p = 0; p < s->hdrs.len;) {
         const char *name = s->hdrs.data + p, *value = name + strlen(name) + 1;
 
-        if (str_eq_nocase(name, "From") && nfrom < FROM_FIELDS_MAX)
-            from[nfrom++] = value;
+        if (from_is_name(name)) {
+            if (nfrom < FROM_FIELDS_MAX)
+                from[nfrom++] = value;
+            else
+                dropped = true;
+        }
         p = (size_t)(value + strlen(value) + 1 - s->hdrs.data);
     }
     from_domain_analyze(from, nfrom, &fd);
-    /* Sign only for an unambiguous author domain. */
-    if (fd.n != 1 || nfrom != 1 || (fd.flags & (FROM_DOMAIN_INVALID | FROM_DOMAIN_TOO_MANY)))
-        return;
+    if (dropped)
+        fd.flags |= FROM_DOMAIN_FIELDS | FROM_DOMAIN_TOO_MANY;
+    /* Sign only for one unambiguous author domain. */
+    if ((s->unsignable = unsignable(&fd)) != NULL)
+        return; /* said at end of message, with the queue id */
     if ((s->domain = signing_domain(s->keys, fd.domain[0])) == NULL)
         return;
     for (size_t i = 0; i < s->keys->n && nuse < 8; i++) {
@@ -382,6 +407,8 @@ sfsistat sign_stage_eom(struct conn *c, SMFICTX *ctx, const char **action)
     const struct dkims_sig *sigs = NULL;
     bool failed = s && s->unloadable != NULL;
 
+    if (s && s->unsignable)
+        info("%s: not signed: %s", qid, s->unsignable);
     if (s == NULL || s->domain == NULL)
         return SMFIS_CONTINUE;
     if (s->m) {

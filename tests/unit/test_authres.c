@@ -3,7 +3,8 @@
  *
  * Golden values for whole headers, quoting of hostile identities (no
  * CR/LF, no unbalanced quotes or parentheses can get through), folding,
- * and the authserv-id of received fields (the forgery defence).
+ * the authserv-id of received fields (the forgery defence), and the
+ * list of forged fields to remove.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -238,13 +239,45 @@ static void test_authserv_id(void **state)
         fail_msg("%u mismatch(es)", bad);
 }
 
+/*
+ * test_list - the forged-field index list keeps every index in order,
+ * however many, and grows by doubling (its array never passes twice
+ * what it holds, plus the first 8): 300,000 fields cost linear time.
+ */
+static void test_list(void **state)
+{
+    static const size_t counts[] = {0, 1, 8, 9, 1000, 300000};
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
+        struct authres_list l = {0};
+        size_t grew = 0;
+
+        for (size_t k = 0; k < counts[i]; k++) {
+            size_t cap = l.cap;
+
+            authres_list_add(&l, (unsigned)(3 * k + 1));
+            grew += l.cap != cap;
+        }
+        assert_int_equal(l.n, counts[i]);
+        assert_true(l.cap <= 2 * l.n + 8);
+        assert_true(grew <= 20); /* 8 * 2^19 > 300,000 */
+        for (size_t k = 0; k < l.n; k++)
+            if (l.v[k] != 3 * k + 1)
+                fail_msg("count %zu: index %zu is %u", counts[i], k, l.v[k]);
+        authres_list_free(&l);
+        assert_null(l.v);
+        assert_int_equal(l.n, 0);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_golden),          cmocka_unit_test(test_none),
         cmocka_unit_test(test_values),          cmocka_unit_test(test_comment_escaped),
         cmocka_unit_test(test_fold_long),       cmocka_unit_test(test_authserv_id),
-        cmocka_unit_test(test_hostile_lengths),
+        cmocka_unit_test(test_hostile_lengths), cmocka_unit_test(test_list),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
