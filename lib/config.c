@@ -3,9 +3,9 @@
  *
  * Each key has a name, a type, a default (written as text and parsed by
  * the same code as the file, so defaults can never be of the wrong type),
- * bounds and one doc line. The file is "key = value" lines; '#' at the
- * start of a line or after white space starts a comment that runs to the
- * end of the line. Problems are collected as
+ * bounds and one doc line. The file is "key = value" lines; a '#' that
+ * starts a word starts a comment that runs to the end of the line
+ * (strip_comment). Problems are collected as
  * "FILE:LINE: message" lines; a config with any problem is not returned.
  * This file must never log or print secrets.
  */
@@ -421,13 +421,16 @@ struct config *config_defaults(void)
 }
 
 /*
- * strip_comment - cut line at its comment: a '#' at the start of the line
- * or after white space. A '#' inside a word (a URL's fragment) stays.
+ * strip_comment - cut line at its comment: a '#' that starts a word (at
+ * the start of the line, after white space, '=' or a list's ',') starts a
+ * comment, so no value or list item starts with '#' and every value
+ * dumped reads back the same. A '#' inside a word (a URL's fragment)
+ * stays.
  */
 static void strip_comment(char *line)
 {
     for (char *p = line; *p; p++)
-        if (*p == '#' && (p == line || p[-1] == ' ' || p[-1] == '\t')) {
+        if (*p == '#' && (p == line || strchr(" \t=,", p[-1]) != NULL)) {
             *p = '\0';
             return;
         }

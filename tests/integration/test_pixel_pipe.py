@@ -35,6 +35,7 @@ Postfix: exit codes and what reaches sendmail, with a fake sendmail.
 """
 import json
 import os
+import pwd
 import socket
 import re
 import sqlite3
@@ -386,14 +387,19 @@ exit ${FAKE_RC:-0}
 
 
 def fake_run(h, args, msg, rc=0, conf=None):
+    """Run the filter as Postfix's pipe(8) would: as the user of its master.cf
+    entry (nobody), never root - as root it does not open a database in a
+    directory that user owns."""
     d = tempfile.mkdtemp(dir=h.state)
     fake = os.path.join(d, "sendmail")
     with open(fake, "w") as f:
         f.write(FAKE)
     os.chmod(fake, 0o755)
+    os.chown(d, pwd.getpwnam("nobody").pw_uid, pwd.getpwnam("nobody").pw_gid)
     env = dict(os.environ, FAKE_RC=str(rc))
     p = subprocess.run([TOOL, "-c", conf or h.milter_conf_path, "--sendmail", fake] + args,
-                       input=msg, capture_output=True, env=env, timeout=60)
+                       input=msg, capture_output=True, env=env, timeout=60,
+                       user="nobody", group=pwd.getpwnam("nobody").pw_gid, extra_groups=[])
     calls = []
     for i in range(10):
         if not os.path.exists("%s.args.%d" % (fake, i)):

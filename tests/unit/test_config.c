@@ -140,6 +140,8 @@ static const struct comment_case comment_cases[] = {
     {"milter_socket_group = postfix\t# tab before the comment\n", "group", "postfix"},
     {"milter_socket_group = postfix#notacomment\n", "group", "postfix#notacomment"},
     {"milter_socket_group = # only a comment, the value is empty\n", "group", ""},
+    {"milter_socket_group=#right after the equals sign\n", "group", ""},
+    {"trusted_networks = 10.0.0.0/8,#192.0.2.0/24\n", "nets", NULL}, /* checked below */
     {"  # indented comment line\n", "group", ""},
     {"tracking_base_url = https://t.example/p#frag  # a comment\n", "url",
      "https://t.example/p#frag"},
@@ -155,7 +157,14 @@ static void test_trailing_comments(void **state)
 
         if (c == NULL)
             fail_msg("case %zu: %s", i, buf_cstr(&err));
-        if (strcmp(t->key, "group") == 0)
+        if (strcmp(t->key, "nets") == 0) {
+            struct netaddr a;
+
+            assert_true(netaddr_parse("10.1.2.3", &a));
+            assert_true(netlist_match(&c->trusted_networks, &a));
+            assert_true(netaddr_parse("192.0.2.1", &a));
+            assert_false(netlist_match(&c->trusted_networks, &a)); /* commented out */
+        } else if (strcmp(t->key, "group") == 0)
             assert_string_equal(c->milter_socket_group, t->value);
         else
             assert_string_equal(c->tracking_base_url, t->value);
