@@ -9,6 +9,7 @@
  * "FILE:LINE: message" lines; a config with any problem is not returned.
  * This file must never log or print secrets.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stddef.h>
@@ -49,6 +50,7 @@ static bool check_absolute(const char *v, struct buf *why);
 static bool check_net_or_domain(const char *v, struct buf *why);
 static bool check_base_url(const char *v, struct buf *why);
 static bool check_track_pattern(const char *v, struct buf *why);
+static bool list_item_ok(const char *item, struct buf *why);
 
 #define OFF(f) offsetof(struct config, f)
 
@@ -363,7 +365,7 @@ static bool set_value(struct config *c, const struct cfg_key *k, const char *v, 
         char **l = list_split(v);
 
         for (char **p = l; *p; p++) {
-            if (k->check && !k->check(*p, why)) {
+            if (!list_item_ok(*p, why) || (k->check && !k->check(*p, why))) {
                 list_free(l);
                 return false;
             }
@@ -380,6 +382,11 @@ static bool set_value(struct config *c, const struct cfg_key *k, const char *v, 
         struct cidr cidr;
 
         for (char **p = l; *p; p++) {
+            if (!list_item_ok(*p, why)) {
+                netlist_free(&nets);
+                list_free(l);
+                return false;
+            }
             if (!cidr_parse(*p, &cidr)) {
                 buf_printf(why, "\"%s\" is not an address or ADDRESS/PREFIX network", *p);
                 netlist_free(&nets);
@@ -421,16 +428,29 @@ struct config *config_defaults(void)
 }
 
 /*
- * strip_comment - cut line at its comment: a '#' that starts a word (at
- * the start of the line, after white space, '=' or a list's ',') starts a
- * comment, so no value or list item starts with '#' and every value
- * dumped reads back the same. A '#' inside a word (a URL's fragment)
- * stays.
+ * list_item_ok - a list item may not start with '#': after white space
+ * that would be a comment, so such an item could not be written back.
+ */
+static bool list_item_ok(const char *item, struct buf *why)
+{
+    if (item[0] != '#')
+        return true;
+    buf_printf(why, "list item \"%s\" starts with '#' (a '#' after white space starts a comment)",
+               item);
+    return false;
+}
+
+/*
+ * strip_comment - cut line at its comment: a '#' at the start of the
+ * line, after white space (isspace, as str_trim) or right after the '=' starts a comment, so no
+ * value starts with '#' and every value dumped reads back the same. A
+ * '#' inside a word (a URL's fragment) stays; a list item after a ','
+ * that starts with '#' is refused by list_items_ok(), not dropped.
  */
 static void strip_comment(char *line)
 {
     for (char *p = line; *p; p++)
-        if (*p == '#' && (p == line || strchr(" \t=,", p[-1]) != NULL)) {
+        if (*p == '#' && (p == line || isspace((unsigned char)p[-1]) || p[-1] == '=')) {
             *p = '\0';
             return;
         }

@@ -99,6 +99,12 @@ struct bad_case {
 
 static const struct bad_case bad_cases[] = {
     {"no_such_key = 1\n", "1: unknown key \"no_such_key\"\n"},
+    {"track_exclude = a@example.org,#legal@example.org\n",
+     "1: track_exclude: list item \"#legal@example.org\" starts with '#' (a '#' after white space "
+     "starts a comment)\n"},
+    {"trusted_networks = 10.0.0.0/8,#192.0.2.0/24\n",
+     "1: trusted_networks: list item \"#192.0.2.0/24\" starts with '#' (a '#' after white space "
+     "starts a comment)\n"},
     {"# c\nlog_subject = maybe\n", "2: log_subject: \"maybe\" is not yes or no\n"},
     {"ledger_batch_max = lots\n", "1: ledger_batch_max: \"lots\" is not a number\n"},
     {"ledger_batch_max = 0\n", "1: ledger_batch_max: 0 is out of range (1..100000)\n"},
@@ -141,7 +147,7 @@ static const struct comment_case comment_cases[] = {
     {"milter_socket_group = postfix#notacomment\n", "group", "postfix#notacomment"},
     {"milter_socket_group = # only a comment, the value is empty\n", "group", ""},
     {"milter_socket_group=#right after the equals sign\n", "group", ""},
-    {"trusted_networks = 10.0.0.0/8,#192.0.2.0/24\n", "nets", NULL}, /* checked below */
+    {"trusted_networks = 10.0.0.0/8 #192.0.2.0/24\n", "nets", NULL}, /* checked below */
     {"  # indented comment line\n", "group", ""},
     {"tracking_base_url = https://t.example/p#frag  # a comment\n", "url",
      "https://t.example/p#frag"},
