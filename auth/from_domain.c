@@ -8,18 +8,21 @@
  *   folding and nested comments with quoted-pairs. A recursive-descent
  *   parser accepts address-list (RFC 6854: mailboxes and groups), with
  *   the obsolete forms that cost nothing: null list elements, '.' in
- *   display names (obs-phrase), CFWS around dots, and one trailing dot
- *   on a domain. Anything else - an unterminated comment, quote, literal
- *   or angle-addr, a route, nested groups, a word where a separator must
- *   be, a domain that is not a usable DNS name - rejects the whole field,
+ *   display names (obs-phrase), CFWS around dots (white space only in a
+ *   domain), and one trailing dot on a domain. Anything else - an
+ *   unterminated comment, quote, literal or angle-addr, a route, nested
+ *   groups, a word where a separator must be, a domain that is not a
+ *   usable DNS name, a comment inside a domain, a comment holding an '@'
+ *   inside an address - rejects the whole field,
  *   and then every "@domain" in its raw text, and in that text with its
  *   encoded-words decoded (from_readout.c), becomes a candidate instead
- *   (salvage). In a field that parses, a local-part holding a quoted
- *   '@domain', a look-alike '@' or an encoded-word adds what a reader
- *   would see there. A field over FROM_VALUE_MAX bytes is salvaged, not
- *   parsed (CUT); one with a bidi control is salvaged as written and as
- *   displayed too (BIDI, from_view.c). See from_domain.h for the outcome
- *   of each case.
+ *   (salvage). In a field that parses, a local-part holding an '@' or a
+ *   look-alike (quoted or not) is bad (QUOTED) and adds every domain a
+ *   reader could see after it; an encoded-word in one adds what it
+ *   shows. A field over FROM_VALUE_MAX bytes is salvaged, not parsed
+ *   (CUT); one with a bidi control is salvaged as written and as
+ *   displayed too (BIDI, from_view.c). See from_domain.h for the
+ *   outcome of each case.
  *
  *   lib/mailaddr.c is deliberately not used: it is the ledger's lenient
  *   reader (it recovers from unbalanced brackets and keeps going), which
@@ -62,7 +65,11 @@ struct lex {
     enum tok t;          /* current token */
     const char *s;       /* its text (quotes and brackets included) */
     size_t len;
+    unsigned cfws; /* LX_COMMENT / LX_AT: comments skipped just before it */
 };
+
+#define LX_COMMENT 0x1u /* a comment came before the current token */
+#define LX_AT      0x2u /* ... and one of them held an '@' (or a look-alike) */
 
 /* One field's findings, committed only if the field parses. */
 struct field {
@@ -72,17 +79,28 @@ struct field {
     size_t nmailboxes;
 };
 
-/* skip_comment - skip a comment starting at lx->p ('('); false if unterminated */
+/*
+ * skip_comment - skip a comment starting at lx->p ('('), noting in
+ * lx->cfws that there was one and whether it held an '@'; false if
+ * unterminated
+ */
 static bool skip_comment(struct lex *lx)
 {
     size_t depth = 0;
 
+    lx->cfws |= LX_COMMENT;
     while (lx->p < lx->end) {
-        char c = *lx->p++;
+        char c;
+
+        if (from_at_len(lx->p, lx->end) != 0)
+            lx->cfws |= LX_AT;
+        c = *lx->p++;
 
         if (c == '\\') {
             if (lx->p == lx->end)
                 return false;
+            if (from_at_len(lx->p, lx->end) != 0)
+                lx->cfws |= LX_AT; /* "(\\@)" shows an '@' too */
             lx->p++;
         } else if (c == '(') {
             depth++;
@@ -99,6 +117,7 @@ static void lex_next(struct lex *lx)
     const char *start;
     unsigned char c;
 
+    lx->cfws = 0;
     for (;;) {
         while (lx->p < lx->end && from_is_wsp((unsigned char)*lx->p))
             lx->p++;
@@ -178,6 +197,7 @@ struct words {
     bool local_ok;  /* word *("." word) */
     bool phrase_ok; /* word *(word / ".") */
     bool has_qstr;
+    bool inner_at; /* a comment with an '@' after the first word (before the next token) */
 };
 
 /* collect_words - consume atoms, quoted strings and dots; classify them */
@@ -189,6 +209,8 @@ static void collect_words(struct lex *lx, struct words *w)
     w->start = w->end = lx->s;
     w->local_ok = w->phrase_ok = true;
     while (lx->t == T_ATOM || lx->t == T_QSTR || lx->t == T_DOT) {
+        if (prev != T_END && (lx->cfws & LX_AT))
+            w->inner_at = true;
         if (lx->t == T_DOT) {
             w->ndots++;
             if (prev != T_ATOM && prev != T_QSTR)
@@ -206,13 +228,20 @@ static void collect_words(struct lex *lx, struct words *w)
         w->end = lx->s + lx->len;
         lex_next(lx);
     }
+    if (prev != T_END && (lx->cfws & LX_AT))
+        w->inner_at = true; /* "ceo(ceo@victim.example)@..." */
     if (prev == T_DOT || w->nwords == 0)
         w->local_ok = false;
     if (w->nwords == 0)
         w->phrase_ok = false;
 }
 
-/* parse_domain - the domain after '@'; false on a syntax error or a bad name */
+/*
+ * parse_domain - the domain after '@'; false on a syntax error or a bad
+ * name, and on any comment inside it ("ceo@(victim.example)example.org":
+ * RFC 5322 allows it, no client writes it, a reader shows the comment
+ * as part of the address)
+ */
 static bool parse_domain(struct lex *lx, struct field *f)
 {
     char text[4 * ORGDOMAIN_LEN], name[ORGDOMAIN_LEN];
@@ -220,6 +249,8 @@ static bool parse_domain(struct lex *lx, struct field *f)
     bool too_long = false;
     enum orgdomain_kind kind;
 
+    if (lx->cfws & LX_COMMENT)
+        return false;
     if (lx->t == T_DLIT) {
         /* no DNS name; "[victim.example]" is still shown as victim.example */
         from_read_literal(lx->s + 1, lx->s + lx->len - 1, &f->addr, &f->flags);
@@ -238,11 +269,15 @@ static bool parse_domain(struct lex *lx, struct field *f)
         lex_next(lx);
         if (lx->t != T_DOT)
             break;
+        if (lx->cfws & LX_COMMENT)
+            return false;
         if (n + 1 < sizeof(text))
             text[n++] = '.';
         lex_next(lx);
         if (lx->t != T_ATOM)
             break; /* one trailing dot */
+        if (lx->cfws & LX_COMMENT)
+            return false;
     }
     if (too_long)
         return false;
@@ -258,23 +293,27 @@ static bool parse_domain(struct lex *lx, struct field *f)
 }
 
 /*
- * finish_mailbox - count a mailbox; what a reader may see as an address
- * in its local-part (a quoted '@domain', a look-alike '@', an encoded-word
- * decoded) adds candidates
+ * finish_mailbox - count a mailbox; an '@' (or a look-alike) anywhere in
+ * its local-part makes the From bad (QUOTED), whatever follows it, and
+ * every domain a reader may see after one is a candidate; an
+ * encoded-word in it is decoded, as a reader shows it
  */
 static void finish_mailbox(struct field *f, const struct words *local)
 {
-    size_t before = f->quoted.n, len = (size_t)(local->end - local->start);
-    bool odd = local->has_qstr || memchr(local->start, '(', len);
+    size_t len = (size_t)(local->end - local->start);
+    bool odd = local->has_qstr || memchr(local->start, '(', len), at = false;
 
     f->nmailboxes++;
     for (size_t i = 0; i < len && !odd; i++)
         odd = (unsigned char)local->start[i] >= 0x80 || local->start[i] == '=';
     if (!odd)
         return;
-    from_salvage(local->start, len, &f->quoted, &f->flags);
-    if (f->quoted.n > before || f->quoted.overflow)
+    for (const char *p = local->start; p < local->end && !at; p++)
+        at = from_at_len(p, local->end) != 0;
+    if (at) {
         f->flags |= FROM_DOMAIN_QUOTED;
+        from_salvage_local(local->start, len, &f->quoted, &f->flags);
+    }
     /* any encoded-word in a local-part: a reader shows it decoded */
     if (from_salvage_decoded(local->start, len, NULL, &f->quoted, &f->flags))
         f->flags |= FROM_DOMAIN_ENCODED;
@@ -288,7 +327,7 @@ static bool parse_mailbox(struct lex *lx, struct field *f, bool *group)
     collect_words(lx, &w);
     switch (lx->t) {
     case T_AT: /* addr-spec */
-        if (!w.local_ok)
+        if (!w.local_ok || w.inner_at)
             return false;
         lex_next(lx);
         if (!parse_domain(lx, f))
@@ -299,11 +338,13 @@ static bool parse_mailbox(struct lex *lx, struct field *f, bool *group)
         if (w.nwords + w.ndots > 0 && !w.phrase_ok)
             return false;
         lex_next(lx);
+        if (lx->cfws & LX_AT)
+            return false; /* "<(ceo@victim.example)a@b.example>" */
         collect_words(lx, &local);
-        if (lx->t != T_AT || !local.local_ok)
+        if (lx->t != T_AT || !local.local_ok || local.inner_at)
             return false;
         lex_next(lx);
-        if (!parse_domain(lx, f) || lx->t != T_GT)
+        if (!parse_domain(lx, f) || lx->t != T_GT || (lx->cfws & LX_AT))
             return false;
         lex_next(lx);
         finish_mailbox(f, &local);
@@ -322,7 +363,7 @@ static bool parse_mailbox(struct lex *lx, struct field *f, bool *group)
 /* parse_field - a whole address-list value[0..len); false on any syntax error */
 static bool parse_field(const char *value, size_t len, struct field *f)
 {
-    struct lex lx = {value, value + len, T_END, value, 0};
+    struct lex lx = {value, value + len, T_END, value, 0, 0};
     bool in_group = false;
 
     lex_next(&lx);
@@ -463,7 +504,7 @@ const char *from_domain_problem(unsigned flags)
         {FROM_DOMAIN_ENCODED, "encoded-word in a From address"},
         {FROM_DOMAIN_SYNTAX, "malformed From field"},
         {FROM_DOMAIN_INVALID, "From domain is a literal or invalid"},
-        {FROM_DOMAIN_QUOTED, "'@' inside a quoted From local-part"},
+        {FROM_DOMAIN_QUOTED, "'@' inside a From local-part"},
         {FROM_DOMAIN_EMPTY, "From field without a mailbox"},
         {FROM_DOMAIN_MULTI, "several From domains"},
     };

@@ -15,7 +15,8 @@
  *   clean  well-formed, at most FROM_DOMAIN_MAX domains: each candidate
  *          gets normal DMARC, the strictest answer wins ("each" below);
  *   bad    a flag of FROM_DOMAIN_BAD (malformed, encoded-word or literal
- *          where an address is, no mailbox, no From, too many domains):
+ *          where an address is, an '@' in a local-part, no mailbox, no
+ *          From, too many domains):
  *          every candidate counts as FAILING DMARC under its own policy,
  *          and the configured dmarc_bad_from action (default reject)
  *          applies on top; too many domains is a reject outright
@@ -32,6 +33,15 @@
  *   a@b.example (comment)                -                 b.example           clean
  *   (x@evil.example) <a@b.example>       -                 b.example           clean
  *   a@b.example (ceo@victim.example)     -                 b.example           clean
+ *   a(c)@b.example                       -                 b.example           clean
+ *   ceo(ceo@victim.example)@b.example    SYNTAX MULTI      victim.example      bad
+ *                                                          b.example
+ *   <(ceo@victim.example)a@b.example>  /  <a@b.example (ceo@victim.example)>
+ *                                        SYNTAX MULTI      (as above)          bad
+ *   ceo@(victim.example)b.example        SYNTAX            b.example           bad
+ *     (a comment inside an address: one with an '@' before or after the
+ *     domain, any inside the domain; one after the whole address, outside
+ *     any angle brackets, is a name as above)
  *   =?utf-8?q?J=C3=B6rg?= <a@b.example>  -                 b.example           clean
  *     (an encoded-word display name is not decoded: not an identity)
  *   "ceo@victim.example" <a@b.example>   -                 b.example           clean
@@ -44,13 +54,19 @@
  *   two From fields                      FIELDS [MULTI]    union of both       dmarc_
  *                                                                              multiple_
  *                                                                              from
- *   "x <a@junk.example>"@victim.example  QUOTED MULTI      victim.example      clean
+ *   "x <a@junk.example>"@victim.example  QUOTED MULTI      victim.example      bad
  *                                                          junk.example
  *     (the addr-spec's domain is victim.example; an '@domain' inside a
  *     quoted local-part is added after it: a reader may show it)
- *   ceo\uFF20victim.example@b.example    QUOTED MULTI      b.example           clean
+ *   "x@b.example"@b.example              QUOTED            b.example           bad
+ *     (an '@' in a local-part is bad whatever follows it)
+ *   "ceo@<DEL>victim.example"@b.example  QUOTED MULTI      b.example           bad
+ *     (after an '@' in a local-part, controls,              victim.example
+ *     Unicode spaces and punctuation such as " < , ; : ] are skipped
+ *     before the name is read)
+ *   ceo\uFF20victim.example@b.example    QUOTED MULTI      b.example           bad
  *     (a look-alike '@' in a local-part)                   victim.example
- *   "ceo@\\victim.example"@b.example     QUOTED MULTI      b.example           clean
+ *   "ceo@\\victim.example"@b.example     QUOTED MULTI      b.example           bad
  *     (read unescaped; so is "ceo@vic<U+00AD>tim..."        victim.example
  *     with the soft hyphen dropped, as IDNA does)
  *   "ceo@vic<U+200E>tim.example"@b.example                 b.example           bad
@@ -112,6 +128,14 @@
  * non-ASCII bytes is read without them; "[name]" is read as the name
  * (INVALID). The same salvage finds the '@domain' in a local-part.
  *
+ * QUOTED: an '@' (or a look-alike) anywhere in a local-part - quoted,
+ * escaped or in an atom - makes the From bad whatever follows it (no
+ * client writes one; a reader shows a second address), and every domain
+ * read after such an '@' is a candidate (after it, bytes a reader shows
+ * as nothing or as punctuation are skipped before the name). A comment
+ * inside an address (before the '@' or inside angle brackets holding an
+ * '@', or anywhere within the domain) fails the strict parse (SYNTAX).
+ *
  * BIDI: an embedding, override or isolate control (U+202A..U+202E,
  * U+2066..U+2069) anywhere in a field, raw or in a decoded encoded-word,
  * can make a display show another address than the text holds: the
@@ -162,7 +186,7 @@
 #define FROM_DOMAIN_SYNTAX   0x04u  /* a field failed the strict parse; salvaged */
 #define FROM_DOMAIN_MULTI    0x08u  /* more than one distinct candidate domain */
 #define FROM_DOMAIN_GROUP    0x10u  /* group syntax (RFC 6854) */
-#define FROM_DOMAIN_QUOTED   0x20u  /* an '@domain' inside a quoted local-part */
+#define FROM_DOMAIN_QUOTED   0x20u  /* an '@' (or look-alike) inside a local-part */
 #define FROM_DOMAIN_INVALID  0x40u  /* a domain was a literal or not a usable name */
 #define FROM_DOMAIN_EMPTY    0x80u  /* a field gave no candidate domain */
 #define FROM_DOMAIN_TOO_MANY 0x100u /* more than FROM_DOMAIN_MAX candidates */
@@ -173,7 +197,8 @@
 /* The flags that make a From one DMARC cannot evaluate as usual ("bad"). */
 #define FROM_DOMAIN_BAD                                                                            \
     (FROM_DOMAIN_ABSENT | FROM_DOMAIN_SYNTAX | FROM_DOMAIN_INVALID | FROM_DOMAIN_EMPTY |           \
-     FROM_DOMAIN_TOO_MANY | FROM_DOMAIN_ENCODED | FROM_DOMAIN_CUT | FROM_DOMAIN_BIDI)
+     FROM_DOMAIN_TOO_MANY | FROM_DOMAIN_ENCODED | FROM_DOMAIN_CUT | FROM_DOMAIN_BIDI |             \
+     FROM_DOMAIN_QUOTED)
 
 struct from_domains {
     unsigned flags;

@@ -48,6 +48,14 @@ void from_read_literal(const char *s, const char *end, struct dset *set, unsigne
  */
 void from_salvage(const char *s, size_t len, struct dset *set, unsigned *flags);
 /*
+ * from_salvage_local - from_salvage() of a local-part: after each '@'
+ * (before reading the name) anything that is no start of a name, comment
+ * or literal is skipped up to the next '@' - control characters, DEL,
+ * Unicode white space, quotes, '<', ',', ';', ':', ']' - as a reader may
+ * show it as nothing or read past it
+ */
+void from_salvage_local(const char *s, size_t len, struct dset *set, unsigned *flags);
+/*
  * from_salvage_decoded - from_salvage() of s with its encoded-words
  * decoded; flags ENCODED when that finds a domain not in raw (NULL: any
  * domain found). True if s held an encoded-word.

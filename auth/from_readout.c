@@ -369,11 +369,26 @@ static void read_domain(const char *s, const char *end, struct dset *set, unsign
 }
 
 /*
- * from_salvage - every "@domain" (or look-alike '@') in s[0..len) into
- * set, read in the text as a reader shows it: quoted-pairs without their
- * backslash ("ceo@\victim.example" is ceo@victim.example)
+ * skip_odd - past what a reader may show as nothing or as punctuation
+ * between an '@' and a name (controls, DEL, Unicode white space, quotes,
+ * '<', ',', ';', ':', ']', a leading '.' or '-', ...): up to a byte that
+ * can start a name, a comment, a literal or the next '@'
  */
-void from_salvage(const char *s, size_t len, struct dset *set, unsigned *flags)
+static const char *skip_odd(const char *p, const char *end)
+{
+    while (p < end && from_at_len(p, end) == 0) {
+        unsigned char c = (unsigned char)*p;
+        size_t k = from_uspace_len(p, end);
+
+        if (k == 0 && (c == '(' || c == '[' || (is_domain_char(c) && c != '.' && c != '-')))
+            break;
+        p += k ? k : 1;
+    }
+    return p;
+}
+
+/* salvage - from_salvage(); lenient: odd bytes after each '@' skipped first (skip_odd) */
+static void salvage(const char *s, size_t len, struct dset *set, unsigned *flags, bool lenient)
 {
     char *text = xmalloc(len + 1);
     const char *end = text + from_unescape(s, len, text);
@@ -386,9 +401,31 @@ void from_salvage(const char *s, size_t len, struct dset *set, unsigned *flags)
             continue;
         }
         p += at;
+        if (lenient)
+            p = skip_odd(p, end);
         read_domain(p, end, set, flags);
     }
     free(text);
+}
+
+/*
+ * from_salvage - every "@domain" (or look-alike '@') in s[0..len) into
+ * set, read in the text as a reader shows it: quoted-pairs without their
+ * backslash ("ceo@\victim.example" is ceo@victim.example)
+ */
+void from_salvage(const char *s, size_t len, struct dset *set, unsigned *flags)
+{
+    salvage(s, len, set, flags, false);
+}
+
+/*
+ * from_salvage_local - from_salvage() of a local-part: after each '@'
+ * what a reader may show as nothing or as punctuation is skipped, so
+ * "ceo@<DEL>victim.example" and "ceo@\"victim.example" read victim.example
+ */
+void from_salvage_local(const char *s, size_t len, struct dset *set, unsigned *flags)
+{
+    salvage(s, len, set, flags, true);
 }
 
 /*

@@ -347,7 +347,11 @@ FROM_SHAPES = [
     ("obsolete route", ["<@attacker.test:ceo@victim.test>"],
      "reject", "fail", "malformed From field"),
     ("quoted local-part naming the victim", ['"x <ceo@victim.test>"@attacker.test'],
-     "reject", "fail", "DMARC policy of victim.test"),
+     "reject", "fail", "'@' inside a From local-part"),
+    ("quoted local-part, DEL after its '@'", [b'"ceo@\x7fvictim.test"@attacker.test'],
+     "reject", "fail", "'@' inside a From local-part"),
+    ("comment with an '@' inside the address", ["ceo(ceo@victim.test)@attacker.test"],
+     "reject", "fail", "malformed From field"),
     # display names and comments are not identities: normal DMARC for attacker.test
     ("address-like display name", ['"ceo@victim.test" <x@attacker.test>'],
      "accept", "pass", None),

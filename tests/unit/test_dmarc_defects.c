@@ -61,29 +61,32 @@ struct fromcase {
 #define BAD   true
 
 static const struct fromcase from_cases[] = {
-    /* the quoted local-part: the domain is victim.example; junk.example is checked too */
+    /*
+     * an '@' in a quoted local-part: bad (the domain is victim.example;
+     * junk.example counts too), every domain failing, even signed ones
+     */
     {{"\"x <a@junk.example>\"@victim.example"},
      1,
      "junk.example",
      DMARC_RESULT_FAIL,
      "victim.example",
      RJ,
-     CLEAN},
+     BAD},
     {{"\"x <ceo@victim.example>\"@attacker.example"},
      1,
      "attacker.example",
      DMARC_RESULT_FAIL,
      "victim.example",
      RJ,
-     CLEAN},
-    /* junk.example (p=none) is not signed: fail, disposition none */
+     BAD},
+    /* victim.example's own signature does not count either */
     {{"\"x <a@junk.example>\"@victim.example"},
      1,
      "victim.example",
      DMARC_RESULT_FAIL,
-     "junk.example",
-     NO,
-     CLEAN},
+     "victim.example",
+     RJ,
+     BAD},
     /* a look-alike '@' in the local-part: the same */
     {{"ceo\xef\xbc\xa0victim.example@attacker.example"},
      1,
@@ -91,7 +94,7 @@ static const struct fromcase from_cases[] = {
      DMARC_RESULT_FAIL,
      "victim.example",
      RJ,
-     CLEAN},
+     BAD},
     /* two From fields (evaluated here; inbound.c refuses them by default) */
     {{"a@attacker.example", "ceo@victim.example"},
      2,
@@ -262,35 +265,35 @@ static const struct fromcase from_cases[] = {
      DMARC_RESULT_FAIL,
      "victim.example",
      RJ,
-     CLEAN},
+     BAD},
     {{"\"CEO\" <\"ceo@\\victim.example\"@attacker.example>"},
      1,
      "attacker.example",
      DMARC_RESULT_FAIL,
      "victim.example",
      RJ,
-     CLEAN},
+     BAD},
     {{"\"ceo@victim\\.example\"@attacker.example"},
      1,
      "attacker.example",
      DMARC_RESULT_FAIL,
      "victim.example",
      RJ,
-     CLEAN},
+     BAD},
     {{"\"ceo@\xe2\x80\x8bvictim.example\"@attacker.example"},
      1,
      "attacker.example",
      DMARC_RESULT_FAIL,
      "victim.example",
      RJ,
-     CLEAN},
+     BAD},
     {{"\"ceo@vic\xc2\xadtim.example\"@attacker.example"},
      1,
      "attacker.example",
      DMARC_RESULT_FAIL,
      "victim.example",
      RJ,
-     CLEAN},
+     BAD},
     /* white space, folding or a comment after the '@' of a malformed field */
     {{"<ceo@ victim.example"}, 1, "attacker.example", DMARC_RESULT_FAIL, "victim.example", RJ, BAD},
     {{"<ceo@\r\n victim.example"},
@@ -352,6 +355,64 @@ static void test_defect2_from(void **state)
                          why ? why : "-");
         }
         dmarc_answer_clear(&a);
+    }
+}
+
+/*
+ * An '@' in a local-part, whatever follows it (an invisible or odd
+ * character), or a comment with an '@' inside the address: attacker.example
+ * signed, the From bad, victim.example's p=reject applies.
+ */
+static const char *const local_at[] = {
+    "\"ceo@\x7fvictim.example\"@attacker.example",
+    "\"ceo@\xc2\xa0victim.example\"@attacker.example",
+    "\"ceo@\xe3\x80\x80victim.example\"@attacker.example", /* U+3000 */
+    "\"ceo@\xe2\x80\x83victim.example\"@attacker.example", /* U+2003 */
+    "\"ceo@\\\"victim.example\"@attacker.example",
+    "\"ceo@<victim.example\"@attacker.example",
+    "\"ceo@,victim.example\"@attacker.example",
+    "\"ceo@;victim.example\"@attacker.example",
+    "\"ceo@:victim.example\"@attacker.example",
+    "\"ceo@]victim.example\"@attacker.example",
+    "\"ceo@ victim.example\"@attacker.example",
+    "\"a\" <\"ceo@\x7fvictim.example\"@attacker.example>",
+    "ceo(ceo@victim.example)@attacker.example",
+    "<(ceo@victim.example)ceo@attacker.example>",
+    "<ceo@attacker.example (ceo@victim.example)>",
+};
+
+/* check_local_at - one From that must fail under victim.example's p=reject */
+static void check_local_at(const char *from, const char *why)
+{
+    struct dmarc_dkim k = {PASS, "attacker.example"};
+    struct fake_dns f;
+    struct dmarc_answer a;
+
+    memset(&f, 0, sizeof(f));
+    eval(&from, 1, &k, 1, no_spf, 0, &a, &f);
+    if (a.result != DMARC_RESULT_FAIL || strcmp(a.from_domain, "victim.example") != 0 ||
+        a.disposition != DMARC_POLICY_REJECT || !a.from_bad ||
+        strncmp(a.reason, why, strlen(why)) != 0)
+        fail_msg("\"%s\": %s header.from=%s disposition=%s bad=%d (%s)", from,
+                 dmarc_result_name(a.result), a.from_domain, dmarc_policy_name(a.disposition),
+                 a.from_bad, a.reason);
+    dmarc_answer_clear(&a);
+}
+
+/* test_defect2_local_at - an '@' inside a local-part or an address's comment: victim's p=reject */
+static void test_defect2_local_at(void **state)
+{
+    char from[64];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(local_at) / sizeof(local_at[0]); i++)
+        check_local_at(local_at[i], local_at[i][0] == '"' ? "'@' inside a From local-part"
+                                                          : "malformed From field");
+    /* every C0 control after the quoted '@' */
+    for (int c = 1; c < 0x20; c++) {
+        assert_true(
+            snprintf_ok(from, sizeof(from), "\"ceo@%cvictim.example\"@attacker.example", c));
+        check_local_at(from, "'@' inside a From local-part");
     }
 }
 
@@ -552,9 +613,13 @@ static void test_defect3_order(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_defect1_strict_via_org), cmocka_unit_test(test_defect2_from),
-        cmocka_unit_test(test_defect2_fields),         cmocka_unit_test(test_defect2_too_many),
-        cmocka_unit_test(test_defect3_order),          cmocka_unit_test(test_defect2_cut),
+        cmocka_unit_test(test_defect1_strict_via_org),
+        cmocka_unit_test(test_defect2_from),
+        cmocka_unit_test(test_defect2_fields),
+        cmocka_unit_test(test_defect2_too_many),
+        cmocka_unit_test(test_defect3_order),
+        cmocka_unit_test(test_defect2_local_at),
+        cmocka_unit_test(test_defect2_cut),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

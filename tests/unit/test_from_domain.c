@@ -57,7 +57,20 @@ static const struct from_case cases[] = {
     {{"(x@evil.example) <a@b.example>"}, 0, {"b.example"}},
     {{"\"ceo@victim.example\" <a@b.example>"}, 0, {"b.example"}},
     {{"\"someone@gmail.example via Helpdesk\" <support@b.example>"}, 0, {"b.example"}},
-    {{"a(c)@(d)b.example"}, 0, {"b.example"}},
+    {{"a(c)@b.example"}, 0, {"b.example"}},
+    {{"Name <a(c)@b.example>"}, 0, {"b.example"}},
+    {{"j@b.example (j@y.example), k@b.example"}, 0, {"b.example"}},
+    {{"Name <j@b.example> (j@y.example)"}, 0, {"b.example"}},
+    /* a comment inside an address: with an '@', or anywhere in the domain */
+    {{"a(c)@(d)b.example"}, S, {"b.example"}},
+    {{"ceo@(victim.example)b.example"}, S, {"b.example"}},
+    {{"a@b(c).example"}, S, {"b.example"}},
+    {{"ceo(ceo@victim.example)@b.example"}, S | M, {"victim.example", "b.example"}},
+    {{"ceo.(x@victim.example)y@b.example"}, S | M, {"victim.example", "b.example"}},
+    {{"ceo(x\\@victim.example)@b.example"}, S | M, {"victim.example", "b.example"}},
+    {{"<(ceo@victim.example)ceo@b.example>"}, S | M, {"victim.example", "b.example"}},
+    {{"<ceo@b.example (ceo@victim.example)>"}, S | M, {"b.example", "victim.example"}},
+    {{"X <ceo(ceo@victim.example)@b.example>"}, S | M, {"victim.example", "b.example"}},
     {{"a@b . example"}, 0, {"b.example"}},
     /* encoded-word display names: atoms, never decoded */
     {{"=?utf-8?q?J=C3=B6rg?= <a@b.example>"}, 0, {"b.example"}},
@@ -117,6 +130,26 @@ static const struct from_case cases[] = {
      {"attacker.example", "victim.example"}},
     {{"\"a b\"@b.example"}, 0, {"b.example"}},
     {{"\"x@b.example\"@b.example"}, Q, {"b.example"}},
+    /* ... whatever follows it: odd bytes after the '@' are skipped to the name */
+    {{"\"ceo@\"@b.example"}, Q, {"b.example"}},
+    {{"\"ceo@\x7fvictim.example\"@b.example"}, Q | M, {"b.example", "victim.example"}},
+    {{"\"ceo@\x01victim.example\"@b.example"}, Q | M, {"b.example", "victim.example"}},
+    {{"\"ceo@\x1fvictim.example\"@b.example"}, Q | M, {"b.example", "victim.example"}},
+    {{"\"ceo@\xc2\xa0victim.example\"@b.example"}, Q | M, {"b.example", "victim.example"}},
+    {{"\"ceo@\xe3\x80\x80victim.example\"@b.example"}, Q | M, {"b.example", "victim.example"}},
+    {{"\"ceo@\xe2\x80\x83victim.example\"@b.example"}, Q | M, {"b.example", "victim.example"}},
+    {{"\"ceo@\\\"victim.example\"@b.example"}, Q | M, {"b.example", "victim.example"}},
+    {{"\"ceo@<victim.example\"@b.example"}, Q | M, {"b.example", "victim.example"}},
+    {{"\"ceo@,victim.example\"@b.example"}, Q | M, {"b.example", "victim.example"}},
+    {{"\"ceo@;victim.example\"@b.example"}, Q | M, {"b.example", "victim.example"}},
+    {{"\"ceo@:victim.example\"@b.example"}, Q | M, {"b.example", "victim.example"}},
+    {{"\"ceo@]victim.example\"@b.example"}, Q | M, {"b.example", "victim.example"}},
+    {{"\"ceo@.victim.example\"@b.example"}, Q | M, {"b.example", "victim.example"}},
+    {{"\"ceo@ victim.example\"@b.example"}, Q | M, {"b.example", "victim.example"}},
+    {{"\"ceo@(x)victim.example\"@b.example"}, Q | M, {"b.example", "victim.example"}},
+    {{"\"a\" <\"ceo@\x7fvictim.example\"@b.example>"}, Q | M, {"b.example", "victim.example"}},
+    {{"\"ceo\\@victim.example\"@b.example"}, Q | M, {"b.example", "victim.example"}},
+    {{"ceo.\"x@victim.example\".y@b.example"}, Q | M, {"b.example", "victim.example"}},
     /* a look-alike '@' (U+FF20, U+FE6B) in a local-part */
     {{"ceo\xef\xbc\xa0victim.example@b.example"}, Q | M, {"b.example", "victim.example"}},
     {{"ceo\xef\xb9\xabvictim.example@b.example"}, Q | M, {"b.example", "victim.example"}},
@@ -268,6 +301,7 @@ static void test_clean(void **state)
     const char *one[] = {"a@b.example"}, *group[] = {"undisclosed:;"},
                *two[] = {"a@b.example", "a@b.example"};
     const char *enc[] = {"=?utf-8?q?ceo=40victim.example?=@b.example"}, *syn[] = {"<a@b.example"};
+    const char *quoted[] = {"\"x@b.example\"@b.example"};
 
     (void)state;
     from_domain_analyze(one, 1, &fd);
@@ -285,10 +319,59 @@ static void test_clean(void **state)
     assert_string_equal(from_domain_problem(fd.flags), "encoded-word in a From address");
     from_domain_analyze(syn, 1, &fd);
     assert_false(from_domain_clean(&fd, FROM_DOMAIN_BAD));
+    /* an '@' in a local-part: bad, whatever domain follows it */
+    from_domain_analyze(quoted, 1, &fd);
+    assert_false(from_domain_clean(&fd, FROM_DOMAIN_BAD));
+    assert_string_equal(from_domain_problem(fd.flags), "'@' inside a From local-part");
     /* two identical From fields: clean unless FIELDS is counted as bad */
     from_domain_analyze(two, 2, &fd);
     assert_true(from_domain_clean(&fd, FROM_DOMAIN_BAD));
     assert_false(from_domain_clean(&fd, FROM_DOMAIN_BAD | FROM_DOMAIN_FIELDS));
+}
+
+/* Everyday From shapes: clean, one domain (the outbound stage signs them). */
+static const struct {
+    const char *from, *domain;
+} everyday[] = {
+    {"j@x.example", "x.example"},
+    {"John Doe <j@x.example>", "x.example"},
+    {"\"Doe, John\" <j@x.example>", "x.example"},
+    {"\"Doe, John (Sales)\" <j@x.example>", "x.example"},
+    {"=?utf-8?q?Doe=2C_J=C3=B6rg?= <j@x.example>", "x.example"},
+    {"=?UTF-8?B?w6lsw6g=?= <e@x.example>", "x.example"},
+    {"j@x.example (John)", "x.example"},
+    {"j@x.example (j@y.example)", "x.example"},
+    {"John (Sales) <j@x.example>", "x.example"},
+    {"<john@EXAMPLE.org>", "example.org"},
+    {"john@example.org.", "example.org"},
+    {"J\xc3\xb6rg M\xc3\xbcller <j@x.example>", "x.example"},
+    {"j@m\xc3\xbcnchen.example", "xn--mnchen-3ya.example"},
+    {"Team: j@x.example, k@x.example;", "x.example"},
+    {"\"j@example.org\" <j@example.org>", "example.org"},
+    {"\"j@example.org via Helpdesk\" <help@x.example>", "x.example"},
+    {"John Doe <john.doe+tag@mail.x.example>", "mail.x.example"},
+    {"\"John Doe\" <\"john doe\"@x.example>", "x.example"},
+    {"o'brien@x.example", "x.example"},
+    {"\"J.\" <j@x.example>", "x.example"},
+    {"j@x.example, k@x.example", "x.example"},
+    {"\"\" <j@x.example>", "x.example"},
+    {"  John\r\n\t<j@x.example>  ", "x.example"},
+};
+
+/* test_everyday - common shapes stay clean with their one domain */
+static void test_everyday(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof(everyday) / sizeof(everyday[0]); i++) {
+        struct from_domains fd;
+        const char *v[1] = {everyday[i].from};
+
+        from_domain_analyze(v, 1, &fd);
+        if (!from_domain_clean(&fd, FROM_DOMAIN_BAD) || fd.n != 1 ||
+            strcmp(fd.domain[0], everyday[i].domain) != 0)
+            fail_msg("\"%s\": flags 0x%x, %zu domains (%s)", everyday[i].from, fd.flags, fd.n,
+                     fd.n ? fd.domain[0] : "-");
+    }
 }
 
 /* test_many_mailboxes - 1800 mailboxes of two domains (up to FROM_VALUE_MAX): linear, exact */
@@ -506,13 +589,10 @@ static void test_random(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_table),
-        cmocka_unit_test(test_clean),
-        cmocka_unit_test(test_many_mailboxes),
-        cmocka_unit_test(test_too_many),
-        cmocka_unit_test(test_hostile),
-        cmocka_unit_test(test_random),
-        cmocka_unit_test(test_cut),
+        cmocka_unit_test(test_table),    cmocka_unit_test(test_clean),
+        cmocka_unit_test(test_everyday), cmocka_unit_test(test_many_mailboxes),
+        cmocka_unit_test(test_too_many), cmocka_unit_test(test_hostile),
+        cmocka_unit_test(test_random),   cmocka_unit_test(test_cut),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
