@@ -7,10 +7,12 @@
  * zone-file syntax on stdout (everything else on those lines is a ';'
  * comment). rotate --activate moves signing to a pending key once its
  * record is visible in DNS and retires the key it replaces; remove
- * forgets a key and, if asked, deletes its file - only a plain file
- * directly in dkim_key_dir, through that directory's descriptor: the
- * database names the file, and whoever can write the database must not
- * make root delete anything else.
+ * forgets a key and, if asked, deletes its file - only
+ * dkim_key_dir/DOMAIN.SELECTOR.key, the name keygen gives it, taken from
+ * the command line, and only a plain file, through that directory's
+ * descriptor: whoever can write the database must not make root delete
+ * anything else (a row naming another file gets its row removed, no
+ * file deleted).
  *
  * Must never print or log a private key: only the public half derived
  * from a key file ever reaches the output.
@@ -27,6 +29,7 @@
 #include "dkim_txt.h"
 #include "output.h"
 #include "privsep.h"
+#include "privsep_policy.h"
 #include "timeutil.h"
 #include "util.h"
 
@@ -88,12 +91,6 @@ struct key_opts {
 /* parse_opts - options of a dkim subcommand; positional arguments stay at argv[optind..] */
 static bool parse_opts(int argc, char **argv, struct key_opts *o)
 {
-    static const struct option opts[] = {
-        {"selector", required_argument, NULL, 's'}, {"algorithm", required_argument, NULL, 'a'},
-        {"bits", required_argument, NULL, 'b'},     {"activate", no_argument, NULL, 'A'},
-        {"force", no_argument, NULL, 'f'},          {"delete-file", no_argument, NULL, 'D'},
-        {"format", required_argument, NULL, 'F'},   {NULL, 0, NULL, 0},
-    };
     int ch;
 
     memset(o, 0, sizeof(*o));
@@ -102,7 +99,7 @@ static bool parse_opts(int argc, char **argv, struct key_opts *o)
      * follow DOMAIN (main's getopt stops at the first non-option).
      */
     optind = 0;
-    while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "", privsep_dkim_options, NULL)) != -1) {
         switch (ch) {
         case 's':
             o->selector = optarg;
@@ -479,12 +476,26 @@ static int dkim_remove(const struct config *c, int argc, char **argv)
     status = CLI_OK;
     if (o.delete_file) {
         char err[512];
-        int rc = cli_key_remove(c, k->key_file, err, sizeof(err));
+        char *sel = str_lower(xstrdup(k->selector));
+        char *path = keyfile_path(c->dkim_key_dir, domain, sel);
+        const char *base = keyfile_base(c->dkim_key_dir, k->key_file);
+        const char *want = keyfile_base(c->dkim_key_dir, path);
+        int rc;
 
+        /* Only the name keygen gave it: the database's word is not enough. */
+        if (base == NULL || want == NULL || strcmp(base, want) != 0) {
+            rc = -1;
+            if (!snprintf_ok(err, sizeof(err),
+                             "the database names %s as its key file, not %s: not deleted",
+                             k->key_file, path))
+                strlcpy_ok(err, "the database names another key file: not deleted", sizeof(err));
+        } else {
+            rc = cli_key_remove(c, path, err, sizeof(err));
+        }
         if (rc > 0) {
-            printf("%s: deleted %s\n", domain, k->key_file);
+            printf("%s: deleted %s\n", domain, path);
         } else if (rc == 0) {
-            printf("%s: %s was already gone\n", domain, k->key_file);
+            printf("%s: %s was already gone\n", domain, path);
         } else {
             fprintf(stderr,
                     "postmeter: %s (only a plain file directly in dkim_key_dir is ever "
@@ -492,6 +503,8 @@ static int dkim_remove(const struct config *c, int argc, char **argv)
                     err);
             status = CLI_FAIL;
         }
+        free(path);
+        free(sel);
     } else {
         printf("%s: the key file %s is kept (--delete-file deletes it)\n", domain, k->key_file);
     }

@@ -266,6 +266,16 @@ out:
     return ok;
 }
 
+/* keyfile_path - dir/DOMAIN.SELECTOR.key, the name of a key we make; caller frees */
+char *keyfile_path(const char *dir, const char *domain, const char *selector)
+{
+    size_t n = strlen(dir);
+
+    while (n > 1 && dir[n - 1] == '/')
+        n--;
+    return xasprintf("%.*s/%s.%s.key", (int)n, dir, domain, selector);
+}
+
 /* keyfile_base - the name of path inside dir if path lies directly in it, else NULL */
 const char *keyfile_base(const char *dir, const char *path)
 {

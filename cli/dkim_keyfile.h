@@ -49,6 +49,12 @@ bool keyfile_ensure_dir(const char *dir, gid_t gid, char *err, size_t errlen);
 bool keyfile_create(const char *path, enum store_dkim_alg a, unsigned bits, gid_t gid,
                     struct keyfile_pub *pub, char *err, size_t errlen);
 /*
+ * keyfile_path - dir/DOMAIN.SELECTOR.key: the name of the key file of
+ * domain's key selector (both checked, lower case), the only name
+ * keygen gives and remove --delete-file deletes. Caller frees.
+ */
+char *keyfile_path(const char *dir, const char *domain, const char *selector);
+/*
  * keyfile_base - the name path has inside dir, if path lies directly in
  * dir (dir "/x/keys": "/x/keys/a.key" is "a.key"; "/x/keys/sub/a.key",
  * "/etc/a.key" are NULL). Points into path.

@@ -146,11 +146,7 @@ static void key_group(const struct config *c, char *name, size_t namelen)
 /* key_path - dkim_key_dir/DOMAIN.SELECTOR.key; caller frees */
 static char *key_path(const struct config *c, const char *domain, const char *selector)
 {
-    size_t n = strlen(c->dkim_key_dir);
-
-    while (n > 1 && c->dkim_key_dir[n - 1] == '/')
-        n--;
-    return xasprintf("%.*s/%s.%s.key", (int)n, c->dkim_key_dir, domain, selector);
+    return keyfile_path(c->dkim_key_dir, domain, selector);
 }
 
 /* pick_selector - the first free default selector of today into out[outlen] */

@@ -134,7 +134,7 @@ int main(int argc, char **argv)
     argv += optind;
     optind = 1; /* subcommands parse their own options from argv[0] = command */
     /* As root, on the service user's database directory: the database as that user. */
-    if ((status = cli_privsep(c, need_of(argc, argv))) >= 0) {
+    if ((status = cli_privsep(c, need_of(argc, argv), argc, argv)) >= 0) {
         config_free(c);
         return status;
     }

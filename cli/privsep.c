@@ -9,8 +9,15 @@
  * file by its name within dkim_key_dir only; the parent builds the path
  * itself and dkim_keyfile.c acts through the key directory's descriptor,
  * so the child (which reads what the service user wrote) can never make
- * root touch a file elsewhere. The group of new key files is the
+ * root touch a file elsewhere. Which requests, on which names, and how
+ * many, the parent decides from its own command line
+ * (privsep_policy.h): a child a hostile database took over gets no more
+ * than the command asked for. The group of new key files is the
  * parent's own choice (the configured user's), not the child's.
+ *
+ * The child gives up root's terminal when it drops privileges
+ * (daemon_drop_privileges), and dies with its parent (PR_SET_PDEATHSIG):
+ * killing the root process ends the command.
  *
  * Must never open the database in the parent, never act as root on a
  * path the child sent, never return private key material to the child.
@@ -21,7 +28,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -29,17 +38,16 @@
 #include "daemon.h"
 #include "log.h"
 #include "privsep.h"
+#include "privsep_policy.h"
 #include "safefile.h"
 #include "util.h"
 
 #define KEYREP_TEXT 2048 /* a public key's base64 (RSA-4096: 736) or a message */
 
-enum key_op { OP_DIR = 1, OP_CREATE, OP_EXISTS, OP_REMOVE, OP_PUBLIC };
-
 /* A request to the root parent: op on name, directly in dkim_key_dir. */
 struct keyreq {
-    int op;
-    int alg; /* OP_CREATE */
+    int op;  /* enum privsep_op */
+    int alg; /* PRIVSEP_CREATE */
     unsigned bits;
     char name[NAME_MAX + 1];
 };
@@ -61,6 +69,13 @@ static void copy(char *out, size_t outlen, const char *s)
         memcpy(out + outlen - 4, "...", 4);
 }
 
+/* cut - mark text[len], which snprintf_ok could not fit, as cut: "..." at its end */
+static void cut(char *text, size_t len)
+{
+    if (len > 4)
+        memcpy(text + len - 4, "...", 4);
+}
+
 /* key_path - dkim_key_dir/name; caller frees */
 static char *key_path(const struct config *c, const char *name)
 {
@@ -71,28 +86,37 @@ static char *key_path(const struct config *c, const char *name)
     return xasprintf("%.*s%s%s", (int)n, c->dkim_key_dir, n == 1 ? "" : "/", name);
 }
 
-/* handle - as root: carry out q for the child into r */
-static void handle(const struct config *c, gid_t gid, const struct keyreq *q, struct keyrep *r)
+/* handle - as root: carry out q for the child into r, if sc's command makes it */
+static void handle(const struct config *c, gid_t gid, struct privsep_scope *sc,
+                   const struct keyreq *q, struct keyrep *r)
 {
     struct keyfile_pub pub = {0};
     char *path = key_path(c, q->name);
+    const char *no;
 
     r->rc = -1;
-    if (q->op != OP_DIR && (keyfile_base(c->dkim_key_dir, path) == NULL || q->name[0] == '.')) {
+    if (q->op != PRIVSEP_DIR &&
+        (keyfile_base(c->dkim_key_dir, path) == NULL || q->name[0] == '.')) {
         copy(r->text, sizeof(r->text), "not a key file name");
-    } else if (q->op == OP_DIR) {
+    } else if ((no = privsep_allow(sc, (enum privsep_op)q->op, q->name)) != NULL) {
+        if (!snprintf_ok(r->text, sizeof(r->text), "%s%srefused: %s", q->name,
+                         q->name[0] ? ": " : "", no))
+            copy(r->text, sizeof(r->text), no);
+    } else if (q->op == PRIVSEP_DIR) {
         r->rc = keyfile_ensure_dir(c->dkim_key_dir, gid, r->text, sizeof(r->text));
-    } else if (q->op == OP_EXISTS) {
+    } else if (q->op == PRIVSEP_EXISTS) {
         r->rc = keyfile_exists(c->dkim_key_dir, path);
-    } else if (q->op == OP_REMOVE) {
+    } else if (q->op == PRIVSEP_REMOVE) {
         r->rc = keyfile_remove(c->dkim_key_dir, path, r->text, sizeof(r->text));
-    } else if (q->op == OP_CREATE || q->op == OP_PUBLIC) {
+    } else if (q->op == PRIVSEP_CREATE || q->op == PRIVSEP_PUBLIC) {
         /* keyfile_create refuses an algorithm or an RSA size it does not make */
-        bool ok = q->op == OP_CREATE
+        bool ok = q->op == PRIVSEP_CREATE
                       ? keyfile_create(path, (enum store_dkim_alg)q->alg, q->bits, gid, &pub,
                                        r->text, sizeof(r->text))
                       : keyfile_public(c->dkim_key_dir, path, &pub, r->text, sizeof(r->text));
 
+        if (ok && q->op == PRIVSEP_CREATE)
+            privsep_made(sc, q->name);
         if (ok) {
             r->rc = 1;
             r->alg = (int)pub.algorithm;
@@ -106,8 +130,8 @@ static void handle(const struct config *c, gid_t gid, const struct keyreq *q, st
     free(path);
 }
 
-/* serve - as root: answer the child's requests until it closes fd; its exit status */
-static int serve(const struct config *c, int fd, gid_t gid, pid_t child)
+/* serve - as root: answer the child's requests (sc's) until it closes fd; its exit status */
+static int serve(const struct config *c, struct privsep_scope *sc, int fd, gid_t gid, pid_t child)
 {
     int status;
 
@@ -126,7 +150,7 @@ static int serve(const struct config *c, int fd, gid_t gid, pid_t child)
             copy(r.text, sizeof(r.text), "malformed request");
         } else {
             q.name[sizeof(q.name) - 1] = '\0';
-            handle(c, gid, &q, &r);
+            handle(c, gid, sc, &q, &r);
         }
         if (send(fd, &r, sizeof(r), MSG_NOSIGNAL) != (ssize_t)sizeof(r))
             break;
@@ -140,24 +164,74 @@ static int serve(const struct config *c, int fd, gid_t gid, pid_t child)
     return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : CLI_FAIL;
 }
 
-/* cli_privsep - as root on the service user's database directory: work as that user */
-int cli_privsep(const struct config *c, enum cli_need need)
+/*
+ * root_only_file - can only root change path (if it is there: a
+ * symbolic link, and what it leads to, owned by root; the file writable
+ * by root only)? Else false with a reason in why[whylen].
+ */
+static bool root_only_file(const char *path, char *why, size_t whylen)
 {
+    struct stat st;
+    const char *no = NULL;
+
+    if (lstat(path, &st) != 0)
+        no = errno == ENOENT ? NULL : strerror(errno);
+    else if (st.st_uid != 0)
+        no = "not owned by root";
+    else if (!S_ISLNK(st.st_mode) && (st.st_mode & (S_IWGRP | S_IWOTH)))
+        no = "writable by others than root";
+    else if (S_ISLNK(st.st_mode) && stat(path, &st) == 0 &&
+             (st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH))))
+        no = "a link to a file others than root can change";
+    if (no != NULL && !snprintf_ok(why, whylen, "%s: %s", path, no))
+        cut(why, whylen);
+    return no == NULL;
+}
+
+/*
+ * root_only_db - only root can change the database: its directory
+ * (safefile_root_dir) and the database, -wal, -shm and -journal files
+ * there are (root_only_file). Else false with a reason in why[whylen].
+ */
+static bool root_only_db(const char *db, char *why, size_t whylen)
+{
+    bool ok = safefile_root_dir(db, why, whylen);
+    char *p;
+
+    if (ok)
+        ok = root_only_file(db, why, whylen);
+    for (size_t i = 0; ok && store_side_suffixes[i] != NULL; i++) {
+        p = xasprintf("%s%s", db, store_side_suffixes[i]);
+        ok = root_only_file(p, why, whylen);
+        free(p);
+    }
+    return ok;
+}
+
+/* child - in the child, as it starts: drop to u, die with the root parent */
+static void child(struct daemon_user *u, pid_t parent)
+{
+    daemon_drop_privileges(u);
+    /* After the drop: a change of credentials clears the parent-death signal. */
+    if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0)
+        die("prctl(PR_SET_PDEATHSIG): %s", strerror(errno));
+    if (getppid() != parent) /* it died before that */
+        _exit(CLI_FAIL);
+}
+
+/* cli_privsep - as root on a database the service user can change: work on it as that user */
+int cli_privsep(const struct config *c, enum cli_need need, int argc, char **argv)
+{
+    struct privsep_scope sc;
     struct daemon_user u;
     char why[512];
     int sv[2], status;
-    pid_t pid;
+    pid_t pid, parent = getpid();
 
-    if (need == CLI_NEED_NOTHING || geteuid() != 0 ||
-        safefile_root_dir(c->database, why, sizeof(why)))
+    if (need == CLI_NEED_NOTHING || geteuid() != 0 || root_only_db(c->database, why, sizeof(why)))
         return -1;
     daemon_lookup_user(c->user, &u);
     debug("%s; working on the database as %s", why, u.name);
-    if (need == CLI_NEED_DB) {
-        daemon_drop_privileges(&u);
-        free(u.name);
-        return -1;
-    }
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
         die("socketpair: %s", strerror(errno));
     fflush(NULL);
@@ -166,21 +240,18 @@ int cli_privsep(const struct config *c, enum cli_need need)
     if (pid == 0) {
         close(sv[0]);
         helper_fd = sv[1];
-        daemon_drop_privileges(&u);
+        child(&u, parent);
         free(u.name);
         return -1;
     }
     close(sv[1]);
-    status = serve(c, sv[0], u.gid, pid);
+    /* From our own command line, before anything the child says. */
+    privsep_scope_of(argc, argv, &sc);
+    if (need != CLI_NEED_KEYS)
+        memset(&sc, 0, sizeof(sc));
+    status = serve(c, &sc, sv[0], u.gid, pid);
     free(u.name);
     return status;
-}
-
-/* cut - mark text[len], which snprintf_ok could not fit, as cut: "..." at its end */
-static void cut(char *text, size_t len)
-{
-    if (len > 4)
-        memcpy(text + len - 4, "...", 4);
 }
 
 /* ask - send q to the root parent, its answer into r; false with a message in r->text */
@@ -249,7 +320,7 @@ bool cli_key_dir(const struct config *c, char *err, size_t errlen)
 
     if (helper_fd < 0)
         return keyfile_ensure_dir(c->dkim_key_dir, own_gid(c), err, errlen);
-    ask(OP_DIR, NULL, c, &q, &r);
+    ask(PRIVSEP_DIR, NULL, c, &q, &r);
     if (r.rc <= 0)
         copy(err, errlen, r.text);
     return r.rc > 0;
@@ -278,7 +349,7 @@ bool cli_key_create(const struct config *c, const char *path, enum store_dkim_al
 
     if (helper_fd < 0)
         return keyfile_create(path, a, bits, own_gid(c), pub, err, errlen);
-    ask(OP_CREATE, path, c, &q, &r);
+    ask(PRIVSEP_CREATE, path, c, &q, &r);
     return take_pub(&r, pub, err, errlen);
 }
 
@@ -290,7 +361,7 @@ bool cli_key_exists(const struct config *c, const char *path)
 
     if (helper_fd < 0)
         return keyfile_exists(c->dkim_key_dir, path);
-    return ask(OP_EXISTS, path, c, &q, &r) && r.rc > 0;
+    return ask(PRIVSEP_EXISTS, path, c, &q, &r) && r.rc > 0;
 }
 
 /* cli_key_remove - delete a key file in dkim_key_dir */
@@ -301,7 +372,7 @@ int cli_key_remove(const struct config *c, const char *path, char *err, size_t e
 
     if (helper_fd < 0)
         return keyfile_remove(c->dkim_key_dir, path, err, errlen);
-    ask(OP_REMOVE, path, c, &q, &r);
+    ask(PRIVSEP_REMOVE, path, c, &q, &r);
     if (r.rc < 0)
         copy(err, errlen, r.text);
     return r.rc < 0 ? -1 : r.rc;
@@ -316,6 +387,6 @@ bool cli_key_public_of(const struct config *c, const struct store_dkim_key *k,
 
     if (helper_fd < 0)
         return keyfile_public_of(c->dkim_key_dir, k, pub, err, errlen);
-    ask(OP_PUBLIC, k->key_file, c, &q, &r);
+    ask(PRIVSEP_PUBLIC, k->key_file, c, &q, &r);
     return take_pub(&r, pub, err, errlen) && keyfile_pub_matches(k, pub, err, errlen);
 }

@@ -5,15 +5,17 @@
  * SQLite opens the database and its -wal, -shm and -journal files by
  * name, some of them lazily: whoever can change their directory can swap
  * in a FIFO (root's command hangs) or another file between any check and
- * the open. So, as root, with a database directory that users other than
- * root can change, a command works on the database as the configured
- * user (`user`), never as root: a command that needs only the database
- * drops to that user for good; one that writes, deletes or reads DKIM key
- * files (root's, in dkim_key_dir) forks: the child drops to the user and
+ * the open, and whoever can write them can feed SQLite's parser anything.
+ * So, as root, with a database directory, or a database, -wal, -shm or
+ * -journal file, that users other than root can change, a command works
+ * on the database as the configured user (`user`), never as root: it
+ * forks, the child drops to the user (and gives up root's terminal) and
  * runs the command, the parent stays root and only serves the child's
- * requests for key files, by name within dkim_key_dir, through the key
- * directory's descriptor (dkim_keyfile.c). The parent never opens the
- * database.
+ * requests for key files (root's, in dkim_key_dir), by name within
+ * dkim_key_dir, through the key directory's descriptor (dkim_keyfile.c),
+ * and only those the command line asked for (privsep_policy.h); a
+ * command that needs only the database gets none. The parent never
+ * opens the database.
  */
 #ifndef POSTMETER_CLI_PRIVSEP_H
 #define POSTMETER_CLI_PRIVSEP_H
@@ -34,15 +36,19 @@ enum cli_need {
 };
 
 /*
- * cli_privsep - call before the command runs. Not root, need nothing, or
- * a database directory only root can change (safefile_root_dir): nothing
- * happens. Else CLI_NEED_DB drops to the configured user for good;
- * CLI_NEED_KEYS forks, the child drops to that user. Returns -1 where
- * the command is to run (this process, or the child), or, in the parent
- * that served the child's key requests, the child's exit status. Dies
- * (with a message) if the user does not exist or a step fails.
+ * cli_privsep - call before the command argv[0..argc) (argv[0] the
+ * command's name) runs. Not root, need nothing, or a database only root
+ * can change (its directory: safefile_root_dir; the database and its
+ * side files, those there, root's and writable by root only): nothing
+ * happens. Else it forks and the child drops to the configured user; the
+ * parent serves the key-file requests of a CLI_NEED_KEYS command that
+ * its own argv allows (privsep_scope_of), none for CLI_NEED_DB. The
+ * child dies with the parent (SIGTERM). Returns -1 where the command is
+ * to run (this process, or the child), or, in the parent, the child's
+ * exit status. Dies (with a message) if the user does not exist or a
+ * step fails.
  */
-int cli_privsep(const struct config *c, enum cli_need need);
+int cli_privsep(const struct config *c, enum cli_need need, int argc, char **argv);
 
 /*
  * The key-file operations of dkim_keyfile.h, for key files directly in

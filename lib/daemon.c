@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -134,7 +135,48 @@ bool daemon_user_can(const struct daemon_user *u, const char *path, int amode)
     return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
-/* daemon_drop_privileges - become u for good */
+/* open_tty - our controlling terminal (close it), -1 if we have none; dies if we cannot tell */
+static int open_tty(void)
+{
+    int fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
+
+    if (fd < 0 && errno != ENXIO)
+        die("cannot tell whether we have a controlling terminal: /dev/tty: %s", strerror(errno));
+    return fd;
+}
+
+/*
+ * drop_tty - give up our controlling terminal before becoming u: the
+ * terminal is root's (the shell that started us reads it), and whoever
+ * has a terminal as controlling terminal can push input into it with
+ * ioctl(TIOCSTI), which the shell then runs as root. Only the process
+ * forgets the terminal (TIOCNOTTY of a process that does not lead its
+ * session): its descriptors still write to it and it stays in its
+ * process group, so Ctrl-C still stops it. A session leader cannot do
+ * that without hanging up the whole session: refused.
+ */
+static void drop_tty(const struct daemon_user *u)
+{
+    int fd = open_tty();
+    const char *name;
+
+    if (fd < 0)
+        return;
+    if (getsid(0) == getpid()) {
+        name = ttyname(fd);
+        die("will not run as %s with the terminal %s: this process leads its session, so it "
+            "cannot give the terminal up, and %s could type commands into it; start it from "
+            "a shell (not with exec), or without a terminal (setsid)",
+            u->name, name ? name : "/dev/tty", u->name);
+    }
+    if (ioctl(fd, TIOCNOTTY) != 0)
+        die("cannot give up the controlling terminal (TIOCNOTTY): %s", strerror(errno));
+    close(fd);
+    if ((fd = open_tty()) >= 0)
+        die("the controlling terminal is still ours after TIOCNOTTY");
+}
+
+/* daemon_drop_privileges - become u for good, without a controlling terminal */
 void daemon_drop_privileges(const struct daemon_user *u)
 {
     uid_t ruid, euid, suid;
@@ -145,6 +187,7 @@ void daemon_drop_privileges(const struct daemon_user *u)
             warn("not started as root: running as uid %ld, not as %s", (long)geteuid(), u->name);
         return;
     }
+    drop_tty(u);
     if (setgroups(1, &u->gid) != 0)
         die("setgroups: %s", strerror(errno));
     if (setresgid(u->gid, u->gid, u->gid) != 0)

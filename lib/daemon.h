@@ -41,8 +41,13 @@ bool daemon_give(const char *path, const struct daemon_user *u, char *err, size_
 bool daemon_user_can(const struct daemon_user *u, const char *path, int amode);
 /*
  * daemon_drop_privileges - become u for good (setgroups, setresgid,
- * setresuid, then check nothing of root is left). When not started as
- * root, only warn if the current user differs from u.
+ * setresuid, then check nothing of root is left). First the process
+ * gives up its controlling terminal (TIOCNOTTY), root's, which u could
+ * otherwise type commands into (TIOCSTI); it stays in its process group
+ * (Ctrl-C still reaches it). Dies if it leads its session and has a
+ * controlling terminal: that cannot be given up without hanging up the
+ * session. When not started as root, only warn if the current user
+ * differs from u.
  */
 void daemon_drop_privileges(const struct daemon_user *u);
 

@@ -526,8 +526,23 @@ def test_user_db(work):
     rc, out, err = env.pm("dkim", "remove", DOMAIN, "old", "--delete-file", timeout=30)
     rc2, listed, _ = env.pm("dkim", "list", "--format", "csv")
     check("remove --delete-file of root's file outside dkim_key_dir: refused, file kept, row gone",
-          (rc, os.path.exists(secret), "not a file directly in dkim_key_dir" in err,
+          (rc, os.path.exists(secret), "names %s as its key file" % secret in err,
            ",old," in listed), (1, True, True, False))
+    # A row naming another domain's key file in dkim_key_dir: only DOMAIN.SELECTOR.key,
+    # from the command line, is ever deleted.
+    rc, out, err = env.pm("dkim", "keygen", "other.test", "--algorithm", "ed25519")
+    other = key_file(out)
+    plant = ("import sqlite3, sys\n"
+             "c = sqlite3.connect(sys.argv[1])\n"
+             "c.execute(\"insert into dkim_keys (domain, selector, algorithm, bits, key_file, \"\n"
+             "          \"state, created_at) select ?, 'victim', algorithm, bits, ?, 'retired', \"\n"
+             "          \"created_at from dkim_keys limit 1\", (sys.argv[3], sys.argv[2]))\n"
+             "c.commit()\n")
+    subprocess.run(["/usr/bin/python3", "-c", plant, env.db, other, DOMAIN], check=True,
+                   preexec_fn=as_nobody, cwd="/")
+    rc, out, err = env.pm("dkim", "remove", DOMAIN, "victim", "--delete-file", timeout=30)
+    check("remove --delete-file of a row naming another domain's key file: refused, file kept",
+          (rc, os.path.exists(other), "not deleted" in err), (1, True, True))
     # A database file only root could read: root's CLI does not open it as root.
     os.chown(env.db, 0, 0)
     os.chmod(env.db, 0o600)
