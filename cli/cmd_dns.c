@@ -24,9 +24,10 @@
 
 #include "cli.h"
 #include "dkim_keyfile.h"
-#include "privsep.h"
 #include "dkim_txt.h"
 #include "dns.h"
+#include "privsep.h"
+#include "privsep_policy.h"
 #include "util.h"
 
 #define FOUND_MAX 200 /* bytes of a found record shown */
@@ -475,12 +476,7 @@ static char *mailto(const char *arg)
 /* cmd_dns - postmeter dns DOMAIN [--mx HOST] [--rua MAILTO] [--check] */
 int cmd_dns(const struct config *c, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"mx", required_argument, NULL, 'm'},
-        {"rua", required_argument, NULL, 'r'},
-        {"check", no_argument, NULL, 'C'},
-        {NULL, 0, NULL, 0},
-    };
+    const struct option *opts = privsep_dns_options; /* the privsep parent reads it too */
     char *domain = NULL, *rua = NULL, *mx = NULL, err[512];
     struct cli_keys ks = {NULL, 0};
     struct rec *recs = NULL;

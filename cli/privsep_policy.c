@@ -20,8 +20,7 @@ const struct option privsep_dkim_options[] = {
     {"format", required_argument, NULL, 'F'},   {NULL, 0, NULL, 0},
 };
 
-/* The options of postmeter dns, as cmd_dns.c has them (same names and arguments). */
-static const struct option dns_options[] = {
+const struct option privsep_dns_options[] = {
     {"mx", required_argument, NULL, 'm'},
     {"rua", required_argument, NULL, 'r'},
     {"check", no_argument, NULL, 'C'},
@@ -120,7 +119,7 @@ void privsep_scope_of(int argc, char **argv, struct privsep_scope *sc)
     } else if (argc >= 1 && strcmp(argv[0], "dns") == 0) {
         const char *unused_sel = NULL;
         bool unused = false;
-        int i = parse(argc, argv, dns_options, &unused_sel, &unused, &unused);
+        int i = parse(argc, argv, privsep_dns_options, &unused_sel, &unused, &unused);
 
         if (i > 0 && argc - i == 1 && set_domain(sc, argv[i]))
             sc->ops = BIT(PRIVSEP_PUBLIC);

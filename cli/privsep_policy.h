@@ -54,6 +54,9 @@ struct privsep_scope {
  */
 extern const struct option privsep_dkim_options[];
 
+/* The options of postmeter dns (cmd_dns.c parses with this table too). */
+extern const struct option privsep_dns_options[];
+
 /*
  * privsep_scope_of - the scope of command argv[0..argc) (argv[0] "dkim"
  * or "dns", as main() hands it on): empty (nothing allowed) for any
