@@ -35,21 +35,16 @@
 #include "safefile.h"
 #include "util.h"
 
-/* set_err - printf into err[errlen]; a long message is cut */
+/* set_err - printf into err[errlen] (vsnprintf_cut); returns false */
 static bool set_err(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static bool set_err(char *err, size_t errlen, const char *fmt, ...)
 {
     va_list ap;
-    int n;
 
     va_start(ap, fmt);
-    n = vsnprintf(err, errlen, fmt, ap);
+    vsnprintf_cut(err, errlen, fmt, ap);
     va_end(ap);
-    if (n < 0 && errlen > 0)
-        err[0] = '\0';
-    else if ((size_t)n >= errlen && errlen > 4)
-        memcpy(err + errlen - 4, "...", 4);
     return false;
 }
 

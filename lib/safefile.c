@@ -43,17 +43,10 @@ static int set_err(char *err, size_t errlen, int e, const char *fmt, ...)
 static int set_err(char *err, size_t errlen, int e, const char *fmt, ...)
 {
     va_list ap;
-    int n;
 
-    if (errlen > 0) {
-        va_start(ap, fmt);
-        n = vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-        if (n < 0)
-            err[0] = '\0';
-        else if ((size_t)n >= errlen && errlen > 4)
-            memcpy(err + errlen - 4, "...", 4);
-    }
+    va_start(ap, fmt);
+    vsnprintf_cut(err, errlen, fmt, ap);
+    va_end(ap);
     errno = e;
     return -1;
 }
@@ -243,7 +236,7 @@ int safefile_walk(const char *path, int flags, const char **base, char *err, siz
     struct walk w = {.path = path, .flags = flags, .err = err, .errlen = errlen};
     char abs[PATH_MAX];
     const char *last = NULL, *from;
-    int fd;
+    int fd = -1;
 
     if (walk_cwd(path, flags, &fd, &from, abs, sizeof(abs), err, errlen) < 0)
         return -1;

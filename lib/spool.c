@@ -38,25 +38,6 @@ struct spool {
     struct buf rd;      /* read window */
 };
 
-/* seterr - write a one-line reason into err[errlen] (a cut line is still useful) */
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    int n;
-
-    if (errlen == 0)
-        return;
-    va_start(ap, fmt);
-    n = vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        err[0] = '\0';
-    else if ((size_t)n >= errlen && errlen > 4)
-        memcpy(err + errlen - 4, "...", 4);
-}
-
 /* scan - decode records from *pos up to limit: at most max (0 = no limit) into msgs (NULL =
  * count and free); *pos ends after the last complete record, *torn tells whether an
  * incomplete one follows it. Returns 0, or -1 on a read error. */
@@ -134,12 +115,12 @@ static int attach(struct spool *sp, int fd, char *err, size_t errlen)
     bool torn;
 
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        seterr(err, errlen, "%s: %s", sp->path,
-               errno == EWOULDBLOCK ? "in use by another process" : strerror(errno));
+        snprintf_cut(err, errlen, "%s: %s", sp->path,
+                     errno == EWOULDBLOCK ? "in use by another process" : strerror(errno));
         return -1;
     }
     if (fstat(fd, &st) != 0) {
-        seterr(err, errlen, "fstat %s: %s", sp->path, strerror(errno));
+        snprintf_cut(err, errlen, "fstat %s: %s", sp->path, strerror(errno));
         return -1;
     }
     sp->fd = fd;
@@ -148,7 +129,7 @@ static int attach(struct spool *sp, int fd, char *err, size_t errlen)
     sp->size = (uint64_t)st.st_size;
     sp->done = sp->next = sp->skip_mark = 0;
     if (scan(sp, &end, sp->size, NULL, 0, &n, &torn, false) != 0) {
-        seterr(err, errlen, "read %s: %s", sp->path, strerror(errno));
+        snprintf_cut(err, errlen, "read %s: %s", sp->path, strerror(errno));
         sp->fd = -1;
         return -1;
     }
@@ -156,7 +137,7 @@ static int attach(struct spool *sp, int fd, char *err, size_t errlen)
         warn("spool %s: cutting an incomplete last record (%llu bytes)", sp->path,
              (unsigned long long)(sp->size - end));
         if (ftruncate(fd, (off_t)end) != 0) {
-            seterr(err, errlen, "truncate %s: %s", sp->path, strerror(errno));
+            snprintf_cut(err, errlen, "truncate %s: %s", sp->path, strerror(errno));
             sp->fd = -1;
             return -1;
         }
@@ -176,7 +157,7 @@ static int open_file(struct spool *sp, bool create, char *err, size_t errlen)
     if (fd < 0) {
         if (errno == ENOENT && !create)
             return 0;
-        seterr(err, errlen, "open %s: %s", sp->path, strerror(errno));
+        snprintf_cut(err, errlen, "open %s: %s", sp->path, strerror(errno));
         return -1;
     }
     if (attach(sp, fd, err, errlen) != 0) {

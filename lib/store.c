@@ -64,15 +64,12 @@ const char *store_error(const struct store *s)
 void store_set_error(struct store *s, const char *fmt, ...)
 {
     va_list ap;
-    int n;
 
     va_start(ap, fmt);
-    n = vsnprintf(s->err, sizeof(s->err), fmt, ap);
+    vsnprintf_cut(s->err, sizeof(s->err), fmt, ap);
     va_end(ap);
-    if (n < 0)
+    if (s->err[0] == '\0')
         strcpy(s->err, "(unprintable error)");
-    else if ((size_t)n >= sizeof(s->err))
-        memcpy(s->err + sizeof(s->err) - 4, "...", 4);
 }
 
 /* store_check_numbering - migrations are numbered 1..n in order */

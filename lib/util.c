@@ -148,6 +148,30 @@ bool snprintf_ok(char *dst, size_t size, const char *fmt, ...)
     return n >= 0 && (size_t)n < size;
 }
 
+/* vsnprintf_cut - a message into dst[size]; one that does not fit ends in "..." */
+void vsnprintf_cut(char *dst, size_t size, const char *fmt, va_list ap)
+{
+    int n;
+
+    if (size == 0)
+        return;
+    n = vsnprintf(dst, size, fmt, ap);
+    if (n < 0)
+        dst[0] = '\0';
+    else if ((size_t)n >= size && size > 4)
+        memcpy(dst + size - 4, "...", 4);
+}
+
+/* snprintf_cut - vsnprintf_cut with arguments */
+void snprintf_cut(char *dst, size_t size, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf_cut(dst, size, fmt, ap);
+    va_end(ap);
+}
+
 /* write_all - write data[0..len) to fd, retrying short writes and EINTR */
 bool write_all(int fd, const void *data, size_t len)
 {

@@ -43,5 +43,11 @@ bool strlcpy_ok(char *dst, const char *src, size_t size);
 /* snprintf_ok - snprintf that returns false on error or truncation */
 bool snprintf_ok(char *dst, size_t size, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* snprintf_cut - a message into dst[size]; one that does not fit ends in "..." */
+void snprintf_cut(char *dst, size_t size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* vsnprintf_cut - snprintf_cut with a va_list */
+void vsnprintf_cut(char *dst, size_t size, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
 
 #endif

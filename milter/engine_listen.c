@@ -29,25 +29,6 @@
 
 #define LISTEN_BACKLOG 256
 
-/* say - printf into err[errlen]; a message that does not fit is cut and ends in "..." */
-static void say(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void say(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    int n;
-
-    if (errlen == 0)
-        return;
-    va_start(ap, fmt);
-    n = vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        err[0] = '\0';
-    else if ((size_t)n >= errlen && errlen > 4)
-        memcpy(err + errlen - 4, "...", 4);
-}
-
 /*
  * probe - is someone listening on the socket file sock (an O_PATH
  * descriptor)? 1 yes, 0 nobody (stale), -1 cannot tell (reason in
@@ -64,20 +45,21 @@ static int probe(int sock, const char *path, char *err, size_t errlen)
     if (!snprintf_ok(sun.sun_path, sizeof(sun.sun_path), "/proc/self/fd/%d", sock))
         bug("probe: /proc path does not fit");
     if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0) {
-        say(err, errlen, "socket: %s", strerror(errno));
+        snprintf_cut(err, errlen, "socket: %s", strerror(errno));
         return -1;
     }
     rc = connect(fd, (struct sockaddr *)&sun, sizeof(sun));
     e = errno;
     close(fd);
     if (rc == 0 || e == EAGAIN || e == EINPROGRESS) {
-        say(err, errlen, "%s: another process listens on it%s", path,
-            rc == 0 ? "" : " (its queue is full)");
+        snprintf_cut(err, errlen, "%s: another process listens on it%s", path,
+                     rc == 0 ? "" : " (its queue is full)");
         return 1;
     }
     if (e == ECONNREFUSED)
         return 0;
-    say(err, errlen, "%s: cannot tell whether it is in use (%s): not removed", path, strerror(e));
+    snprintf_cut(err, errlen, "%s: cannot tell whether it is in use (%s): not removed", path,
+                 strerror(e));
     return -1;
 }
 
@@ -101,19 +83,20 @@ static bool clear_stale(const char *path, char *err, size_t errlen)
         close(dfd);
         if (rc == ENOENT)
             return true;
-        say(err, errlen, "%s: %s", path, strerror(rc));
+        snprintf_cut(err, errlen, "%s: %s", path, strerror(rc));
         return false;
     }
     if (fstat(sock, &st) != 0 || !S_ISSOCK(st.st_mode)) {
-        say(err, errlen, "%s exists and is not a socket (not removed)", path);
+        snprintf_cut(err, errlen, "%s exists and is not a socket (not removed)", path);
         rc = 1;
     } else if ((rc = probe(sock, path, err, errlen)) == 0) {
         if (fstatat(dfd, base, &now, AT_SYMLINK_NOFOLLOW) != 0 || now.st_dev != st.st_dev ||
             now.st_ino != st.st_ino) {
-            say(err, errlen, "%s changed while it was probed (not removed)", path);
+            snprintf_cut(err, errlen, "%s changed while it was probed (not removed)", path);
             rc = 1;
         } else if (unlinkat(dfd, base, 0) != 0) {
-            say(err, errlen, "%s: cannot remove the stale socket: %s", path, strerror(errno));
+            snprintf_cut(err, errlen, "%s: cannot remove the stale socket: %s", path,
+                         strerror(errno));
             rc = 1;
         }
     }
@@ -130,13 +113,13 @@ static bool listen_unix(struct engine *e, const char *path, unsigned mode, char 
     int rc;
 
     if (path[0] != '/' || strlen(path) >= sizeof(sun.sun_path)) {
-        say(err, errlen, "a unix socket needs an absolute path of at most %zu bytes",
-            sizeof(sun.sun_path) - 1);
+        snprintf_cut(err, errlen, "a unix socket needs an absolute path of at most %zu bytes",
+                     sizeof(sun.sun_path) - 1);
         return false;
     }
     strcpy(sun.sun_path, path);
     if ((e->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0) {
-        say(err, errlen, "socket: %s", strerror(errno));
+        snprintf_cut(err, errlen, "socket: %s", strerror(errno));
         return false;
     }
     /* someone answering on it: in use; nobody: stale, replace it */
@@ -146,7 +129,7 @@ static bool listen_unix(struct engine *e, const char *path, unsigned mode, char 
     rc = bind(e->fd, (struct sockaddr *)&sun, sizeof(sun));
     umask(old);
     if (rc != 0) {
-        say(err, errlen, "bind %s: %s (does its directory exist?)", path, strerror(errno));
+        snprintf_cut(err, errlen, "bind %s: %s (does its directory exist?)", path, strerror(errno));
         return false;
     }
     e->path = xstrdup(path);
@@ -169,12 +152,12 @@ static bool listen_inet(struct engine *e, const char *arg, int family, char *err
         *host++ = '\0';
     pn = strtoul(port, &end, 10);
     if (port[0] == '\0' || *end || pn == 0 || pn > 65535 || (host && host[0] == '\0')) {
-        say(err, errlen, "want PORT or PORT@HOST (port 1-65535)");
+        snprintf_cut(err, errlen, "want PORT or PORT@HOST (port 1-65535)");
         free(port);
         return false;
     }
     if ((rc = getaddrinfo(host, port, &hints, &res)) != 0) {
-        say(err, errlen, "%s: %s", host ? host : "any address", gai_strerror(rc));
+        snprintf_cut(err, errlen, "%s: %s", host ? host : "any address", gai_strerror(rc));
         free(port);
         return false;
     }
@@ -182,7 +165,7 @@ static bool listen_inet(struct engine *e, const char *arg, int family, char *err
     e->fd = socket(res->ai_family, res->ai_socktype | SOCK_CLOEXEC, res->ai_protocol);
     if (e->fd < 0 || setsockopt(e->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
         bind(e->fd, res->ai_addr, res->ai_addrlen) != 0) {
-        say(err, errlen, "%s", strerror(errno));
+        snprintf_cut(err, errlen, "%s", strerror(errno));
         freeaddrinfo(res);
         return false;
     }
@@ -206,15 +189,15 @@ struct engine *engine_listen(const char *spec, unsigned mode, char *err, size_t 
     else if (strncmp(spec, "inet6:", 6) == 0)
         ok = listen_inet(e, spec + 6, AF_INET6, err, errlen);
     else {
-        say(err, errlen, "want unix:PATH, inet:PORT@HOST or inet6:PORT@HOST");
+        snprintf_cut(err, errlen, "want unix:PATH, inet:PORT@HOST or inet6:PORT@HOST");
         ok = false;
     }
     if (ok && listen(e->fd, LISTEN_BACKLOG) != 0) {
-        say(err, errlen, "listen: %s", strerror(errno));
+        snprintf_cut(err, errlen, "listen: %s", strerror(errno));
         ok = false;
     }
     if (ok && pipe2(e->stop_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
-        say(err, errlen, "pipe: %s", strerror(errno));
+        snprintf_cut(err, errlen, "pipe: %s", strerror(errno));
         ok = false;
     }
     if (!ok) {
