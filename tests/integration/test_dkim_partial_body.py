@@ -22,26 +22,10 @@ import dkim
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pmtest.harness import (HOSTNAME, INBOUND_IP, check, check_eq, header_value,  # noqa: E402
                             main_with_harness, make_message, new_message_id, norm_mid, wait_for)
+from pmtest.unbound import key_record, txt  # noqa: E402
 
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", "dkim")
 RCPT = "alice@example.test"
-
-
-def key_record(name):
-    """the TXT value of NAME in tests/data/dkim/keys.txt"""
-    with open(os.path.join(DATA, "keys.txt")) as f:
-        for line in f:
-            n, _, txt = line.rstrip("\n").partition("\t")
-            if n == name:
-                return txt
-    raise KeyError(name)
-
-
-def txt(name, value):
-    """an unbound local-data TXT line, split into 255-byte strings"""
-    parts = [value[i:i + 255] for i in range(0, len(value), 255)] or [""]
-    return "%s. 300 IN TXT %s" % (name, " ".join('"%s"' % p for p in parts))
-
 
 ZONES = [("partial.test", "static")]
 ZONE_DATA = [

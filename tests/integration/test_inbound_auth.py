@@ -31,30 +31,14 @@ import time
 import dkim
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pmtest.harness import (HOSTNAME, INBOUND_IP, SMTPFailure, check, check_eq, crlf,
+from pmtest.harness import (HOSTNAME, INBOUND_IP, SMTPFailure, check, check_eq,
                             main_with_harness, make_message, new_message_id, norm_mid,
                             header_value, wait_for)
-from pmtest.unbound import SilentUDP, free_port
+from pmtest.unbound import SilentUDP, free_port, key_record, txt
 
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", "dkim")
 RCPT = "alice@example.test"
 SILENT = SilentUDP(free_port())
-
-
-def key_record(name):
-    """the TXT value of NAME in tests/data/dkim/keys.txt"""
-    with open(os.path.join(DATA, "keys.txt")) as f:
-        for line in f:
-            n, _, txt = line.rstrip("\n").partition("\t")
-            if n == name:
-                return txt
-    raise KeyError(name)
-
-
-def txt(name, value):
-    """an unbound local-data TXT line, split into 255-byte strings"""
-    parts = [value[i:i + 255] for i in range(0, len(value), 255)] or [""]
-    return "%s. 300 IN TXT %s" % (name, " ".join('"%s"' % p for p in parts))
 
 
 ZONES = [(z, "static") for z in ("spf.test", "dkim.test", "dmarc.test", "strict.test",

@@ -5,7 +5,7 @@ Used by the integration tests and the demo (run with Debian's
 unbound service: the server runs as the caller's own process, in the
 foreground, on 127.0.0.1:<port>, with config, pid file and log in workdir.
 
-    from pmtest.unbound import Unbound, SilentUDP, free_port
+    from pmtest.unbound import Unbound, SilentUDP, free_port, txt, key_record
 
     u = Unbound(workdir, free_port(),
                 local_zones=[("example.test", "static")],
@@ -45,6 +45,25 @@ __all__ = ["Unbound", "SilentUDP", "free_port"]
 PORT_REGISTRY = "/tmp/pmtest-ports"
 PORT_HOLD_S = 3600
 PORT_LOW = 10000
+
+
+DKIM_DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "data", "dkim")
+
+
+def txt(name, value):
+    """an unbound local-data TXT line, split into 255-byte strings"""
+    parts = [value[i:i + 255] for i in range(0, len(value), 255)] or [""]
+    return "%s. 300 IN TXT %s" % (name, " ".join('"%s"' % p for p in parts))
+
+
+def key_record(name):
+    """the TXT value of NAME in tests/data/dkim/keys.txt"""
+    with open(os.path.join(DKIM_DATA, "keys.txt")) as f:
+        for line in f:
+            n, _, value = line.rstrip("\n").partition("\t")
+            if n == name:
+                return value
+    raise KeyError(name)
 
 
 def _ephemeral_low():
