@@ -21,6 +21,7 @@
 #include "milter.h"
 #include "smfi.h"
 #include "stage_ledger.h"
+#include "tmpdir_fixture.h"
 #include "util.h"
 
 /* The stages reach the MTA through smfi; this test never asks it anything. */
@@ -40,21 +41,12 @@ static void sink(void *arg, struct ledger_msg *m)
 /* eom_logged - ledger_stage_eom() with standard error caught; what it logged (caller frees) */
 static char *eom_logged(struct conn *c)
 {
-    FILE *tmp = tmpfile();
-    int saved = dup(STDERR_FILENO);
-    char *text = xcalloc(1, 4096);
+    struct stderr_capture cap;
+    char *text;
 
-    assert_non_null(tmp);
-    assert_true(saved >= 0);
-    fflush(stderr);
-    assert_true(dup2(fileno(tmp), STDERR_FILENO) >= 0);
+    assert_int_equal(stderr_capture_begin(&cap), 0);
     ledger_stage_eom(c, "4XyZ1", "accept");
-    fflush(stderr);
-    assert_true(dup2(saved, STDERR_FILENO) >= 0);
-    close(saved);
-    rewind(tmp);
-    assert_true(fread(text, 1, 4095, tmp) < 4095);
-    fclose(tmp);
+    assert_non_null(text = stderr_capture_end(&cap));
     return text;
 }
 

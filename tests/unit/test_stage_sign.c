@@ -120,21 +120,12 @@ static const struct sign_case cases[] = {
 /* logged_eom - sign_stage_eom() with standard error caught; what it logged (caller frees) */
 static char *logged_eom(struct conn *c, const char **action)
 {
-    FILE *tmp = tmpfile();
-    int saved = dup(STDERR_FILENO);
-    char *text = xcalloc(1, 4096);
+    struct stderr_capture cap;
+    char *text;
 
-    assert_non_null(tmp);
-    assert_true(saved >= 0);
-    fflush(stderr);
-    assert_true(dup2(fileno(tmp), STDERR_FILENO) >= 0);
+    assert_int_equal(stderr_capture_begin(&cap), 0);
     assert_int_equal(sign_stage_eom(c, NULL, action), SMFIS_CONTINUE);
-    fflush(stderr);
-    assert_true(dup2(saved, STDERR_FILENO) >= 0);
-    close(saved);
-    rewind(tmp);
-    assert_true(fread(text, 1, 4095, tmp) < 4095);
-    fclose(tmp);
+    assert_non_null(text = stderr_capture_end(&cap));
     return text;
 }
 
