@@ -57,6 +57,8 @@ struct config {
     unsigned ledger_flush_ms;
     unsigned ledger_spool_max_mb;
     unsigned ledger_cache_mb;
+    unsigned ledger_wait_ms; /* the answer waits this long for the writer, then spools itself */
+    bool ledger_sync;        /* fsync before the answer */
     bool log_subject;
     char *hostname; /* "" = gethostname() */
 

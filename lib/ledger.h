@@ -16,6 +16,19 @@
  * byte bound counts ledger_msg_mem(); a record is taken while the queue
  * holds less than queue_max_bytes, so the queue holds at most that plus
  * the one record that crossed it (which the writer spools first).
+ *
+ * Durability (ledger_put_wait): a producer that must not answer before
+ * its record survives the death of the process hands it in and waits.
+ * The writer commits at once when someone waits (the records that queued
+ * meanwhile go in the same transaction: group commit), and while the
+ * database is backing off it appends the queue to the spool at once. A
+ * producer still waiting after wait_ms (the writer is stuck in a locked
+ * database or a slow disk) appends its own record to the spool. A record
+ * may thus be both spooled and committed; replays are idempotent by the
+ * record's uid, so it lands once. "Durable" means committed (SQLite WAL,
+ * written with write(2)) or appended to the spool with write(2): both
+ * survive kill -9; with sync set both are also fsync'ed before the
+ * answer, so they survive a power loss.
  */
 #ifndef POSTMETER_LEDGER_H
 #define POSTMETER_LEDGER_H
@@ -43,6 +56,8 @@ struct ledger_opts {
                                  the store's, always); see LEDGER_CACHE_SMALL_MB */
     unsigned cache_shrink_ms; /* back to the small cache after this long without a
                                  big batch */
+    bool sync;                /* fsync commits (SQLite synchronous=FULL) and spool
+                                 appends before ledger_put_wait() returns */
 };
 
 /*
@@ -61,22 +76,31 @@ struct ledger_opts {
 /* ledger_opts_default - fill o with the defaults (database left NULL) */
 void ledger_opts_default(struct ledger_opts *o);
 
+#define LEDGER_WAIT_BUCKETS 96 /* up to 2^24 us (16 s), then the rest */
+
 struct ledger_stats {
-    uint64_t put;         /* records handed in */
-    uint64_t written;     /* records committed to the database */
-    uint64_t spooled;     /* records appended to the spool file */
-    uint64_t replayed;    /* spooled records later committed */
-    uint64_t dropped;     /* records lost because every bound was hit */
-    uint64_t failures;    /* failed database attempts */
-    uint64_t rejected;    /* records the database refused (constraint, bad
-                             data): appended to <spool>.rejected, not retried */
-    uint64_t commits;     /* successful transactions (group commit: far
-                             fewer than written + replayed) */
-    size_t queued;        /* records in memory now */
-    size_t queued_bytes;  /* their ledger_msg_mem() bytes */
-    uint64_t spool_bytes; /* size of the spool file now */
-    bool db_ok;           /* the last attempt at the database succeeded */
-    unsigned cache_mb;    /* the writer's page cache now (0: not set, or no connection) */
+    uint64_t put;                            /* records handed in */
+    uint64_t written;                        /* records committed to the database */
+    uint64_t spooled;                        /* records appended to the spool file */
+    uint64_t replayed;                       /* spooled records later committed */
+    uint64_t dropped;                        /* records lost because every bound was hit */
+    uint64_t failures;                       /* failed database attempts */
+    uint64_t rejected;                       /* records the database refused (constraint, bad
+                                                data): appended to <spool>.rejected, not retried */
+    uint64_t commits;                        /* successful transactions (group commit: far
+                                                fewer than written + replayed) */
+    uint64_t self_spooled;                   /* records a waiting producer appended to the spool
+                                                itself (ledger_put_wait past wait_ms) */
+    uint64_t unsafe;                         /* ledger_put_wait() returned LEDGER_ACK_MEMORY */
+    uint64_t waits;                          /* ledger_put_wait() calls that waited */
+    uint64_t wait_hist[LEDGER_WAIT_BUCKETS]; /* their waits, log-linear buckets
+                              of microseconds (four per power of two, 19%
+                              wide); read with ledger_wait_percentile() */
+    size_t queued;                           /* records in memory now */
+    size_t queued_bytes;                     /* their ledger_msg_mem() bytes */
+    uint64_t spool_bytes;                    /* size of the spool file now */
+    bool db_ok;                              /* the last attempt at the database succeeded */
+    unsigned cache_mb; /* the writer's page cache now (0: not set, or no connection) */
 };
 
 struct ledger;
@@ -89,6 +113,34 @@ struct ledger;
 struct ledger *ledger_start(const struct ledger_opts *opts);
 /* ledger_put - hand over a record (takes ownership); never blocks on I/O */
 void ledger_put(struct ledger *l, struct ledger_msg *m);
+
+/* What ledger_put_wait() got for the record, and so what survives a crash. */
+enum ledger_ack {
+    LEDGER_ACK_STORED,  /* the writer committed it (or, refused by the database,
+                           saved it to <spool>.rejected) */
+    LEDGER_ACK_SPOOLED, /* the writer appended it to the spool (database down) */
+    LEDGER_ACK_SELF,    /* not settled within wait_ms: the caller appended it to
+                           the spool itself; the writer still commits its copy */
+    LEDGER_ACK_MEMORY,  /* neither within wait_ms and the spool cannot be
+                           written (directory, disk full, bound): the record is
+                           only in memory, written later if the process lives;
+                           counted in unsafe and warned */
+    LEDGER_ACK_DROPPED, /* the queue was full and the spool cannot be written:
+                           the record is lost (counted in dropped, warned) */
+};
+
+/*
+ * ledger_put_wait - hand over a record (takes ownership) and return once
+ * it is durable (see the top of this file), after about wait_ms at most
+ * plus one spool append. wait_ms 0 = do not wait (ledger_put(), answered
+ * LEDGER_ACK_MEMORY without counting it unsafe). A full queue does not
+ * drop the record: the caller spools it at once.
+ */
+enum ledger_ack ledger_put_wait(struct ledger *l, struct ledger_msg *m, unsigned wait_ms);
+/* ledger_ack_name - "stored", "spooled", "self-spooled", "memory", "dropped" */
+const char *ledger_ack_name(enum ledger_ack a);
+/* ledger_wait_percentile - the wait below which pct% of st's waits fell, in us (0: none) */
+uint64_t ledger_wait_percentile(const struct ledger_stats *st, unsigned pct);
 /*
  * ledger_flush - wait up to timeout_ms until everything handed in so far
  * is committed to the database; true if it was. Precisely: true once

@@ -35,6 +35,9 @@ struct spool {
     uint64_t skipped;   /* malformed records skipped while replaying */
     uint64_t skip_mark; /* skips before this offset are counted already: a batch
                            read again after a failed commit counts nothing twice */
+    uint64_t gen;       /* bumped when the file was replaced and reopened */
+    uint64_t next_gen;  /* gen when spool_next() handed out the batch */
+    bool sync;          /* fdatasync every append */
     struct buf rd;      /* read window */
 };
 
@@ -175,6 +178,7 @@ struct spool *spool_open(const char *path, uint64_t max_bytes, char *err, size_t
     sp->path = xstrdup(path);
     sp->max_bytes = max_bytes;
     sp->fd = -1;
+    sp->sync = true;
     if (open_file(sp, false, err, errlen) != 0)
         return spool_close(sp);
     return sp;
@@ -201,28 +205,61 @@ static bool still_ours(const struct spool *sp)
     return stat(sp->path, &st) == 0 && st.st_dev == sp->dev && st.st_ino == sp->ino;
 }
 
-/* spool_append - append msgs[0..n) and fsync; returns how many, or -1 */
-long spool_append(struct spool *sp, struct ledger_msg *const *msgs, size_t n)
+/* spool_set_sync - fdatasync each append (the default), or only write it */
+void spool_set_sync(struct spool *sp, bool sync)
 {
-    struct buf out = BUF_INIT;
-    char err[512];
-    size_t k;
-    int saved;
+    sp->sync = sync;
+}
 
-    if (n == 0)
-        return 0;
+/* ready - the file open (reopened if it was replaced); false (logged, errno EIO) if not */
+static bool ready(struct spool *sp)
+{
+    char err[512];
+
     if (sp->fd >= 0 && !still_ours(sp)) {
         warn("spool %s was removed or replaced; %llu bytes in the old file are abandoned", sp->path,
              (unsigned long long)(sp->size - sp->done));
         close(sp->fd);
         sp->fd = -1;
         sp->size = sp->done = sp->next = sp->skip_mark = 0;
+        sp->gen++;
     }
     if (sp->fd < 0 && open_file(sp, true, err, sizeof(err)) != 0) {
         warn("spool: %s", err);
         errno = EIO;
+        return false;
+    }
+    return true;
+}
+
+/* put - append len bytes of whole records (and fdatasync if sync); 0, or -1 with errno */
+static int put(struct spool *sp, const char *data, size_t len)
+{
+    int saved;
+
+    if (!write_all(sp->fd, data, len) || (sp->sync && fdatasync(sp->fd) != 0)) {
+        saved = errno;
+        /* Cut a partial write so the file still ends at a record boundary. */
+        if (ftruncate(sp->fd, (off_t)sp->size) != 0)
+            warn("spool %s: cannot cut a failed append: %s", sp->path, strerror(errno));
+        errno = saved;
         return -1;
     }
+    sp->size += len;
+    return 0;
+}
+
+/* spool_append - append msgs[0..n) (and fsync); returns how many, or -1 */
+long spool_append(struct spool *sp, struct ledger_msg *const *msgs, size_t n)
+{
+    struct buf out = BUF_INIT;
+    size_t k;
+    int rc;
+
+    if (n == 0)
+        return 0;
+    if (!ready(sp))
+        return -1;
     for (k = 0; k < n; k++) {
         size_t before = out.len;
 
@@ -236,18 +273,23 @@ long spool_append(struct spool *sp, struct ledger_msg *const *msgs, size_t n)
         buf_free(&out);
         return 0;
     }
-    if (!write_all(sp->fd, out.data, out.len) || fdatasync(sp->fd) != 0) {
-        saved = errno;
-        /* Cut a partial write so the file still ends at a record boundary. */
-        if (ftruncate(sp->fd, (off_t)sp->size) != 0)
-            warn("spool %s: cannot cut a failed append: %s", sp->path, strerror(errno));
-        buf_free(&out);
-        errno = saved;
+    rc = put(sp, out.data, out.len);
+    buf_free(&out);
+    return rc == 0 ? (long)k : -1;
+}
+
+/* spool_append_bytes - append records already encoded (and fsync); 0, or -1 with errno */
+int spool_append_bytes(struct spool *sp, const char *data, size_t len)
+{
+    if (len == 0)
+        return 0;
+    if (!ready(sp))
+        return -1;
+    if (sp->max_bytes && sp->size + len > sp->max_bytes) {
+        errno = EFBIG;
         return -1;
     }
-    sp->size += out.len;
-    buf_free(&out);
-    return (long)k;
+    return put(sp, data, len);
 }
 
 /* spool_next - read the next batch of records not yet replayed */
@@ -258,6 +300,7 @@ int spool_next(struct spool *sp, struct ledger_msg **msgs, size_t max, size_t *n
 
     *n = 0;
     sp->next = sp->done;
+    sp->next_gen = sp->gen;
     if (sp->fd < 0 || sp->done >= sp->size || max == 0)
         return 0;
     if (scan(sp, &pos, sp->size, msgs, max, n, &torn, true) != 0) {
@@ -283,6 +326,8 @@ int spool_next(struct spool *sp, struct ledger_msg **msgs, size_t max, size_t *n
 /* spool_done - the last batch is stored; empty the file once all is */
 void spool_done(struct spool *sp)
 {
+    if (sp->next_gen != sp->gen)
+        return; /* the file was replaced since spool_next(): that batch is not in it */
     sp->done = sp->next;
     if (sp->fd < 0 || sp->done < sp->size)
         return;

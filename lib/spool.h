@@ -3,13 +3,17 @@
  * format), kept next to the database while the database cannot be
  * written, and replayed in order once it can.
  *
- * Appends are whole batches written with O_APPEND and made durable with
- * fdatasync before spool_append() returns. A crash can leave a torn last
+ * Appends are whole batches written with O_APPEND and, unless
+ * spool_set_sync(sp, false), made durable with fdatasync before
+ * spool_append() returns (a write(2) that returned survives the death of
+ * the process; the fdatasync also a power loss). A crash can leave a torn last
  * record; spool_open() cuts the file back to its last complete record so
  * later appends never follow garbage. The file is created (mode 0600) on
  * the first append, and emptied once every record has been replayed.
  *
- * A struct spool is used by one thread at a time. Only one process may
+ * A struct spool is used by one thread at a time (the ledger serializes
+ * its users with a mutex); appends may come between spool_next() and
+ * spool_done(): the file is emptied only once everything in it is stored. Only one process may
  * have a spool file open (an exclusive flock is taken).
  */
 #ifndef POSTMETER_SPOOL_H
@@ -39,6 +43,15 @@ struct spool *spool_close(struct spool *sp);
  * (0..n), or -1 on an I/O error (then nothing was appended).
  */
 long spool_append(struct spool *sp, struct ledger_msg *const *msgs, size_t n);
+
+/*
+ * spool_append_bytes - append len bytes of whole records in spool format
+ * (ledger_msg_encode) as they are (and fsync). Returns 0, or -1 with
+ * errno (EFBIG: past the size bound; then nothing was appended).
+ */
+int spool_append_bytes(struct spool *sp, const char *data, size_t len);
+/* spool_set_sync - fdatasync each append (true, the default) or only write(2) it */
+void spool_set_sync(struct spool *sp, bool sync);
 
 /*
  * spool_next - read the next at most max records not yet replayed, in

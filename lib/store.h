@@ -48,6 +48,7 @@ extern const size_t store_migrations_count;
 
 #define STORE_READONLY 0x01 /* open for reading (reports, check) */
 #define STORE_NOCREATE 0x02 /* fail instead of creating a missing database */
+#define STORE_SYNC     0x04 /* fsync every commit (SQLite: synchronous=FULL) */
 
 struct store;
 

@@ -35,8 +35,9 @@
  * and read back within the transaction, and a checkpoint (two fsyncs)
  * followed every commit of more than 1000 pages. The WAL then grows to
  * about 16 MiB between checkpoints, and is cut back to 64 MiB at most
- * after one. synchronous stays NORMAL: a power loss may lose the last
- * commits, never the database.
+ * after one. synchronous stays NORMAL unless STORE_SYNC: a power loss may
+ * lose the last commits, never the database; a commit has been written
+ * with write(2) when it returns, so it survives the death of the process.
  */
 static const char *const sqlite_writer_pragmas[] = {
     "PRAGMA cache_size = -16384",           /* KiB: 16 MiB */
@@ -156,7 +157,8 @@ struct store *store_sqlite_open(const char *path, int flags, char *err, size_t e
     }
     if (rc == SQLITE_OK) {
         what = "set up connection";
-        rc = sqlite_exec(db, "PRAGMA synchronous = NORMAL");
+        rc = sqlite_exec(db, (flags & STORE_SYNC) ? "PRAGMA synchronous = FULL"
+                                                  : "PRAGMA synchronous = NORMAL");
         if (rc == SQLITE_OK)
             rc = sqlite_exec(db, "PRAGMA foreign_keys = ON");
     }

@@ -211,10 +211,19 @@ static void migrate_database(const struct config *c)
     store_close(s);
 }
 
-/* sink_to_ledger - the milter's record sink */
-static void sink_to_ledger(void *arg, struct ledger_msg *m)
+/*
+ * sink_to_ledger - the milter's record sink: returns once the record is
+ * durable (ledger_put_wait), so the answer that follows never outruns it
+ */
+static void sink_to_ledger(void *arg, const struct config *c, struct ledger_msg *m)
 {
-    ledger_put(arg, m);
+    enum ledger_ack a;
+    char uid[sizeof(m->uid)];
+
+    strlcpy_ok(uid, m->uid, sizeof(uid));
+    a = ledger_put_wait(arg, m, c->ledger_wait_ms);
+    if (a != LEDGER_ACK_STORED && c->ledger_wait_ms > 0)
+        debug("ledger record %s: %s", uid, ledger_ack_name(a));
 }
 
 static volatile sig_atomic_t got_hup, got_stop;
@@ -312,8 +321,10 @@ static void reload(const char *path, const struct config *running)
     }
     buf_free(&errors);
     if (strcmp(c->milter_socket, running->milter_socket) || strcmp(c->user, running->user) ||
-        strcmp(c->database, running->database) || strcmp(c->ledger_spool, running->ledger_spool))
-        warn("reload: milter_socket, user, database and ledger_spool change only on restart");
+        strcmp(c->database, running->database) || strcmp(c->ledger_spool, running->ledger_spool) ||
+        c->ledger_sync != running->ledger_sync)
+        warn("reload: milter_socket, user, database, ledger_spool and ledger_sync change only on "
+             "restart");
     if (c->dns_timeout_ms != running->dns_timeout_ms ||
         c->dkim_max_signatures != running->dkim_max_signatures ||
         c->dkim_min_key_bits != running->dkim_min_key_bits)
@@ -338,6 +349,7 @@ static void ledger_from_config(const struct config *c, struct ledger_opts *o, ch
     o->flush_ms = c->ledger_flush_ms;
     o->spool_max_bytes = (uint64_t)c->ledger_spool_max_mb << 20;
     o->cache_mb = c->ledger_cache_mb;
+    o->sync = c->ledger_sync;
 }
 
 int main(int argc, char **argv)
@@ -514,6 +526,11 @@ int main(int argc, char **argv)
     info("stopped: %llu record(s) in, %llu written, %llu spooled, %llu dropped",
          (unsigned long long)st.put, (unsigned long long)(st.written + st.replayed),
          (unsigned long long)st.spooled, (unsigned long long)st.dropped);
+    info("ledger: answers waited for %llu record(s): median %llu us, p99 %llu us; %llu "
+         "self-spooled, %llu only in memory",
+         (unsigned long long)st.waits, (unsigned long long)ledger_wait_percentile(&st, 50),
+         (unsigned long long)ledger_wait_percentile(&st, 99), (unsigned long long)st.self_spooled,
+         (unsigned long long)st.unsafe);
     daemon_remove_pidfile(pid_file);
     free(pid_file);
     free(spool);

@@ -21,7 +21,7 @@ struct milter_cfg {
 };
 
 /* Receives each finished record and takes ownership of it. */
-typedef void milter_sink_fn(void *arg, struct ledger_msg *m);
+typedef void milter_sink_fn(void *arg, const struct config *c, struct ledger_msg *m);
 
 /* milter_setup - set the record sink and the first configuration (takes c) */
 void milter_setup(milter_sink_fn *sink, void *sink_arg, struct config *c);
@@ -35,8 +35,8 @@ struct milter_cfg *milter_cfg_release(struct milter_cfg *mc);
 unsigned milter_active(void);
 /* milter_teardown - drop the sink and the configuration (at exit) */
 void milter_teardown(void);
-/* milter_emit - hand a finished record to the sink (takes m) */
-void milter_emit(struct ledger_msg *m);
+/* milter_emit - hand a finished record to the sink (takes m); returns once it is durable */
+void milter_emit(const struct config *c, struct ledger_msg *m);
 
 /* libmilter callbacks (registered in smfi_real.c, driven directly by tests) */
 sfsistat milter_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1, unsigned long f2,

@@ -105,14 +105,14 @@ void milter_teardown(void)
 }
 
 /* milter_emit - hand a finished record to the sink */
-void milter_emit(struct ledger_msg *m)
+void milter_emit(const struct config *c, struct ledger_msg *m)
 {
     if (milter_sink == NULL) {
         warn("ledger record %s after shutdown: not recorded", m->uid);
         ledger_msg_free(m);
         return;
     }
-    milter_sink(milter_sink_arg, m);
+    milter_sink(milter_sink_arg, c, m);
 }
 
 /* get_conn - this connection's state, creating it on first use */

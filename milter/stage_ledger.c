@@ -92,5 +92,5 @@ void ledger_stage_eom(struct conn *c, const char *queue_id, const char *action)
              m->queue_id ? m->queue_id : "-", m->nrcpts + m->rcpts_omitted, m->nrcpts);
     debug("%s: ledger record %s, %zu recipient(s), %lld bytes", m->queue_id ? m->queue_id : "-",
           m->uid, m->nrcpts, (long long)m->size);
-    milter_emit(m);
+    milter_emit(c->cfg->c, m);
 }

@@ -31,9 +31,10 @@ const struct smfi_ops *smfi = &no_ops;
 static struct ledger_msg *emitted; /* the last record the stage handed on */
 
 /* sink - keep the record the stage emits */
-static void sink(void *arg, struct ledger_msg *m)
+static void sink(void *arg, const struct config *c, struct ledger_msg *m)
 {
     (void)arg;
+    (void)c;
     ledger_msg_free(emitted);
     emitted = m;
 }

@@ -47,9 +47,10 @@ static const struct smfi_ops fake_ops = {.insheader = fake_insheader};
 const struct smfi_ops *smfi = &fake_ops;
 
 /* sink - the ledger records are not looked at here */
-static void sink(void *arg, struct ledger_msg *m)
+static void sink(void *arg, const struct config *c, struct ledger_msg *m)
 {
     (void)arg;
+    (void)c;
     ledger_msg_free(m);
 }
 

@@ -96,9 +96,10 @@ const struct smfi_ops *smfi = &fake_ops;
 static struct ledger_msg *emitted[8];
 static size_t nemitted;
 
-static void sink(void *arg, struct ledger_msg *m)
+static void sink(void *arg, const struct config *c, struct ledger_msg *m)
 {
     (void)arg;
+    (void)c;
     assert_true(nemitted < 8);
     emitted[nemitted++] = m;
 }

@@ -1,0 +1,156 @@
+/*
+ * ledger_spool.c - the ledger writer's spool (see ledger.h): moving the
+ * queue to the spool while the database is away, replaying it once the
+ * database is back, and the append of a producer that waited too long.
+ *
+ * The spool is shared with producers (ledger_spool_bytes), so every use
+ * of l->spool holds smu; the database is never written under smu, so a
+ * producer spooling its record never waits for the database.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "ledger_int.h"
+#include "log.h"
+#include "spool.h"
+#include "util.h"
+
+/* get_spool - the spool, opened on first use; NULL (logged) if it cannot be; smu held */
+static struct spool *get_spool(struct ledger *l)
+{
+    char err[512];
+
+    if (l->spool == NULL) {
+        uint64_t now = ledger_mono_ms();
+
+        l->spool = spool_open(l->spool_path, l->o.spool_max_bytes, err, sizeof(err));
+        if (l->spool == NULL &&
+            (l->spool_warned_at == 0 || now >= l->spool_warned_at + DROP_LOG_MS)) {
+            warn("ledger: spool: %s", err);
+            l->spool_warned_at = now;
+        } else if (l->spool != NULL)
+            spool_set_sync(l->spool, l->o.sync);
+    }
+    return l->spool;
+}
+
+/* note_spool_locked - publish the spool's state to stats and flushers; smu held */
+static void note_spool_locked(struct ledger *l)
+{
+    pthread_mutex_lock(&l->mu);
+    l->spool_pending = l->spool && spool_pending(l->spool);
+    l->st.spool_bytes = l->spool ? spool_size(l->spool) : 0;
+    pthread_cond_broadcast(&l->settled);
+    pthread_mutex_unlock(&l->mu);
+}
+
+/* ledger_note_spool - publish the spool's state to stats and flushers */
+void ledger_note_spool(struct ledger *l)
+{
+    pthread_mutex_lock(&l->smu);
+    note_spool_locked(l);
+    pthread_mutex_unlock(&l->smu);
+}
+
+/* ledger_open_spool - open the spool now if it can be, and say what it holds */
+void ledger_open_spool(struct ledger *l)
+{
+    pthread_mutex_lock(&l->smu);
+    get_spool(l);
+    note_spool_locked(l);
+    pthread_mutex_unlock(&l->smu);
+}
+
+/* ledger_replay_batch - replay the next spooled batch; false if the database failed */
+bool ledger_replay_batch(struct ledger *l)
+{
+    size_t n, done;
+    uint64_t refused = l->refused;
+    int rc;
+
+    pthread_mutex_lock(&l->smu);
+    rc = l->spool ? spool_next(l->spool, l->batch, l->o.batch_max, &n) : (n = 0, 0);
+    pthread_mutex_unlock(&l->smu);
+    if (rc != 0) {
+        warn("ledger: spool %s: read: %s", l->spool_path, strerror(errno));
+        l->retry_at = ledger_mono_ms() + SPOOL_RETRY_MS;
+        return false;
+    }
+    /* The database is written without smu: a producer spooling its own
+       record meanwhile appends behind this batch. */
+    done = n ? ledger_commit(l, l->batch, n) : 0;
+    pthread_mutex_lock(&l->smu);
+    if (done == n && l->spool)
+        spool_done(l->spool);
+    pthread_mutex_unlock(&l->smu);
+    for (size_t i = 0; i < n; i++)
+        l->batch[i] = ledger_msg_free(l->batch[i]);
+    pthread_mutex_lock(&l->mu);
+    if (done == n)
+        l->st.replayed += n - (l->refused - refused);
+    pthread_mutex_unlock(&l->mu);
+    ledger_note_spool(l);
+    return done == n;
+}
+
+/* ledger_spool_ring - move every queued record, oldest first, to the spool */
+void ledger_spool_ring(struct ledger *l)
+{
+    struct ledger_msg **all;
+    size_t n;
+    long k;
+
+    pthread_mutex_lock(&l->mu);
+    all = xcalloc(l->count ? l->count : 1, sizeof(*all));
+    n = ledger_copy_head(l, all, l->count);
+    pthread_mutex_unlock(&l->mu);
+    if (n == 0) {
+        free(all);
+        return;
+    }
+    pthread_mutex_lock(&l->smu);
+    k = get_spool(l) ? spool_append(l->spool, all, n) : -1;
+    if (k < 0 && l->spool)
+        warn("ledger: spool %s: append: %s", l->spool_path, strerror(errno));
+    else if (k >= 0 && (size_t)k < n)
+        debug("ledger: spool %s full: %zu records stay in memory", l->spool_path, n - (size_t)k);
+    if (k < (long)n)
+        l->spool_retry_at = ledger_mono_ms() + SPOOL_RETRY_MS;
+    if (k > 0) {
+        pthread_mutex_lock(&l->mu);
+        l->st.spooled += (uint64_t)k;
+        ledger_take_head(l, (size_t)k, LEDGER_ACK_SPOOLED);
+        pthread_mutex_unlock(&l->mu);
+    }
+    note_spool_locked(l);
+    pthread_mutex_unlock(&l->smu);
+    for (long i = 0; i < k; i++)
+        all[i] = ledger_msg_free(all[i]);
+    free(all);
+}
+
+/*
+ * ledger_spool_bytes - append one producer's encoded record to the spool
+ * (the producer waited longer than it may); 0, or the errno why not (the
+ * caller reports it). The record stays queued, so the writer also
+ * commits it: the replay of this copy then finds its uid stored and adds
+ * nothing.
+ */
+int ledger_spool_bytes(struct ledger *l, const char *data, size_t len)
+{
+    int err = 0;
+
+    pthread_mutex_lock(&l->smu);
+    if (get_spool(l) == NULL)
+        err = EIO;
+    else if (spool_append_bytes(l->spool, data, len) != 0)
+        err = errno ? errno : EIO;
+    if (err == 0) {
+        pthread_mutex_lock(&l->mu);
+        l->st.self_spooled++;
+        pthread_mutex_unlock(&l->mu);
+    }
+    note_spool_locked(l);
+    pthread_mutex_unlock(&l->smu);
+    return err;
+}
