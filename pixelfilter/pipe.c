@@ -269,7 +269,8 @@ static int track_one(struct pipe_run *r, const struct buf *msg, bool too_large, 
 static struct store *open_store(const struct pipe_run *r)
 {
     char err[512];
-    struct store *s = store_open(r->c->database, STORE_NOCREATE, err, sizeof(err));
+    struct store *s = store_open(
+        r->c->database, STORE_NOCREATE | (r->c->ledger_sync ? STORE_SYNC : 0), err, sizeof(err));
     int v;
 
     if (s == NULL) {
