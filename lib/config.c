@@ -89,7 +89,7 @@ static const struct cfg_key cfg_keys[] = {
      "longest a ledger row waits for its batch, in milliseconds"},
     {"ledger_spool_max_mb", CFG_UINT, OFF(ledger_spool_max_mb), "1024", 1, 1048576, NULL, NULL,
      "size bound of the spool file in MiB (past it rows are dropped and counted)"},
-    {"ledger_wait_ms", CFG_UINT, OFF(ledger_wait_ms), "200", 0, 60000, NULL, NULL,
+    {"ledger_wait_ms", CFG_UINT, OFF(ledger_wait_ms), "200", 0, 10000, NULL, NULL,
      "longest the answer to a message waits for the writer before the connection spools the "
      "row itself (0: answer at once; a crash loses the rows in memory)"},
     {"ledger_sync", CFG_BOOL, OFF(ledger_sync), "no", 0, 0, NULL, NULL,
