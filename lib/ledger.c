@@ -123,7 +123,8 @@ static void write_batch(struct ledger *l)
     done = ledger_commit(l, l->batch, n);
     pthread_mutex_lock(&l->mu);
     l->st.written += done - (l->refused - refused);
-    ledger_take_head(l, done, LEDGER_ACK_STORED);
+    for (size_t i = 0; i < done; i++) /* a record refused and not saved is lost: say so */
+        ledger_take_head(l, 1, l->lost[i] ? LEDGER_ACK_DROPPED : LEDGER_ACK_STORED);
     pthread_mutex_unlock(&l->mu);
     for (size_t i = 0; i < done; i++)
         l->batch[i] = ledger_msg_free(l->batch[i]);
@@ -259,6 +260,7 @@ struct ledger *ledger_start(const struct ledger_opts *opts)
     l->ring_mem = xcalloc(l->o.queue_max, sizeof(*l->ring_mem));
     l->ring_wait = xcalloc(l->o.queue_max, sizeof(*l->ring_wait));
     l->batch = xcalloc(l->o.batch_max, sizeof(*l->batch));
+    l->lost = xcalloc(l->o.batch_max, sizeof(*l->lost));
     pthread_mutex_init(&l->mu, NULL);
     pthread_mutex_init(&l->smu, NULL);
     pthread_condattr_init(&ca);
@@ -532,6 +534,7 @@ struct ledger *ledger_stop_stats(struct ledger *l, unsigned timeout_ms, struct l
     free(l->ring_mem);
     free(l->ring_wait);
     free(l->batch);
+    free(l->lost);
     free(l->database);
     free(l->spool_path);
     free(l->rejected_path);

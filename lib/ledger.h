@@ -76,7 +76,7 @@ struct ledger_opts {
 /* ledger_opts_default - fill o with the defaults (database left NULL) */
 void ledger_opts_default(struct ledger_opts *o);
 
-#define LEDGER_WAIT_BUCKETS 96 /* up to 2^24 us (16 s), then the rest */
+#define LEDGER_WAIT_BUCKETS 96 /* up to 2^25 us (33 s), then the rest */
 
 struct ledger_stats {
     uint64_t put;                            /* records handed in */
@@ -125,8 +125,10 @@ enum ledger_ack {
                            written (directory, disk full, bound): the record is
                            only in memory, written later if the process lives;
                            counted in unsafe and warned */
-    LEDGER_ACK_DROPPED, /* the queue was full and the spool cannot be written:
-                           the record is lost (counted in dropped, warned) */
+    LEDGER_ACK_DROPPED, /* the queue was full and the spool cannot be written, or
+                           the database refused the record and <spool>.rejected
+                           cannot be written: the record is lost (counted in
+                           dropped, warned) */
 };
 
 /*

@@ -123,8 +123,8 @@ static bool ensure_store(struct ledger *l)
     return true;
 }
 
-/* reject - save one record the database refuses to <spool>.rejected */
-static void reject(struct ledger *l, struct ledger_msg *m)
+/* reject - save one record the database refuses to <spool>.rejected; false if it is lost */
+static bool reject(struct ledger *l, struct ledger_msg *m)
 {
     char err[512];
     bool saved = false;
@@ -148,6 +148,7 @@ static void reject(struct ledger *l, struct ledger_msg *m)
     else
         l->st.dropped++;
     pthread_mutex_unlock(&l->mu);
+    return saved;
 }
 
 /* fit_cache - the page cache for a batch of n records (see LEDGER_CACHE_SMALL_MB) */
@@ -186,12 +187,14 @@ static void fit_cache(struct ledger *l, size_t n)
 /*
  * ledger_commit - write msgs[0..n) to the database. Returns how many of them are
  * settled (committed, or rejected one by one after the batch was refused);
- * fewer than n only when the database became unusable.
+ * fewer than n only when the database became unusable. l->lost[i] tells
+ * whether settled record i was refused and could not be saved either.
  */
 size_t ledger_commit(struct ledger *l, struct ledger_msg *const *msgs, size_t n)
 {
     enum store_status st;
 
+    memset(l->lost, 0, n * sizeof(*l->lost));
     if (!ensure_store(l))
         return 0;
     fit_cache(l, n);
@@ -210,7 +213,7 @@ size_t ledger_commit(struct ledger *l, struct ledger_msg *const *msgs, size_t n)
         if (st == STORE_OK)
             db_worked(l);
         else if (st == STORE_ERROR)
-            reject(l, msgs[i]);
+            l->lost[i] = !reject(l, msgs[i]);
         else {
             db_failed(l, store_error(l->store));
             return i;

@@ -1,6 +1,6 @@
 /*
  * ledger_fixture.c - what the ledger unit tests share (test_ledger.c,
- * test_ledger_spool.c); see ledger_fixture.h.
+ * test_ledger_spool.c, test_ledger_ack*.c); see ledger_fixture.h.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -261,6 +261,90 @@ void write_spool(const char *path, int first, int last, int bad)
     for (int i = 0; i < n; i++)
         ledger_msg_free(m[i]);
     spool_close(sp);
+}
+
+/* timed_wait - ledger_put_wait of record seq, timed */
+struct answer timed_wait(struct ledger *l, int seq, unsigned wait_ms)
+{
+    uint64_t t0 = now_ms();
+    enum ledger_ack a = ledger_put_wait(l, make_msg(seq), wait_ms);
+
+    return (struct answer){a, now_ms() - t0};
+}
+
+/* expect_ack - the answer is want, given within [lo, hi) ms */
+void expect_ack(const char *what, struct answer got, enum ledger_ack want, uint64_t lo, uint64_t hi)
+{
+    if (got.ack != want)
+        fail_msg("%s: answered %s, want %s", what, ledger_ack_name(got.ack), ledger_ack_name(want));
+    if (got.took < lo || got.took >= hi)
+        fail_msg("%s: answered %s after %llu ms, want [%llu, %llu)", what, ledger_ack_name(got.ack),
+                 (unsigned long long)got.took, (unsigned long long)lo, (unsigned long long)hi);
+}
+
+/* expect_set - the database holds records first..last-1 exactly once each, in any order */
+void expect_set(const char *path, int first, int last)
+{
+    long long n = last - first;
+
+    assert_int_equal(db_count(path, "SELECT count(*) FROM messages"), n);
+    assert_int_equal(db_count(path, "SELECT count(DISTINCT uid) FROM messages"), n);
+    assert_int_equal(db_count(path, "SELECT count(DISTINCT size) FROM messages"), n);
+    if (n > 0) {
+        assert_int_equal(db_count(path, "SELECT min(size) FROM messages"), first);
+        assert_int_equal(db_count(path, "SELECT max(size) FROM messages"), last - 1);
+    }
+}
+
+/* spool_file_seqs - the records in the spool file at path now, read without its lock */
+long spool_file_seqs(const char *path, int *out, size_t max)
+{
+    struct buf b = BUF_INIT;
+    size_t at = 0, used;
+    long n = 0;
+    FILE *f = fopen(path, "rb");
+
+    if (f == NULL)
+        return 0;
+    if (!buf_read_fd(&b, fileno(f)))
+        n = -1;
+    fclose(f);
+    while (n >= 0 && at < b.len) {
+        struct ledger_msg *m = ledger_msg_decode(b.data + at, b.len - at, &used);
+
+        if (m == NULL || (size_t)n >= max)
+            n = -1;
+        else
+            out[n++] = (int)m->size;
+        ledger_msg_free(m);
+        at += used;
+    }
+    buf_free(&b);
+    return n;
+}
+
+/* spool_holds - the spool file at path holds record seq exactly once */
+bool spool_holds(const char *path, int seq)
+{
+    int seqs[64], k = 0;
+    long n = spool_file_seqs(path, seqs, 64);
+
+    for (long i = 0; i < n; i++)
+        k += seqs[i] == seq;
+    return k == 1;
+}
+
+/*
+ * switch_thread_ids - change the calling thread's effective uid/gid only.
+ * The raw system calls (unlike the glibc wrappers, which change every
+ * thread) act on one thread; a thread inherits its creator's ids, so a
+ * writer started in between runs as uid while the test goes back to root.
+ */
+bool switch_thread_ids(uid_t uid, gid_t gid)
+{
+    if (uid != 0)
+        return syscall(SYS_setresgid, -1, gid, -1) == 0 && syscall(SYS_setresuid, -1, uid, -1) == 0;
+    return syscall(SYS_setresuid, -1, 0, -1) == 0 && syscall(SYS_setresgid, -1, 0, -1) == 0;
 }
 
 /* ledger_fixture_setup - a private temporary directory */

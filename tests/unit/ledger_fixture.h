@@ -1,9 +1,10 @@
 /*
  * ledger_fixture.h - what the ledger unit tests share (test_ledger.c:
- * the database in trouble; test_ledger_spool.c: the spool): a private
- * temporary directory with one fresh directory per case, records that
- * carry their sequence number in size, timed puts, and checks of what
- * the database and the spool hold, in commit order.
+ * the database in trouble; test_ledger_spool.c: the spool;
+ * test_ledger_ack*.c: ledger_put_wait's answers): a private temporary
+ * directory with one fresh directory per case, records that carry their
+ * sequence number in size, timed puts and waits, and checks of what the
+ * database and the spool hold, in commit order.
  */
 #ifndef POSTMETER_TEST_LEDGER_FIXTURE_H
 #define POSTMETER_TEST_LEDGER_FIXTURE_H
@@ -11,11 +12,13 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "ledger.h"
 #include "ledger_msg.h"
 
-#define PUT_MAX_MS 50 /* ledger_put() must return well within this, whatever the database does */
+#define PUT_MAX_MS    50 /* ledger_put() must return well within this, whatever the database does */
+#define ANSWER_MAX_MS 2000 /* an answer that waits for no timer comes well within this */
 
 /* Poll the stats of l into st until cond holds; fail after ms milliseconds. */
 #define WAIT_STATS(l, st, cond, ms)                                                                \
@@ -66,6 +69,28 @@ size_t spool_seqs(const char *path, int *out, size_t max);
 /* write_spool - a spool file holding records first..last-1, as an earlier run leaves it;
  * the record at bad (if in range) has no action, which the database refuses */
 void write_spool(const char *path, int first, int last, int bad);
+/* What a waiting connection got from ledger_put_wait(), and after how long. */
+struct answer {
+    enum ledger_ack ack;
+    uint64_t took; /* ms */
+};
+
+/* timed_wait - ledger_put_wait of record seq, timed */
+struct answer timed_wait(struct ledger *l, int seq, unsigned wait_ms);
+/* expect_ack - the answer is want, given within [lo, hi) ms; what names the case */
+void expect_ack(const char *what, struct answer got, enum ledger_ack want, uint64_t lo,
+                uint64_t hi);
+/* expect_set - the database holds records first..last-1 exactly once each, in any order */
+void expect_set(const char *path, int first, int last);
+/* spool_file_seqs - the records in the spool file at path as it is now, read without the
+ * spool's lock (a running ledger holds it); how many, 0 without a file, -1 if it holds
+ * anything but whole records. No cmocka assertion: threads may call it. */
+long spool_file_seqs(const char *path, int *out, size_t max);
+/* spool_holds - the spool file at path holds record seq exactly once (no cmocka assertion) */
+bool spool_holds(const char *path, int seq);
+/* switch_thread_ids - the calling thread's effective uid and gid only (a writer started
+ * in between runs as them; root ignores permission bits); true if it worked */
+bool switch_thread_ids(uid_t uid, gid_t gid);
 /* ledger_fixture_dir - the private temporary directory of this run */
 const char *ledger_fixture_dir(void);
 /* ledger_fixture_setup - a private temporary directory */
