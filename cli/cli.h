@@ -30,6 +30,7 @@ int cmd_dkim(const struct config *c, int argc, char **argv);
 int cmd_dns(const struct config *c, int argc, char **argv);
 int cmd_report(const struct config *c, int argc, char **argv);
 int cmd_spf(const struct config *c, int argc, char **argv);
+int cmd_status(const struct config *c, int argc, char **argv);
 int cmd_track(const struct config *c, int argc, char **argv);
 
 /* Stored DKIM keys, copied out of the store (dkim_keys.c). */

@@ -1,6 +1,6 @@
 /*
  * main.c - postmeter, the command line tool: global options, then one
- * subcommand (db, config, report, auth, spf, dkim, dns, track).
+ * subcommand (db, config, report, auth, spf, dkim, dns, track, status).
  *
  * Reads the same configuration file as the daemons. Without -c, a missing
  * default file means built-in defaults; a file given with -c must exist.
@@ -27,7 +27,8 @@ static int usage(FILE *fp, int status)
                 "                  inbound SPF/DKIM/DMARC pass and fail counts per From domain\n"
                 "  db migrate      create the database or bring its schema up to date\n"
                 "  db check        integrity check and schema version\n"
-                "  config show     every key's effective value\n"
+                "  config show [-n] [KEY...]\n"
+                "                  every key's effective value (-n: those the file sets)\n"
                 "  config defaults every key with its default and doc line\n"
                 "  auth --ip IP [--helo NAME] [--mail-from ADDR] < MESSAGE\n"
                 "                  the Authentication-Results header and the action\n"
@@ -51,6 +52,9 @@ static int usage(FILE *fp, int status)
                 "                  track outbound mail from (or, --recipient, to) it\n"
                 "  track list [--format table|csv|json]\n"
                 "  track enable|disable|remove ID\n"
+                "  status [--format text|json]\n"
+                "                  postmeter-milter, its keys and its ledger on one screen;\n"
+                "                  exit 1 if something needs attention\n"
                 "\n"
                 "T is ISO 8601 (2026-11-24, 2026-11-24T10:00:00Z), \"now\", or a span\n"
                 "before now: 30m, 12h, 7d, 2w.\n");
@@ -87,7 +91,7 @@ struct store *cli_open_current(const struct config *c)
 /* need_of - what command argv[0] (argc words) needs: the database, key files, nothing */
 static enum cli_need need_of(int argc, char **argv)
 {
-    static const char *const db[] = {"db", "report", "track"};
+    static const char *const db[] = {"db", "report", "track", "status"};
 
     for (size_t i = 0; i < sizeof(db) / sizeof(db[0]); i++)
         if (strcmp(argv[0], db[i]) == 0)
@@ -154,6 +158,8 @@ int main(int argc, char **argv)
         status = cmd_dns(c, argc, argv);
     else if (strcmp(argv[0], "track") == 0)
         status = cmd_track(c, argc, argv);
+    else if (strcmp(argv[0], "status") == 0)
+        status = cmd_status(c, argc, argv);
     else {
         fprintf(stderr, "postmeter: unknown command \"%s\"\n", argv[0]);
         status = usage(stderr, CLI_USAGE);

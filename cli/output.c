@@ -285,3 +285,15 @@ struct out *out_end(struct out *o)
     free(o->cells);
     return xfree(o);
 }
+
+/* out_json_str - s as a JSON string literal */
+void out_json_str(struct buf *b, const char *s)
+{
+    json_string(b, s);
+}
+
+/* out_text - s cleaned for a terminal */
+void out_text(struct buf *b, const char *s)
+{
+    text_clean(b, s, strlen(s));
+}

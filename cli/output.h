@@ -43,4 +43,10 @@ void out_row(struct out *o, const struct out_val *vals);
 /* out_end - finish (the table is printed here) and free; returns NULL */
 struct out *out_end(struct out *o);
 
+struct buf;
+/* out_json_str - append s as a JSON string literal to b (null for NULL), as the JSON rows */
+void out_json_str(struct buf *b, const char *s);
+/* out_text - append s to b cleaned for a terminal, as the table's cells */
+void out_text(struct buf *b, const char *s);
+
 #endif

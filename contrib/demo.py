@@ -39,6 +39,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE_DIR = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(SOURCE_DIR, "tests", "integration"))
 
+import demo_dns  # noqa: E402  (contrib/, next to this file)
+import demo_tour  # noqa: E402
 from pmtest.dovecot import imap_fetch_all  # noqa: E402
 from pmtest.harness import (INBOUND_IP, OUTBOUND_IP, SMTPFailure, SMTPSession,  # noqa: E402
                             header_value, make_message, new_message_id, pid_alive)
@@ -119,6 +121,7 @@ def serve(state):
         pf.write("%d\n" % os.getpid())
     os.rename(f["pid"] + ".tmp", f["pid"])
     h = Harness(name="demo", state_dir=state, log_subject=True, zone_data=ZONE_DATA,
+                unbound_extra=[demo_dns.unbound_include(state)],
                 milter_conf={"tracking_base_url": TRACKING_BASE_URL,
                              "dkim_key_dir": os.path.join(state, "keys")})
     try:
@@ -381,14 +384,16 @@ MAILS = [
      "Bob,\n\nplease pay the attached invoice today.\n\nAlice (really)\n"),
 ]
 
-# DNS for the demo's domains (served by the harness' unbound): remote.test
-# publishes SPF for its mail server 127.0.0.2 and a DMARC record, so its
-# mail passes; example.test allows only 127.0.0.1 and asks for rejection,
-# so the forged "Alice" from 127.0.0.2 fails DMARC.
+# DNS for the demo's domains (served by the harness' unbound, which also
+# has their MX and A records): remote.test publishes SPF for its mail
+# server 127.0.0.2 and a DMARC record, so its mail passes. example.test's
+# SPF and DKIM records are what "postmeter dns example.test" prints,
+# published once the keys exist (demo_dns.py); its DMARC record is the
+# demo's own, stricter than the p=none postmeter suggests to start with:
+# p=reject, so the forged "Alice" from 127.0.0.2 is rejected.
 ZONE_DATA = [
     'remote.test. 300 IN TXT "v=spf1 ip4:127.0.0.2 -all"',
     '_dmarc.remote.test. 300 IN TXT "v=DMARC1; p=none"',
-    'example.test. 300 IN TXT "v=spf1 ip4:127.0.0.1 -all"',
     '_dmarc.example.test. 300 IN TXT "v=DMARC1; p=reject"',
 ]
 
@@ -476,6 +481,12 @@ def prepare_outbound(info):
         raise SystemExit("demo: track add failed: %s" % p.stdout.decode("utf-8", "replace"))
     print("   track add news@example.test      -> %s" % p.stdout.decode().splitlines()[0],
           flush=True)
+    from pmtest.settings import ZONE_DATA as HARNESS_ZONE_DATA
+    for line in demo_dns.publish(info, info["state"], "example.test",
+                                 list(HARNESS_ZONE_DATA) + ZONE_DATA,
+                                 lambda pid: ours(pid, info["state"], info)):
+        print("   dns example.test: " + line, flush=True)
+    print("   dns example.test --check          -> all records ok (unbound reloaded)", flush=True)
     mlog = info["logs"]["milter"]
     os.kill(info["pids"]["postmeter-milter"], signal.SIGHUP)
     deadline = time.monotonic() + 20
@@ -563,7 +574,8 @@ def run_demo(state):
     say("running: SMTP 127.0.0.1:%d, IMAP 127.0.0.1:%d, milter 127.0.0.1:%d (driver pid %d)"
         % (info["smtp_port"], info["imap_port"], info["milter_port"], info["driver_pid"]))
 
-    say("outbound: DKIM keys for example.test, a tracking rule for news@example.test")
+    say("outbound: DKIM keys for example.test, a tracking rule for news@example.test, "
+        "their DNS records")
     prepare_outbound(info)
     say("sending %d messages" % len(MAILS))
     accepted = send_all(info)
@@ -588,6 +600,11 @@ def run_demo(state):
         kinds[k] = kinds.get(k, 0) + 1
     say("ledger: %d rows (%s)" % (len(rows), ", ".join(
         "%d %s" % (n, k) for k, n in sorted(kinds.items()))))
+
+    copy = demo_tour.save_outbound_copy(info, state, imap_messages)
+    say("what postmeter says about it (outbound copy kept: %s, %s)"
+        % (demo_tour.copy_path(state), copy))
+    demo_tour.run_tour(info, state)
     return 0
 
 
@@ -607,10 +624,10 @@ The demo keeps running in the background. To look around:
                    --from someone@remote.test --to {u}          # inbound
              swaks --server 127.0.0.1:{smtp} --from {u} --to carol@remote.test   # outbound
   ledger     {cli} -c {conf} report messages [--format json]
-             {cli} -c {conf} track list
              sqlite3 {db} 'SELECT token, outcome, mail_from FROM tracked_messages'
-             {cli} -c {conf} report auth
              sqlite3 {db}
+  commands   what the start ran at its end; again any time:
+{tour}
   state dir  {state}
   config     {conf} (postmeter), {pf}/main.cf (Postfix)
   logs       Postfix {plog}
@@ -623,7 +640,7 @@ Stop it (and everything it started): contrib/demo.sh stop""".format(
         inb=INBOUND_IP, cli=info["cli"], conf=info["milter_config"], db=info["database"],
         state=state, pf=info["postfix_config"], plog=logs.get("postfix", "?"),
         mlog=logs.get("milter", "?"), dlog=logs.get("dovecot", "?"),
-        drv=files(state)["log"]))
+        drv=files(state)["log"], tour="\n".join(demo_tour.listing(info, state))))
     return 0
 
 

@@ -55,8 +55,11 @@ static bool list_item_ok(const char *item, struct buf *why);
 #define OFF(f) offsetof(struct config, f)
 
 static const struct cfg_key cfg_keys[] = {
-    {"milter_socket", CFG_STRING, OFF(milter_socket), "unix:/run/postmeter/milter.sock", 0, 0, NULL,
-     check_socket, "where postmeter-milter listens: unix:PATH or inet:PORT@ADDR"},
+    /* In Postfix's queue directory, whatever our prefix: Debian's chrooted
+     * smtpd and cleanup reach it as unix:postmeter/milter.sock. */
+    {"milter_socket", CFG_STRING, OFF(milter_socket),
+     "unix:/var/spool/postfix/postmeter/milter.sock", 0, 0, NULL, check_socket,
+     "where postmeter-milter listens: unix:PATH or inet:PORT@ADDR"},
     {"milter_socket_mode", CFG_MODE, OFF(milter_socket_mode), "0660", 0, 0777, NULL, NULL,
      "permissions of a unix: socket"},
     {"milter_socket_group", CFG_STRING, OFF(milter_socket_group), "", 0, 0, NULL, NULL,
@@ -98,6 +101,8 @@ static const struct cfg_key cfg_keys[] = {
      "database page cache of the ledger writer in MiB while busy (big batches; else 2)"},
     {"log_subject", CFG_BOOL, OFF(log_subject), "no", 0, 0, NULL, NULL,
      "store the Subject header in the ledger"},
+    {"log_messages", CFG_BOOL, OFF(log_messages), "yes", 0, 0, NULL, NULL,
+     "log one line per message: queue id, direction, sender, results, action"},
     {"hostname", CFG_STRING, OFF(hostname), "", 0, 0, NULL, NULL,
      "this host's name in ledger rows (empty: the system host name)"},
     {"authserv_id", CFG_STRING, OFF(authserv_id), "", 0, 0, NULL, NULL,
@@ -525,6 +530,8 @@ struct config *config_load(const char *path, struct buf *errors)
     fclose(fp);
     if (errors->len != before)
         return config_free(c);
+    c->key_line = xmalloc(sizeof(seen));
+    memcpy(c->key_line, seen, sizeof(seen));
     return c;
 }
 
@@ -547,6 +554,7 @@ struct config *config_free(struct config *c)
     netlist_free(&c->auth_allow_nets);
     free(c->auth_allow_domains);
     free(c->path);
+    free(c->key_line);
     return xfree(c);
 }
 
@@ -581,14 +589,47 @@ static void print_value(const struct config *c, const struct cfg_key *k, FILE *o
     }
 }
 
+/* config_print_key - "key = value" of key i */
+void config_print_key(const struct config *c, size_t i, FILE *out)
+{
+    if (i >= NKEYS)
+        bug("config_print_key: no key %zu", i);
+    fprintf(out, "%s = ", cfg_keys[i].name);
+    print_value(c, &cfg_keys[i], out);
+    fputc('\n', out);
+}
+
 /* config_dump - every key's effective value */
 void config_dump(const struct config *c, FILE *out)
 {
-    for (size_t i = 0; i < NKEYS; i++) {
-        fprintf(out, "%s = ", cfg_keys[i].name);
-        print_value(c, &cfg_keys[i], out);
-        fputc('\n', out);
-    }
+    for (size_t i = 0; i < NKEYS; i++)
+        config_print_key(c, i, out);
+}
+
+/* config_key_count - keys in the table */
+size_t config_key_count(void)
+{
+    return NKEYS;
+}
+
+/* config_key_name - name of key i */
+const char *config_key_name(size_t i)
+{
+    return i < NKEYS ? cfg_keys[i].name : NULL;
+}
+
+/* config_key_index - index of key name, -1 if unknown */
+int config_key_index(const char *name)
+{
+    const struct cfg_key *k = find_key(name);
+
+    return k ? (int)(k - cfg_keys) : -1;
+}
+
+/* config_key_line - the line that set key i, 0 if none */
+unsigned config_key_line(const struct config *c, size_t i)
+{
+    return c->key_line != NULL && i < NKEYS ? c->key_line[i] : 0;
 }
 
 /* config_describe - every key with its default and doc line */

@@ -34,7 +34,9 @@ enum config_quarantine { QUARANTINE_HOLD = 0, QUARANTINE_HEADER = 1 };
 enum config_tracking_mode { TRACKING_MILTER = 0, TRACKING_PIPE = 1 };
 
 struct config {
-    char *path; /* file it was read from, NULL for built-in defaults */
+    char *path;         /* file it was read from, NULL for built-in defaults */
+    unsigned *key_line; /* per key (config_key_name(i)): line of path that set it, 0 = not
+                           set there; NULL for built-in defaults */
 
     /* milter */
     char *milter_socket; /* unix:PATH or inet:PORT@ADDR */
@@ -60,7 +62,8 @@ struct config {
     unsigned ledger_wait_ms; /* the answer waits this long for the writer, then spools itself */
     bool ledger_sync;        /* fsync before the answer */
     bool log_subject;
-    char *hostname; /* "" = gethostname() */
+    bool log_messages; /* one mail log line per message (milter/stage_log.c) */
+    char *hostname;    /* "" = gethostname() */
 
     /* inbound */
     char *authserv_id; /* "" = hostname */
@@ -115,6 +118,16 @@ struct config *config_free(struct config *c);
 void config_dump(const struct config *c, FILE *out);
 /* config_describe - print every key with its type, default and doc line */
 void config_describe(FILE *out);
+/* config_key_count - how many keys the table has (indexes for the config_key_* calls) */
+size_t config_key_count(void);
+/* config_key_name - the name of key i (< config_key_count()), in table order */
+const char *config_key_name(size_t i);
+/* config_key_index - the index of the key called name, -1 if there is none */
+int config_key_index(const char *name);
+/* config_key_line - the line of c->path that set key i, 0 if it was not set there */
+unsigned config_key_line(const struct config *c, size_t i);
+/* config_print_key - key i's effective value in c as "key = value\n" */
+void config_print_key(const struct config *c, size_t i, FILE *out);
 /* config_effective_hostname - hostname, else gethostname(); never NULL */
 const char *config_effective_hostname(const struct config *c);
 /* config_effective_authserv_id - authserv_id, else the hostname */

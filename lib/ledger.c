@@ -86,6 +86,7 @@ void ledger_take_head(struct ledger *l, size_t k, enum ledger_ack fate)
             l->ring_wait[l->head] = NULL;
             l->waiters--;
         }
+        l->ring_self[l->head] = false;
         l->ring[l->head] = NULL;
         l->bytes -= l->ring_mem[l->head];
         l->head = (l->head + 1) % l->o.queue_max;
@@ -102,12 +103,15 @@ static bool crowded(const struct ledger *l)
 }
 
 /* ledger_copy_head - copy up to max pointers from the ring's head into out; mu held */
-size_t ledger_copy_head(struct ledger *l, struct ledger_msg **out, size_t max)
+size_t ledger_copy_head(struct ledger *l, struct ledger_msg **out, bool *self, size_t max)
 {
     size_t n = l->count < max ? l->count : max;
 
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         out[i] = l->ring[(l->head + i) % l->o.queue_max];
+        if (self != NULL)
+            self[i] = l->ring_self[(l->head + i) % l->o.queue_max];
+    }
     return n;
 }
 
@@ -115,14 +119,13 @@ size_t ledger_copy_head(struct ledger *l, struct ledger_msg **out, size_t max)
 static void write_batch(struct ledger *l)
 {
     size_t n, done;
-    uint64_t refused = l->refused;
 
     pthread_mutex_lock(&l->mu);
-    n = ledger_copy_head(l, l->batch, l->o.batch_max);
+    n = ledger_copy_head(l, l->batch, NULL, l->o.batch_max);
     pthread_mutex_unlock(&l->mu);
     done = ledger_commit(l, l->batch, n);
     pthread_mutex_lock(&l->mu);
-    l->st.written += done - (l->refused - refused);
+    l->st.written += l->added; /* a record whose spooled copy was replayed first counts once */
     for (size_t i = 0; i < done; i++) /* a record refused and not saved is lost: say so */
         ledger_take_head(l, 1, l->lost[i] ? LEDGER_ACK_DROPPED : LEDGER_ACK_STORED);
     pthread_mutex_unlock(&l->mu);
@@ -161,8 +164,9 @@ static void finish(struct ledger *l)
         l->st.dropped += left;
         for (size_t i = 0; i < left; i++)
             ledger_msg_free(l->ring[(l->head + i) % l->o.queue_max]);
-        ledger_take_head(l, left, LEDGER_ACK_MEMORY);
+        ledger_take_head(l, left, LEDGER_ACK_DROPPED);
     }
+    l->closed = true; /* from now on a producer spools its record itself */
     pthread_mutex_unlock(&l->mu);
     if (left > 0)
         warn("ledger: %zu records dropped at stop: database and spool %s unusable", left,
@@ -199,8 +203,10 @@ static void *writer_main(void *arg)
                 deadline = l->spool_retry_at;
         } else if (replay || l->count >= l->o.batch_max ||
                    (l->count > 0 && (now >= l->batch_deadline || l->stopping || urgent))) {
+            bool ring_first = !replay || (urgent && l->count > 0);
+
             pthread_mutex_unlock(&l->mu);
-            if (!replay || (urgent && l->count > 0))
+            if (ring_first)
                 write_batch(l); /* a waiter's record goes before the spool's backlog */
             else if (spool_due)
                 ledger_spool_ring(l); /* a long replay: newer records queue behind it */
@@ -256,9 +262,11 @@ struct ledger *ledger_start(const struct ledger_opts *opts)
     /* Until the writer has opened the spool, it may hold records from an
        earlier run: a ledger_flush() before then must wait for their replay. */
     l->spool_pending = true;
+    l->st.db_ok = true; /* no failure seen yet: postmeter status must not say otherwise */
     l->ring = xcalloc(l->o.queue_max, sizeof(*l->ring));
     l->ring_mem = xcalloc(l->o.queue_max, sizeof(*l->ring_mem));
     l->ring_wait = xcalloc(l->o.queue_max, sizeof(*l->ring_wait));
+    l->ring_self = xcalloc(l->o.queue_max, sizeof(*l->ring_self));
     l->batch = xcalloc(l->o.batch_max, sizeof(*l->batch));
     l->lost = xcalloc(l->o.batch_max, sizeof(*l->lost));
     pthread_mutex_init(&l->mu, NULL);
@@ -274,6 +282,14 @@ struct ledger *ledger_start(const struct ledger_opts *opts)
     return l;
 }
 
+/* leave - a caller of ledger_put*() is done with l; mu held, and released here */
+static void leave(struct ledger *l)
+{
+    if (--l->users == 0 && l->closed)
+        pthread_cond_broadcast(&l->settled); /* ledger_stop() may free l now */
+    pthread_mutex_unlock(&l->mu);
+}
+
 /*
  * enqueue - append m (mem bytes) to the ring for waiter w (NULL: nobody
  * waits); false if the queue is full; mu held
@@ -285,7 +301,8 @@ static bool enqueue(struct ledger *l, struct ledger_msg *m, size_t mem, struct l
     size_t at;
 
     l->st.put++;
-    if (l->count == l->o.queue_max || (l->o.queue_max_bytes && l->bytes >= l->o.queue_max_bytes))
+    if (l->closed || l->count == l->o.queue_max ||
+        (l->o.queue_max_bytes && l->bytes >= l->o.queue_max_bytes))
         return false;
     was_crowded = crowded(l);
     at = (l->head + l->count) % l->o.queue_max;
@@ -316,10 +333,11 @@ void ledger_put(struct ledger *l, struct ledger_msg *m)
     bool taken;
 
     pthread_mutex_lock(&l->mu);
+    l->users++;
     taken = enqueue(l, m, mem, NULL, &at);
     if (!taken)
         l->st.dropped++; /* logged by the writer */
-    pthread_mutex_unlock(&l->mu);
+    leave(l);
     if (!taken)
         ledger_msg_free(m);
 }
@@ -432,8 +450,10 @@ enum ledger_ack ledger_put_wait(struct ledger *l, struct ledger_msg *m, unsigned
     pthread_cond_init(&w.cv, &ca);
     pthread_condattr_destroy(&ca);
     pthread_mutex_lock(&l->mu);
+    l->users++;
     if (!enqueue(l, m, mem, &w, &at)) {
-        /* The queue is full: this record goes to the spool now, or is lost. */
+        /* The queue is full (or the writer has stopped): this record goes
+           to the spool now, or is lost. */
         pthread_mutex_unlock(&l->mu);
         ledger_msg_encode(m, &rec);
         ledger_msg_free(m);
@@ -452,6 +472,8 @@ enum ledger_ack ledger_put_wait(struct ledger *l, struct ledger_msg *m, unsigned
             /* The writer is stuck (a locked database, a slow disk): the
                record is still at its slot, and nobody frees it while mu
                is held. Unhook, copy it out, and spool the copy. */
+            uint64_t seq = l->removed + (at + l->o.queue_max - l->head) % l->o.queue_max;
+
             l->ring_wait[at] = NULL;
             l->waiters--;
             ledger_msg_encode(l->ring[at], &rec);
@@ -459,6 +481,8 @@ enum ledger_ack ledger_put_wait(struct ledger *l, struct ledger_msg *m, unsigned
             err = ledger_spool_bytes(l, rec.data, rec.len);
             pthread_mutex_lock(&l->mu);
             w.fate = LEDGER_ACK_SELF;
+            if (err == 0 && seq >= l->removed) /* still queued: the writer need not spool it */
+                l->ring_self[at] = true;
             if (err != 0) {
                 w.fate = LEDGER_ACK_MEMORY;
                 note_unsafe(l, err, false);
@@ -467,7 +491,7 @@ enum ledger_ack ledger_put_wait(struct ledger *l, struct ledger_msg *m, unsigned
     }
     l->st.waits++;
     l->st.wait_hist[wait_bucket(mono_us() - start)]++;
-    pthread_mutex_unlock(&l->mu);
+    leave(l);
     pthread_cond_destroy(&w.cv);
     buf_free(&rec);
     return w.fate;
@@ -514,6 +538,9 @@ struct ledger *ledger_stop(struct ledger *l, unsigned timeout_ms)
 /* ledger_stop_stats - ledger_stop(); the final counters into *st unless st is NULL */
 struct ledger *ledger_stop_stats(struct ledger *l, unsigned timeout_ms, struct ledger_stats *st)
 {
+    uint64_t deadline;
+    unsigned users;
+
     if (l == NULL)
         return NULL;
     pthread_mutex_lock(&l->mu);
@@ -522,6 +549,21 @@ struct ledger *ledger_stop_stats(struct ledger *l, unsigned timeout_ms, struct l
     pthread_cond_signal(&l->wake);
     pthread_mutex_unlock(&l->mu);
     pthread_join(l->thread, NULL);
+    /* A producer may still be inside ledger_put_wait() (woken by finish(),
+       or spooling its own record): wait for it before freeing anything. */
+    pthread_mutex_lock(&l->mu);
+    deadline = ledger_mono_ms() + STOP_USERS_MS;
+    while (l->users > 0 && ledger_mono_ms() < deadline)
+        wait_until(l, &l->settled, deadline);
+    users = l->users;
+    pthread_mutex_unlock(&l->mu);
+    if (users > 0) {
+        warn("ledger: %u caller(s) still inside at stop; the writer's memory is left to them",
+             users);
+        if (st != NULL)
+            ledger_get_stats(l, st);
+        return NULL;
+    }
     if (st != NULL)
         ledger_get_stats(l, st); /* with what finish() dropped */
     l->spool = spool_close(l->spool);
@@ -533,6 +575,7 @@ struct ledger *ledger_stop_stats(struct ledger *l, unsigned timeout_ms, struct l
     free(l->ring);
     free(l->ring_mem);
     free(l->ring_wait);
+    free(l->ring_self);
     free(l->batch);
     free(l->lost);
     free(l->database);

@@ -82,7 +82,9 @@ struct ledger_stats {
     uint64_t put;                            /* records handed in */
     uint64_t written;                        /* records committed to the database */
     uint64_t spooled;                        /* records appended to the spool file */
-    uint64_t replayed;                       /* spooled records later committed */
+    uint64_t replayed;                       /* spooled records later committed; a record
+                                                stored from both its copies (self-spooled)
+                                                counts once, in written or in replayed */
     uint64_t dropped;                        /* records lost because every bound was hit */
     uint64_t failures;                       /* failed database attempts */
     uint64_t rejected;                       /* records the database refused (constraint, bad
@@ -99,7 +101,8 @@ struct ledger_stats {
     size_t queued;                           /* records in memory now */
     size_t queued_bytes;                     /* their ledger_msg_mem() bytes */
     uint64_t spool_bytes;                    /* size of the spool file now */
-    bool db_ok;                              /* the last attempt at the database succeeded */
+    bool db_ok;                              /* the last attempt at the database succeeded
+                                                (true before the first: no failure seen) */
     unsigned cache_mb; /* the writer's page cache now (0: not set, or no connection) */
 };
 

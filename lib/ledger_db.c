@@ -195,11 +195,13 @@ size_t ledger_commit(struct ledger *l, struct ledger_msg *const *msgs, size_t n)
     enum store_status st;
 
     memset(l->lost, 0, n * sizeof(*l->lost));
+    l->added = 0;
     if (!ensure_store(l))
         return 0;
     fit_cache(l, n);
     st = store_put_messages(l->store, msgs, n);
     if (st == STORE_OK) {
+        l->added = store_added(l->store);
         db_worked(l);
         return n;
     }
@@ -210,9 +212,10 @@ size_t ledger_commit(struct ledger *l, struct ledger_msg *const *msgs, size_t n)
     /* One bad record spoils the batch: find it by writing them one by one. */
     for (size_t i = 0; i < n; i++) {
         st = store_put_messages(l->store, &msgs[i], 1);
-        if (st == STORE_OK)
+        if (st == STORE_OK) {
+            l->added += store_added(l->store);
             db_worked(l);
-        else if (st == STORE_ERROR)
+        } else if (st == STORE_ERROR)
             l->lost[i] = !reject(l, msgs[i]);
         else {
             db_failed(l, store_error(l->store));

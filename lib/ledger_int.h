@@ -17,6 +17,10 @@
 #define LOG_EVERY_MS   60000 /* repeat a failure warning at most this often */
 #define DROP_LOG_MS    10000 /* report drops at most this often */
 #define SPOOL_RETRY_MS 1000  /* after a short or failed spool append */
+#define STOP_USERS_MS  5000  /* ledger_stop() waits this long for callers still inside */
+/* Records per replayed batch at most: a waiting answer waits for one such
+   commit at worst (a few ms). */
+#define REPLAY_BATCH 512
 
 /*
  * A producer waiting in ledger_put_wait() for one ring entry. The writer
@@ -43,6 +47,9 @@ struct ledger {
     struct ledger_msg **ring;
     size_t *ring_mem; /* ledger_msg_mem() of each ring entry, as ledger_put() counted it */
     struct ledger_waiter **ring_wait; /* who waits for each ring entry (NULL: nobody) */
+    bool *ring_self;                  /* the entry's producer spooled a copy itself */
+    unsigned users;                   /* callers inside ledger_put*() now */
+    bool closed;                      /* the writer has finished: nothing more is taken */
     size_t waiters;                   /* ring entries someone waits for */
     uint64_t unsafe_logged_at;        /* ms: the last warning about LEDGER_ACK_MEMORY */
     size_t head, count, bytes;
@@ -65,7 +72,8 @@ struct ledger {
     ino_t ino;
     struct spool *rejected;
     struct ledger_msg **batch;
-    bool *lost; /* per record of the last ledger_commit(): refused and not saved */
+    bool *lost;   /* per record of the last ledger_commit(): refused and not saved */
+    size_t added; /* records the last ledger_commit() stored anew (not replayed copies) */
     unsigned backoff_ms;
     uint64_t retry_at, spool_retry_at, last_use, fail_logged_at, drops_logged, drop_log_at;
     uint64_t failures_in_row;
@@ -82,8 +90,9 @@ uint64_t ledger_mono_ms(void);
  * waiters fate; mu held. The records are not freed: the caller holds them.
  */
 void ledger_take_head(struct ledger *l, size_t k, enum ledger_ack fate);
-/* ledger_copy_head - copy up to max pointers from the ring's head into out; mu held */
-size_t ledger_copy_head(struct ledger *l, struct ledger_msg **out, size_t max);
+/* ledger_copy_head - copy up to max pointers from the ring's head into out (and, unless
+ * self is NULL, their ring_self flags into self); mu held */
+size_t ledger_copy_head(struct ledger *l, struct ledger_msg **out, bool *self, size_t max);
 
 /* ledger_db.c: the writer's database work */
 /* ledger_commit - write msgs[0..n); how many are settled (fewer: the database broke) */

@@ -64,12 +64,11 @@ void ledger_open_spool(struct ledger *l)
 /* ledger_replay_batch - replay the next spooled batch; false if the database failed */
 bool ledger_replay_batch(struct ledger *l)
 {
-    size_t n, done;
-    uint64_t refused = l->refused;
+    size_t n, done, max = l->o.batch_max < REPLAY_BATCH ? l->o.batch_max : REPLAY_BATCH;
     int rc;
 
     pthread_mutex_lock(&l->smu);
-    rc = l->spool ? spool_next(l->spool, l->batch, l->o.batch_max, &n) : (n = 0, 0);
+    rc = l->spool ? spool_next(l->spool, l->batch, max, &n) : (n = 0, 0);
     pthread_mutex_unlock(&l->smu);
     if (rc != 0) {
         warn("ledger: spool %s: read: %s", l->spool_path, strerror(errno));
@@ -87,7 +86,7 @@ bool ledger_replay_batch(struct ledger *l)
         l->batch[i] = ledger_msg_free(l->batch[i]);
     pthread_mutex_lock(&l->mu);
     if (done == n)
-        l->st.replayed += n - (l->refused - refused);
+        l->st.replayed += l->added; /* a copy already stored (self-spooled) is not counted */
     pthread_mutex_unlock(&l->mu);
     ledger_note_spool(l);
     return done == n;
@@ -96,36 +95,56 @@ bool ledger_replay_batch(struct ledger *l)
 /* ledger_spool_ring - move every queued record, oldest first, to the spool */
 void ledger_spool_ring(struct ledger *l)
 {
-    struct ledger_msg **all;
-    size_t n;
-    long k;
+    struct ledger_msg **all, **put;
+    bool *self;
+    size_t n, np = 0, covered;
+    long got;
 
     pthread_mutex_lock(&l->mu);
     all = xcalloc(l->count ? l->count : 1, sizeof(*all));
-    n = ledger_copy_head(l, all, l->count);
+    self = xcalloc(l->count ? l->count : 1, sizeof(*self));
+    n = ledger_copy_head(l, all, self, l->count);
     pthread_mutex_unlock(&l->mu);
     if (n == 0) {
         free(all);
+        free(self);
         return;
     }
+    /* A record whose producer spooled a copy itself is not appended again. */
+    put = xcalloc(n, sizeof(*put));
+    for (size_t i = 0; i < n; i++)
+        if (!self[i])
+            put[np++] = all[i];
     pthread_mutex_lock(&l->smu);
-    k = get_spool(l) ? spool_append(l->spool, all, n) : -1;
-    if (k < 0 && l->spool)
+    got = np == 0 ? 0 : get_spool(l) ? spool_append(l->spool, put, np) : -1;
+    if (got < 0 && l->spool)
         warn("ledger: spool %s: append: %s", l->spool_path, strerror(errno));
-    else if (k >= 0 && (size_t)k < n)
-        debug("ledger: spool %s full: %zu records stay in memory", l->spool_path, n - (size_t)k);
-    if (k < (long)n)
+    else if (got >= 0 && (size_t)got < np)
+        debug("ledger: spool %s full: %zu records stay in memory", l->spool_path, np - (size_t)got);
+    /* The ring's prefix now durable: self-spooled records, and the appended
+       ones, up to the first record that was not appended. */
+    covered = 0;
+    for (size_t done = 0; covered < n; covered++) {
+        if (self[covered])
+            continue;
+        if (got < 0 || done == (size_t)got)
+            break;
+        done++;
+    }
+    if (got < (long)np)
         l->spool_retry_at = ledger_mono_ms() + SPOOL_RETRY_MS;
-    if (k > 0) {
+    if (covered > 0) {
         pthread_mutex_lock(&l->mu);
-        l->st.spooled += (uint64_t)k;
-        ledger_take_head(l, (size_t)k, LEDGER_ACK_SPOOLED);
+        l->st.spooled += (uint64_t)got;
+        ledger_take_head(l, covered, LEDGER_ACK_SPOOLED);
         pthread_mutex_unlock(&l->mu);
     }
     note_spool_locked(l);
     pthread_mutex_unlock(&l->smu);
-    for (long i = 0; i < k; i++)
+    for (size_t i = 0; i < covered; i++)
         all[i] = ledger_msg_free(all[i]);
+    free(put);
+    free(self);
     free(all);
 }
 

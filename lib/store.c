@@ -109,9 +109,16 @@ enum store_status store_check(struct store *s, const struct store_migration *m, 
 /* store_put_messages - write a batch of records in one transaction */
 enum store_status store_put_messages(struct store *s, struct ledger_msg *const *msgs, size_t n)
 {
+    s->added = 0;
     if (n == 0)
         return STORE_OK;
     return s->ops->put_messages(s, msgs, n);
+}
+
+/* store_added - records the last store_put_messages() stored anew */
+size_t store_added(const struct store *s)
+{
+    return s->added;
 }
 
 /* store_report_messages - walk matching messages, oldest first */
@@ -130,6 +137,13 @@ enum store_status store_report_auth(struct store *s, const struct store_auth_fil
     static const struct store_auth_filter none;
 
     return s->ops->report_auth(s, f ? f : &none, fn, arg);
+}
+
+/* store_ledger_summary - rows since a time, the newest row's time */
+enum store_status store_ledger_summary(struct store *s, int64_t since, int64_t *rows,
+                                       int64_t *newest)
+{
+    return s->ops->ledger_summary(s, since, rows, newest);
 }
 
 static const char *const dkim_alg_names[] = {"rsa-sha256", "ed25519-sha256"};

@@ -91,6 +91,9 @@ enum store_status store_check(struct store *s, const struct store_migration *m, 
  * replay after a crash never duplicates. All or nothing.
  */
 enum store_status store_put_messages(struct store *s, struct ledger_msg *const *msgs, size_t n);
+/* store_added - how many records the last successful store_put_messages() stored that were not
+ * there already (a replayed copy of a stored record is not) */
+size_t store_added(const struct store *s);
 
 /* Filter for store_report_messages(); zero/NULL fields do not filter. */
 struct store_msg_filter {
@@ -139,6 +142,14 @@ struct store_auth_row {
 enum store_status store_report_auth(struct store *s, const struct store_auth_filter *f,
                                     int (*fn)(const struct store_auth_row *r, void *arg),
                                     void *arg);
+
+/*
+ * store_ledger_summary - how many ledger rows have received_at >= since
+ * into *rows, and the newest row's received_at into *newest (0 = no
+ * rows): postmeter status
+ */
+enum store_status store_ledger_summary(struct store *s, int64_t since, int64_t *rows,
+                                       int64_t *newest);
 
 /*
  * DKIM signing keys (schema 003_dkim_keys). A key is pending (made by a

@@ -29,6 +29,8 @@ struct store_ops {
     enum store_status (*report_auth)(struct store *s, const struct store_auth_filter *f,
                                      int (*fn)(const struct store_auth_row *r, void *arg),
                                      void *arg);
+    enum store_status (*ledger_summary)(struct store *s, int64_t since, int64_t *rows,
+                                        int64_t *newest);
     /* DKIM keys: names already lower case and checked by store.c */
     enum store_status (*put_dkim_key)(struct store *s, const struct store_dkim_key *k);
     enum store_status (*list_dkim_keys)(struct store *s, const char *domain,
@@ -55,6 +57,7 @@ struct store_ops {
 struct store {
     const struct store_ops *ops;
     char err[STORE_ERR_LEN]; /* last error, one line */
+    size_t added;            /* records the last put_messages stored (not already there) */
 };
 
 /* store_set_error - set the last error of s (printf-style; a long line is cut) */

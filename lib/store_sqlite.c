@@ -453,6 +453,7 @@ static int insert_one(struct sqlite_store *ss, const struct ledger_msg *m)
         return rc;
     if (sqlite3_changes(ss->db) == 0)
         return SQLITE_OK; /* uid already stored: a replay */
+    ss->base.added++;
     id = sqlite3_last_insert_rowid(ss->db);
     if ((rc = sqlite_insert_addresses(ss->ins_rcpt, id, m->rcpts, m->nrcpts)) != SQLITE_OK)
         return rc;
@@ -515,6 +516,7 @@ static enum store_status sqlite_put_messages(struct store *s, struct ledger_msg 
         return STORE_OK;
     st = sqlite_fail(ss, rc, what);
     sqlite_rollback(ss);
+    ss->base.added = 0; /* nothing of it was stored */
     return st;
 }
 
@@ -528,6 +530,7 @@ static const struct store_ops sqlite_ops = {
     .put_messages = sqlite_put_messages,
     .report_messages = sqlite_report_messages,
     .report_auth = sqlite_report_auth,
+    .ledger_summary = sqlite_ledger_summary,
     .put_dkim_key = sqlite_put_dkim_key,
     .list_dkim_keys = sqlite_list_dkim_keys,
     .set_dkim_key_state = sqlite_set_dkim_key_state,

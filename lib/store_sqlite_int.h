@@ -1,7 +1,7 @@
 /*
  * store_sqlite_int.h - what the SQLite backend's files share (internal to
  * lib/: store_sqlite.c, store_sqlite_files.c, store_sqlite_report.c,
- * store_sqlite_keys.c, store_sqlite_track.c).
+ * store_sqlite_keys.c, store_sqlite_track.c, store_sqlite_status.c).
  */
 #ifndef POSTMETER_STORE_SQLITE_INT_H
 #define POSTMETER_STORE_SQLITE_INT_H
@@ -57,6 +57,8 @@ enum store_status sqlite_report_messages(struct store *s, const struct store_msg
 enum store_status sqlite_report_auth(struct store *s, const struct store_auth_filter *f,
                                      int (*fn)(const struct store_auth_row *r, void *arg),
                                      void *arg);
+enum store_status sqlite_ledger_summary(struct store *s, int64_t since, int64_t *rows,
+                                        int64_t *newest);
 enum store_status sqlite_put_dkim_key(struct store *s, const struct store_dkim_key *k);
 enum store_status sqlite_list_dkim_keys(struct store *s, const char *domain,
                                         int (*fn)(const struct store_dkim_key *k, void *arg),

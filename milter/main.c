@@ -1,11 +1,13 @@
 /*
  * main.c - postmeter-milter: the process around the callbacks.
  *
- * Start-up order: read config, open the milter socket as root, hand it
- * and the existing database files to the service user (through
- * descriptors: the database directory is that user's, STYLE habit 14),
- * check that the user can keep the ledger there, detach, drop
- * privileges, create or migrate the database as the user, start the
+ * Start-up order: read config, check the system it names as -t does
+ * (syscheck.c: every problem said once, then exit 1), open the milter
+ * socket as root, hand it and the existing database files to the
+ * service user (through descriptors: the database directory is that
+ * user's, STYLE habit 14), check again that the user can read and
+ * write the database file, detach, drop privileges, create or migrate
+ * the database as the user, start the
  * ledger writer, then run the milter server (engine.c) in its own
  * thread. The main thread only takes signals: SIGHUP reloads the
  * configuration, SIGTERM/SIGINT stop accepting, let open connections
@@ -42,7 +44,9 @@
 #include "stage_auth.h"
 #include "stage_sign.h"
 #include "stage_track.h"
+#include "status_file.h"
 #include "store.h"
+#include "syscheck.h"
 #include "util.h"
 
 extern struct smfiDesc milter_desc;
@@ -141,59 +145,6 @@ static void give_database(const struct config *c, const struct daemon_user *u)
     if (!daemon_give(spool, u, err, sizeof(err)))
         die("ledger_spool: %s: not touched; remove it, then start again", err);
     free(spool);
-}
-
-/* dir_of - the directory holding path; caller frees */
-static char *dir_of(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-
-    if (slash == NULL)
-        return xstrdup(".");
-    return slash == path ? xstrdup("/") : xstrndup(path, (size_t)(slash - path));
-}
-
-/* usable_dir - can u make files in the directory holding path? else say what to do */
-static bool usable_dir(const char *key, const char *path, const struct daemon_user *u)
-{
-    char *dir = dir_of(path);
-    bool ok = daemon_user_can(u, dir, W_OK | X_OK);
-
-    if (!ok)
-        warn("%s = %s: the directory %s must exist and be writable by user %s (the database, "
-             "its -wal and -shm files and the spool are made there)",
-             key, path, dir, u->name);
-    free(dir);
-    return ok;
-}
-
-/*
- * database_usable - can u keep the ledger and read the keys? Without
- * that every ledger row would be dropped and outbound mail go unsigned,
- * so start-up (and -t) fails instead, saying what to do. With
- * given (start-up, after give_database), an existing database file must
- * be readable and writable by u; for -t only if it is u's already
- * (start-up gives it to u).
- */
-static bool database_usable(const struct config *c, const struct daemon_user *u, bool given)
-{
-    char *spool = config_spool_path(c), *db_dir = dir_of(c->database), *spool_dir = dir_of(spool);
-    struct stat st;
-    bool ok = usable_dir("database", c->database, u);
-
-    if (strcmp(db_dir, spool_dir) != 0 && !usable_dir("ledger_spool", spool, u))
-        ok = false;
-    free(db_dir);
-    free(spool_dir);
-
-    if (lstat(c->database, &st) == 0 && (given || st.st_uid == u->uid) &&
-        !daemon_user_can(u, c->database, R_OK | W_OK)) {
-        warn("database = %s: the file must be readable and writable by user %s (mode %04o)",
-             c->database, u->name, (unsigned)(st.st_mode & 07777));
-        ok = false;
-    }
-    free(spool);
-    return ok;
 }
 
 /* migrate_database - as u: create the database if need be (mode 0640) and migrate it */
@@ -308,18 +259,21 @@ static void *milter_thread(void *arg)
 static void reload(const char *path, const struct config *running)
 {
     struct buf errors = BUF_INIT;
-    struct config *c = config_load(path, &errors);
+    struct config *c;
 
-    if (c == NULL) {
+    status_file_config_stat(path);
+    if ((c = config_load(path, &errors)) == NULL) {
         char *line, *save = NULL;
 
         for (line = strtok_r(errors.data, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
             warn("reload: %s", line);
         warn("reload: configuration has errors; still running with the previous one");
         buf_free(&errors);
+        status_file_config_read(false);
         return;
     }
     buf_free(&errors);
+    status_file_config_read(true);
     if (strcmp(c->milter_socket, running->milter_socket) || strcmp(c->user, running->user) ||
         strcmp(c->database, running->database) || strcmp(c->ledger_spool, running->ledger_spool) ||
         c->ledger_sync != running->ledger_sync)
@@ -397,22 +351,21 @@ int main(int argc, char **argv)
     }
     if (optind != argc)
         usage(2);
+    status_file_config_stat(path); /* its mtime before it is read: postmeter status */
     cfg = load_config(path);
     if (check) {
         bool ok;
 
         config_dump(cfg, stdout);
-        /* code the configuration needs that cannot be loaded fails the check too */
-        if (!(ok = track_stage_engine(cfg, err, sizeof(err))))
-            fprintf(stderr, "postmeter-milter: tracking: %s\n", err);
+        fflush(stdout);
+        /* the system the configuration names: user, group, directories, keys, pixel engine */
+        ok = syscheck_say(cfg, true);
         if (dkim_sha256() == NULL) { /* logged by dkim_sha256() */
             fprintf(stderr, "postmeter-milter: OpenSSL cannot hash with SHA-256: no DKIM\n");
             ok = false;
         }
-        daemon_lookup_user(cfg->user, &user);
-        if (!database_usable(cfg, &user, false))
-            ok = false;
-        free(user.name);
+        if (ok)
+            printf("postmeter-milter: configuration %s OK\n", cfg->path);
         config_free(cfg);
         return ok ? 0 : 1;
     }
@@ -432,21 +385,22 @@ int main(int argc, char **argv)
     sigaddset(&sigs, SIGINT);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
+    /*
+     * What -t checks, before anything is made: every problem said once, and
+     * the command that starts the daemon fails. Loads the pixel engine if
+     * tracking is on (as root, like the binary, before detaching; GLib's
+     * constructors start no thread).
+     */
+    if (!syscheck_say(cfg, false))
+        die("not started: the problems above need fixing (postmeter-milter -t checks again)");
     daemon_lookup_user(cfg->user, &user);
     run.engine = open_socket(cfg, &user);
     run.timeout_s = cfg->milter_timeout;
     engine_set_limits(run.engine, cfg->milter_max_connections,
                       (size_t)cfg->milter_max_buffer_mb << 20);
-    /*
-     * The pixel engine (GMime), if tracking is on: as root, like the binary,
-     * and before detaching, so that a module that cannot be loaded fails the
-     * command that starts the daemon (GLib's constructors start no thread).
-     */
-    if (!track_stage_engine(cfg, err, sizeof(err)))
-        die("tracking: %s", err);
     /* Before detaching, so that the command that starts the daemon fails. */
     give_database(cfg, &user);
-    if (!database_usable(cfg, &user, true))
+    if (!syscheck_given(cfg, &user))
         die("database: not usable by user %s; not started", user.name);
     if (!foreground)
         daemon_detach();
@@ -479,6 +433,7 @@ int main(int argc, char **argv)
     if (errno != 0)
         die("cannot start the milter thread: %s", strerror(errno));
     info("postmeter-milter %s listening on %s", POSTMETER_VERSION, cfg->milter_socket);
+    status_file_start(cfg, ledger);
 
     for (time_t next = time(NULL) + 60;;) {
         int stop;
@@ -487,6 +442,7 @@ int main(int argc, char **argv)
             wait_wakeup(1000);
         if (atomic_load(&milter_thread_done))
             break;
+        status_file_tick(ledger, false);
         /* New keys (postmeter dkim keygen/rotate) and tracking rules: within a minute. */
         if (time(NULL) >= next) {
             next = time(NULL) + 60;
@@ -510,6 +466,7 @@ int main(int argc, char **argv)
             milter_cfg_release(mc);
             sign_stage_refresh(running, true);
             track_stage_refresh(running, true);
+            status_file_tick(ledger, true);
         }
     }
     pthread_join(tid, NULL);
@@ -531,6 +488,7 @@ int main(int argc, char **argv)
          (unsigned long long)st.waits, (unsigned long long)ledger_wait_percentile(&st, 50),
          (unsigned long long)ledger_wait_percentile(&st, 99), (unsigned long long)st.self_spooled,
          (unsigned long long)st.unsafe);
+    status_file_stop(&st);
     daemon_remove_pidfile(pid_file);
     free(pid_file);
     free(spool);

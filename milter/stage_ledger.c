@@ -15,6 +15,7 @@
 #include "log.h"
 #include "mailaddr.h"
 #include "stage_ledger.h"
+#include "stage_log.h"
 #include "timeutil.h"
 #include "util.h"
 
@@ -92,5 +93,6 @@ void ledger_stage_eom(struct conn *c, const char *queue_id, const char *action)
              m->queue_id ? m->queue_id : "-", m->nrcpts + m->rcpts_omitted, m->nrcpts);
     debug("%s: ledger record %s, %zu recipient(s), %lld bytes", m->queue_id ? m->queue_id : "-",
           m->uid, m->nrcpts, (long long)m->size);
+    stage_log_message(c, m); /* before the sink takes m */
     milter_emit(c->cfg->c, m);
 }

@@ -437,6 +437,24 @@ sfsistat sign_stage_eom(struct conn *c, SMFICTX *ctx, const char **action)
     return SMFIS_CONTINUE;
 }
 
+/* sign_stage_why_unsigned - why no signature was tried (stage_sign.h) */
+const char *sign_stage_why_unsigned(const struct conn *c)
+{
+    const struct sign_msg *s = c->sign;
+
+    if (s == NULL)
+        return "no signing keys";
+    if (s->too_big)
+        return "header too large to sign";
+    if (s->unsignable)
+        return s->unsignable;
+    if (s->domain == NULL)
+        return "no key for the From domain";
+    if (s->m == NULL)
+        return "the domain's key cannot be loaded";
+    return NULL;
+}
+
 /* sign_stage_reset - drop the message's signing state */
 void sign_stage_reset(struct conn *c)
 {

@@ -54,6 +54,12 @@ void sign_stage_body(struct conn *c, const unsigned char *chunk, size_t len);
  * on_sign_error = tempfail (then *action is "tempfail").
  */
 sfsistat sign_stage_eom(struct conn *c, SMFICTX *ctx, const char **action);
+/*
+ * sign_stage_why_unsigned - after sign_stage_eom(), why outbound mail got
+ * no signature at all (static text: no signing keys, no key for the From
+ * domain, ...), for the message's log line; NULL if signing was tried
+ */
+const char *sign_stage_why_unsigned(const struct conn *c);
 /* sign_stage_reset - drop the message's signing state (the one reset path calls it) */
 void sign_stage_reset(struct conn *c);
 

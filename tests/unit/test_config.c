@@ -38,7 +38,9 @@ static void test_defaults(void **state)
     struct netaddr a;
 
     (void)state;
-    assert_string_equal(c->milter_socket, "unix:/run/postmeter/milter.sock");
+    /* Postfix's queue directory whatever the prefix: chrooted smtpd's
+     * unix:postmeter/milter.sock (contrib/postfix-main.cf.snippet) */
+    assert_string_equal(c->milter_socket, "unix:/var/spool/postfix/postmeter/milter.sock");
     assert_int_equal(c->milter_socket_mode, 0660);
     assert_string_equal(c->user, "postmeter");
     assert_false(c->log_subject);
