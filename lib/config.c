@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "config_check.h"
 #include "log.h"
 #include "track.h"
 #include "util.h"
@@ -43,13 +44,6 @@ static const char *const partial_body_choices[] = {"ignore", "count", NULL};
 static const char *const bad_from_choices[] = {"reject", "quarantine", NULL};
 static const char *const multiple_from_choices[] = {"reject", "quarantine", "evaluate", NULL};
 
-static bool check_socket(const char *v, struct buf *why);
-static bool check_dns_server(const char *v, struct buf *why);
-static bool check_nonempty(const char *v, struct buf *why);
-static bool check_absolute(const char *v, struct buf *why);
-static bool check_net_or_domain(const char *v, struct buf *why);
-static bool check_base_url(const char *v, struct buf *why);
-static bool check_track_pattern(const char *v, struct buf *why);
 static bool list_item_ok(const char *item, struct buf *why);
 
 #define OFF(f) offsetof(struct config, f)
@@ -58,13 +52,13 @@ static const struct cfg_key cfg_keys[] = {
     /* In Postfix's queue directory, whatever our prefix: Debian's chrooted
      * smtpd and cleanup reach it as unix:postmeter/milter.sock. */
     {"milter_socket", CFG_STRING, OFF(milter_socket),
-     "unix:/var/spool/postfix/postmeter/milter.sock", 0, 0, NULL, check_socket,
+     "unix:/var/spool/postfix/postmeter/milter.sock", 0, 0, NULL, config_check_socket,
      "where postmeter-milter listens: unix:PATH or inet:PORT@ADDR"},
     {"milter_socket_mode", CFG_MODE, OFF(milter_socket_mode), "0660", 0, 0777, NULL, NULL,
      "permissions of a unix: socket"},
     {"milter_socket_group", CFG_STRING, OFF(milter_socket_group), "", 0, 0, NULL, NULL,
      "group of a unix: socket (empty: the primary group of user)"},
-    {"user", CFG_STRING, OFF(user), "postmeter", 0, 0, NULL, check_nonempty,
+    {"user", CFG_STRING, OFF(user), "postmeter", 0, 0, NULL, config_check_nonempty,
      "user the daemons run as after opening their sockets"},
     {"pid_file", CFG_STRING, OFF(pid_file), "", 0, 0, NULL, NULL,
      "file for the daemon's process id (empty: none)"},
@@ -77,7 +71,7 @@ static const struct cfg_key cfg_keys[] = {
     {"on_internal_error", CFG_ENUM, OFF(on_internal_error), "accept", 0, 0, on_error_choices, NULL,
      "what the milter does with mail when it fails internally: accept or tempfail"},
     {"database", CFG_STRING, OFF(database), POSTMETER_LOCALSTATEDIR "/lib/postmeter/postmeter.db",
-     0, 0, NULL, check_nonempty, "the ledger database (SQLite file)"},
+     0, 0, NULL, config_check_nonempty, "the ledger database (SQLite file)"},
     {"ledger_spool", CFG_STRING, OFF(ledger_spool), "", 0, 0, NULL, NULL,
      "spool file for ledger rows while the database is unavailable (empty: database.spool)"},
     {"ledger_queue_max", CFG_UINT, OFF(ledger_queue_max), "50000", 100, 10000000, NULL, NULL,
@@ -115,7 +109,7 @@ static const struct cfg_key cfg_keys[] = {
      "DKIM signatures made with shorter RSA keys fail"},
     {"dkim_partial_body", CFG_ENUM, OFF(dkim_partial_body), "ignore", 0, 0, partial_body_choices,
      NULL, "a DKIM pass whose body goes on past its l= counts for DMARC (count) or not (ignore)"},
-    {"dns_servers", CFG_LIST, OFF(dns_servers), "", 0, 0, NULL, check_dns_server,
+    {"dns_servers", CFG_LIST, OFF(dns_servers), "", 0, 0, NULL, config_check_dns_server,
      "resolvers to forward to, ADDR[@PORT], comma separated (empty: /etc/resolv.conf)"},
     {"dns_timeout_ms", CFG_UINT, OFF(dns_timeout_ms), "5000", 100, 60000, NULL, NULL,
      "how long one DNS lookup may take before it is a temporary error"},
@@ -130,136 +124,27 @@ static const struct cfg_key cfg_keys[] = {
     {"dmarc_multiple_from", CFG_ENUM, OFF(dmarc_multiple_from), "reject", 0, 0,
      multiple_from_choices, NULL,
      "several From fields: reject, quarantine, or evaluate every domain in them"},
-    {"auth_allow", CFG_LIST, OFF(auth_allow), "", 0, 0, NULL, check_net_or_domain,
+    {"auth_allow", CFG_LIST, OFF(auth_allow), "", 0, 0, NULL, config_check_net_or_domain,
      "client networks and From domains (with subdomains) whose mail is never refused or held"},
     {"dkim_key_dir", CFG_STRING, OFF(dkim_key_dir), POSTMETER_SYSCONFDIR "/postmeter/keys", 0, 0,
-     NULL, check_absolute, "directory of the DKIM private keys that postmeter dkim makes"},
+     NULL, config_check_absolute, "directory of the DKIM private keys that postmeter dkim makes"},
     {"on_sign_error", CFG_ENUM, OFF(on_sign_error), "accept", 0, 0, on_error_choices, NULL,
      "outbound mail whose domain's key cannot sign: accept it unsigned, or tempfail it"},
-    {"tracking_base_url", CFG_STRING, OFF(tracking_base_url), "", 0, 0, NULL, check_base_url,
+    {"tracking_base_url", CFG_STRING, OFF(tracking_base_url), "", 0, 0, NULL, config_check_base_url,
      "URL of the pixel endpoint, pixels are <URL>/o/<TOKEN>.gif (empty: no open tracking)"},
     {"tracking_mode", CFG_ENUM, OFF(tracking_mode), "milter", 0, 0, tracking_mode_choices, NULL,
      "who injects pixels: the milter (one token per message) or pipe (postmeter-pixelfilter)"},
-    {"track_exclude", CFG_LIST, OFF(track_exclude), "", 0, 0, NULL, check_track_pattern,
+    {"track_exclude", CFG_LIST, OFF(track_exclude), "", 0, 0, NULL, config_check_track_pattern,
      "recipients (address or @domain) whose mail is never tracked, comma separated"},
     {"track_max_kb", CFG_UINT, OFF(track_max_kb), "10240", 16, 1048576, NULL, NULL,
      "tracked mail larger than this (KiB) gets no pixel (the milter holds it in memory)"},
     {"pixel_module", CFG_STRING, OFF(pixel_module), POSTMETER_PIXEL_MODULE, 0, 0, NULL,
-     check_absolute, "the pixel engine the milter loads when it tracks (change for a build tree)"},
+     config_check_absolute,
+     "the pixel engine the milter loads when it tracks (change for a build tree)"},
     {"debug", CFG_BOOL, OFF(debug), "no", 0, 0, NULL, NULL, "log debug detail"},
 };
 
 #define NKEYS (sizeof(cfg_keys) / sizeof(cfg_keys[0]))
-
-/* check_base_url - empty, or an http(s) URL safe in an HTML attribute */
-static bool check_base_url(const char *v, struct buf *why)
-{
-    return *v == '\0' || track_base_url_ok(v, why);
-}
-
-/* check_track_pattern - an address or @domain */
-static bool check_track_pattern(const char *v, struct buf *why)
-{
-    char *p = track_pattern_normalize(v, why);
-
-    free(p);
-    return p != NULL;
-}
-
-/* check_nonempty - the value must not be empty */
-static bool check_nonempty(const char *v, struct buf *why)
-{
-    if (*v == '\0') {
-        buf_puts(why, "must not be empty");
-        return false;
-    }
-    return true;
-}
-
-/* check_absolute - the value must be an absolute path */
-static bool check_absolute(const char *v, struct buf *why)
-{
-    if (v[0] != '/') {
-        buf_printf(why, "\"%s\" is not an absolute path", v);
-        return false;
-    }
-    return true;
-}
-
-/* check_net_or_domain - an address, ADDRESS/PREFIX, or a domain name */
-static bool check_net_or_domain(const char *v, struct buf *why)
-{
-    struct cidr cidr;
-    size_t n = strlen(v);
-
-    if (cidr_parse(v, &cidr))
-        return true;
-    if (n > 0 && n <= 253 && v[0] != '.' && v[0] != '-' &&
-        strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_") == n &&
-        strstr(v, "..") == NULL && strchr(v, '.') != NULL)
-        return true;
-    buf_printf(why, "\"%s\" is neither a network (ADDRESS[/PREFIX]) nor a domain name", v);
-    return false;
-}
-
-/* check_port - "1".."65535" */
-static bool check_port(const char *p)
-{
-    char *end;
-    unsigned long port;
-
-    if (*p < '0' || *p > '9')
-        return false;
-    errno = 0;
-    port = strtoul(p, &end, 10);
-    return errno == 0 && *end == '\0' && port >= 1 && port <= 65535;
-}
-
-/* check_socket - libmilter socket syntax we support */
-static bool check_socket(const char *v, struct buf *why)
-{
-    if (strncmp(v, "unix:", 5) == 0 || strncmp(v, "local:", 6) == 0) {
-        const char *path = strchr(v, ':') + 1;
-
-        if (path[0] != '/') {
-            buf_puts(why, "unix socket path must be absolute");
-            return false;
-        }
-        return true;
-    }
-    if (strncmp(v, "inet:", 5) == 0 || strncmp(v, "inet6:", 6) == 0) {
-        char *copy = xstrdup(strchr(v, ':') + 1), *at = strchr(copy, '@');
-        bool ok;
-
-        if (at)
-            *at = '\0';
-        ok = check_port(copy);
-        free(copy);
-        if (!ok)
-            buf_puts(why, "expected inet:PORT@ADDRESS with PORT 1..65535");
-        return ok;
-    }
-    buf_puts(why, "expected unix:PATH or inet:PORT@ADDRESS");
-    return false;
-}
-
-/* check_dns_server - ADDR or ADDR@PORT with a literal address */
-static bool check_dns_server(const char *v, struct buf *why)
-{
-    char *copy = xstrdup(v), *at = strchr(copy, '@');
-    struct netaddr a;
-    bool ok = true;
-
-    if (at) {
-        *at = '\0';
-        ok = check_port(at + 1);
-    }
-    ok = ok && netaddr_parse(copy, &a);
-    free(copy);
-    if (!ok)
-        buf_printf(why, "\"%s\" is not ADDRESS[@PORT] with a literal IP address", v);
-    return ok;
-}
 
 /* list_free - free a NULL-terminated string list */
 static char **list_free(char **l)
