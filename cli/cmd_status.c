@@ -76,7 +76,7 @@ static void judge_milter(const struct status_info *si, struct verdict *v)
              "no status file %s from the running postmeter-milter (an older milter, or one "
              "with another database): its counters are unknown",
              si->status_path);
-    else if (now - sf->updated_at > STATUS_STALE_S)
+    else if (now - sf->updated_at > STATUS_STALE_S || sf->updated_at > now + STATUS_STALE_S)
         WARN(v, "the status file was last written %lld s ago (every 10 s while the milter runs)",
              now - sf->updated_at);
     if (si->reload_pending)

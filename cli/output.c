@@ -33,33 +33,6 @@ bool out_parse_format(const char *s, enum out_format *f)
     return false;
 }
 
-/* utf8_len - length of a valid UTF-8 sequence at p (0 if invalid) */
-static size_t utf8_len(const unsigned char *p)
-{
-    size_t n;
-    unsigned cp;
-
-    if (p[0] < 0x80)
-        return 1;
-    if (p[0] >= 0xc2 && p[0] <= 0xdf)
-        n = 2, cp = p[0] & 0x1f;
-    else if (p[0] >= 0xe0 && p[0] <= 0xef)
-        n = 3, cp = p[0] & 0x0f;
-    else if (p[0] >= 0xf0 && p[0] <= 0xf4)
-        n = 4, cp = p[0] & 0x07;
-    else
-        return 0;
-    for (size_t i = 1; i < n; i++) {
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (p[i] & 0x3f);
-    }
-    if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) || (n == 4 && cp < 0x10000) ||
-        cp > 0x10ffff)
-        return 0;
-    return n;
-}
-
 /* json_string - s as a JSON string literal (null for NULL) */
 static void json_string(struct buf *b, const char *s)
 {
@@ -71,7 +44,7 @@ static void json_string(struct buf *b, const char *s)
     }
     buf_putc(b, '"');
     while (*p) {
-        size_t n = utf8_len(p);
+        size_t n = utf8_seq_len(p);
 
         if (n == 0) {
             buf_puts(b, "\\ufffd");
@@ -87,29 +60,6 @@ static void json_string(struct buf *b, const char *s)
         }
     }
     buf_putc(b, '"');
-}
-
-/* text_clean - s[0..len) for a terminal or a spreadsheet, into b: a control
- * character (C0, DEL, C1 as U+0080..U+009F) becomes '?', a byte that is not
- * UTF-8 becomes U+FFFD, so no cell carries an escape sequence */
-static void text_clean(struct buf *b, const char *s, size_t len)
-{
-    const unsigned char *p = (const unsigned char *)s, *end = p + len;
-
-    while (p < end) {
-        size_t n = utf8_len(p);
-
-        if (n == 0 || n > (size_t)(end - p)) {
-            buf_puts(b, "\xef\xbf\xbd");
-            p++;
-        } else if (*p < 0x20 || *p == 0x7f || (*p == 0xc2 && p[1] < 0xa0)) {
-            buf_putc(b, '?');
-            p += n;
-        } else {
-            buf_add(b, p, n);
-            p += n;
-        }
-    }
 }
 
 /* csv_field - a cleaned cell s quoted for CSV when it needs to be; a cell a
@@ -200,7 +150,7 @@ void out_row(struct out *o, const struct out_val *vals)
             buf_reset(&t);
             buf_reset(&c);
             cell_text(&t, &o->cols[i], &vals[i]);
-            text_clean(&c, buf_cstr(&t), t.len);
+            buf_put_clean(&c, buf_cstr(&t), t.len);
             if (i)
                 buf_putc(&b, ',');
             csv_field(&b, buf_cstr(&c), o->cols[i].type != OUT_INT);
@@ -213,7 +163,7 @@ void out_row(struct out *o, const struct out_val *vals)
             buf_reset(&t);
             buf_reset(&c);
             cell_text(&t, &o->cols[i], &vals[i]);
-            text_clean(&c, buf_cstr(&t), t.len);
+            buf_put_clean(&c, buf_cstr(&t), t.len);
             o->cells[o->rows * o->ncols + i] = xstrndup(buf_cstr(&c), c.len);
         }
         break;
@@ -295,5 +245,5 @@ void out_json_str(struct buf *b, const char *s)
 /* out_text - s cleaned for a terminal */
 void out_text(struct buf *b, const char *s)
 {
-    text_clean(b, s, strlen(s));
+    buf_put_clean(b, s, strlen(s));
 }

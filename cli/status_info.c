@@ -106,6 +106,11 @@ static void status_line(struct status_file *sf, char *line)
     v = strtoll(value, &end, 10);
     if (errno != 0 || end == value || *end != '\0')
         return;
+    if (v < 0 || v > LLONG_MAX / 2) { /* no count or time the milter writes; keeps sums safe */
+        if (!snprintf_ok(sf->why, sizeof(sf->why), "%.64s out of range: ignored", key))
+            sf->why[0] = '\0';
+        return;
+    }
     for (size_t i = 0; i < sizeof(num_keys) / sizeof(num_keys[0]); i++) {
         if (strcmp(key, num_keys[i].name) == 0) {
             *(long long *)((char *)sf + num_keys[i].off) = v;

@@ -87,24 +87,26 @@ static int open_socket(const char *spec, struct sockaddr_storage *sa, socklen_t 
         const char *host = at ? at + 1 : "";
         struct addrinfo hints = {.ai_family = six ? AF_INET6 : AF_INET,
                                  .ai_socktype = SOCK_STREAM,
-                                 .ai_flags = AI_NUMERICSERV},
+                                 .ai_flags = AI_NUMERICSERV | AI_NUMERICHOST},
                         *res = NULL;
         int rc;
 
         if (at)
             *at = '\0';
         if (*host == '\0' || strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0 ||
-            strcmp(host, "[::]") == 0)
+            strcmp(host, "[::]") == 0 || strcmp(host, "localhost") == 0)
             host = six ? "::1" : "127.0.0.1";
+        /* Numeric only: a name lookup could take longer than the probe may. */
         rc = getaddrinfo(host, port, &hints, &res);
-        free(port);
         if (rc != 0 || res == NULL || res->ai_addrlen > sizeof(*sa)) {
-            snprintf_cut(why, whylen, "cannot resolve %s: %s", host,
+            snprintf_cut(why, whylen, "cannot probe %s: %s (the probe takes addresses only)", host,
                          rc ? gai_strerror(rc) : "no address");
+            free(port);
             if (res)
                 freeaddrinfo(res);
             return -1;
         }
+        free(port);
         memcpy(sa, res->ai_addr, res->ai_addrlen);
         *len = res->ai_addrlen;
         freeaddrinfo(res);

@@ -133,3 +133,53 @@ bool buf_read_fd(struct buf *b, int fd)
         b->data[b->len] = '\0';
     }
 }
+
+/* utf8_seq_len - length of a valid UTF-8 sequence at p (0 if invalid) */
+size_t utf8_seq_len(const unsigned char *p)
+{
+    size_t n;
+    unsigned cp;
+
+    if (p[0] < 0x80)
+        return 1;
+    if (p[0] >= 0xc2 && p[0] <= 0xdf)
+        n = 2, cp = p[0] & 0x1f;
+    else if (p[0] >= 0xe0 && p[0] <= 0xef)
+        n = 3, cp = p[0] & 0x0f;
+    else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+        n = 4, cp = p[0] & 0x07;
+    else
+        return 0;
+    for (size_t i = 1; i < n; i++) {
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (p[i] & 0x3f);
+    }
+    if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) || (n == 4 && cp < 0x10000) ||
+        cp > 0x10ffff)
+        return 0;
+    return n;
+}
+
+/* buf_put_clean - s[0..len) for a terminal or a spreadsheet, into b: a control
+ * character (C0, DEL, C1 as U+0080..U+009F) becomes '?', a byte that is not
+ * UTF-8 becomes U+FFFD, so no cell carries an escape sequence */
+void buf_put_clean(struct buf *b, const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s, *end = p + len;
+
+    while (p < end) {
+        size_t n = utf8_seq_len(p);
+
+        if (n == 0 || n > (size_t)(end - p)) {
+            buf_puts(b, "\xef\xbf\xbd");
+            p++;
+        } else if (*p < 0x20 || *p == 0x7f || (*p == 0xc2 && p[1] < 0xa0)) {
+            buf_putc(b, '?');
+            p += n;
+        } else {
+            buf_add(b, p, n);
+            p += n;
+        }
+    }
+}

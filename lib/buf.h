@@ -52,5 +52,11 @@ char *buf_steal(struct buf *b);
 bool buf_read_fd(struct buf *b, int fd);
 /* buf_free - release memory; the buffer is empty and reusable after */
 void buf_free(struct buf *b);
+/* utf8_seq_len - length of the valid UTF-8 sequence at p (0 if invalid; reads at most
+ * 4 bytes, stopping at a byte that does not continue the sequence) */
+size_t utf8_seq_len(const unsigned char *p);
+/* buf_put_clean - append s[0..len) for a terminal or a log: a control character (C0,
+ * DEL, C1 as U+0080..U+009F) becomes '?', a byte that is not UTF-8 becomes U+FFFD */
+void buf_put_clean(struct buf *b, const char *s, size_t len);
 
 #endif

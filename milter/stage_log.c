@@ -14,10 +14,12 @@
 #include "stage_log.h"
 #include "stage_sign.h"
 
-/* plain - byte c goes into a log line as it is (else as \xHH) */
+/* plain - byte c goes into a log line as it is (else as \xHH); '=' in a value only
+ * as \x3D, so a value (a signature's d=, a sender) cannot read as "dmarc=pass" */
 static bool plain(unsigned char c, bool text)
 {
-    return (c > 0x20 || (text && c == 0x20)) && c < 0x7f && strchr("\\()<>", c) == NULL;
+    return (c > 0x20 || (text && c == 0x20)) && c < 0x7f && strchr("\\()<>", c) == NULL &&
+           (text || c != '=');
 }
 
 /*

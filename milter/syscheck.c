@@ -48,24 +48,27 @@
 #include "syscheck.h"
 #include "util.h"
 
+#define KEYS_SHOWN 20           /* key files with a problem said one by one; the rest counted */
+#define CHILD_OUT  (256 * 1024) /* what root reads of the child's findings at most */
+
 /* One run: the configuration, what was found, and the user. */
 struct syscheck {
     const struct config *c;
     struct buf *problems, *notes;
     unsigned n;
+    unsigned keys_bad; /* key files with a problem; the first KEYS_SHOWN get a line */
     bool have_user;
     struct daemon_user u;
     char *group; /* name of u's primary group (its gid if it has none) */
 };
 
-/* syscheck_line - "KEY: WHAT; fix: FIX\n", control characters made '?' */
+/* syscheck_line - "KEY: WHAT; fix: FIX\n", control characters (C0, DEL, C1) made '?' */
 void syscheck_line(struct buf *out, const char *key, const char *what, const char *fix)
 {
     const char *part[] = {key, ": ", what, "; fix: ", fix};
 
     for (size_t i = 0; i < sizeof(part) / sizeof(part[0]); i++)
-        for (const unsigned char *p = (const unsigned char *)part[i]; *p; p++)
-            buf_putc(out, *p < 0x20 || *p == 0x7f ? '?' : *p);
+        buf_put_clean(out, part[i], strlen(part[i]));
     buf_putc(out, '\n');
 }
 
@@ -286,6 +289,16 @@ static void user_db_file(struct syscheck *s, bool given)
     free(fix);
 }
 
+/* key_usable - the key file at path reads as a private key (as the user) */
+static bool key_usable(const char *path)
+{
+    char why[512];
+    EVP_PKEY *pkey = pemkey_read_path(path, why, sizeof(why));
+
+    EVP_PKEY_free(pkey);
+    return pkey != NULL;
+}
+
 /* user_key - store callback, as the user: can an active or pending key's file be used? */
 static int user_key(const struct store_dkim_key *k, void *arg)
 {
@@ -296,6 +309,11 @@ static int user_key(const struct store_dkim_key *k, void *arg)
 
     if (k->state != STORE_DKIM_ACTIVE && k->state != STORE_DKIM_PENDING)
         return 0;
+    if (s->keys_bad >= KEYS_SHOWN) { /* enough lines: count the rest */
+        if (access(k->key_file, R_OK) != 0 || !key_usable(k->key_file))
+            s->keys_bad++;
+        return 0;
+    }
     if (access(k->key_file, R_OK) != 0) {
         int e = errno;
 
@@ -309,6 +327,7 @@ static int user_key(const struct store_dkim_key *k, void *arg)
                             s->group, k->key_file, k->key_file, s->group);
         problem(s, "dkim_key_dir", fix, "%s key %s of %s: user %s cannot read %s: %s", state,
                 k->selector, k->domain, s->u.name, k->key_file, strerror(e));
+        s->keys_bad++;
         free(fix);
         return 0;
     }
@@ -321,6 +340,7 @@ static int user_key(const struct store_dkim_key *k, void *arg)
                     k->domain, k->selector);
     problem(s, "dkim_key_dir", fix, "%s key %s of %s cannot be used: %s", state, k->selector,
             k->domain, why);
+    s->keys_bad++;
     free(fix);
     return 0;
 }
@@ -341,6 +361,10 @@ static void user_keys(struct syscheck *s)
     if (store_list_dkim_keys(st, NULL, user_key, s) != STORE_OK)
         debug("syscheck: keys not checked: %s", store_error(st)); /* not migrated yet */
     store_close(st);
+    if (s->keys_bad > KEYS_SHOWN)
+        problem(s, "dkim_key_dir", "see postmeter dkim list, and -t again after each fix",
+                "%u more key files cannot be used (the first %d are above)",
+                s->keys_bad - KEYS_SHOWN, KEYS_SHOWN);
 }
 
 /* as_user - the checks the user's own answers decide; in the child */
@@ -366,6 +390,30 @@ static void as_user(struct syscheck *s, bool given)
     free(db_dir);
     free(spool_dir);
     free(spool);
+}
+
+/* read_bounded - read fd to its end into b, keeping at most max bytes (whole lines) */
+static bool read_bounded(struct buf *b, int fd, size_t max)
+{
+    char chunk[4096];
+    ssize_t r;
+
+    while ((r = read(fd, chunk, sizeof(chunk))) != 0) {
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return false;
+        if (b->len < max)
+            buf_add(b, chunk, (size_t)r < max - b->len ? (size_t)r : max - b->len);
+    }
+    if (b->len == max) { /* cut: end at the last whole line */
+        size_t n = b->len;
+
+        while (n > 0 && b->data[n - 1] != '\n')
+            n--;
+        buf_truncate(b, n);
+    }
+    return true;
 }
 
 /*
@@ -401,7 +449,7 @@ static void ask_user(struct syscheck *s, bool given)
         _exit(write_all(fds[1], mine.data ? mine.data : "", mine.len) ? 0 : 1);
     }
     close(fds[1]);
-    if (!buf_read_fd(&got, fds[0]))
+    if (!read_bounded(&got, fds[0], CHILD_OUT))
         die("reading the checks of user %s: %s", s->u.name, strerror(errno));
     close(fds[0]);
     while (waitpid(pid, &status, 0) < 0)

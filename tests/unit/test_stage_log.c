@@ -168,7 +168,7 @@ static const struct line_case line_cases[] = {
      "accept",
      "several From domains",
      "4XyZ8: outbound from=<a@example.org> signed=no (several From domains) "
-     "tracked=error\\x0Aaction=accept (the MTA\\x0D\\x0Arefused) action=accept"},
+     "tracked=error\\x0Aaction\\x3Daccept (the MTA\\x0D\\x0Arefused) action=accept"},
 };
 
 /* record - the ledger record of a case, with what must never be logged */
