@@ -3,12 +3,18 @@
 The bench message (make_message), the LD_PRELOAD shim that gives
 smtp-source its source address (SOURCE_IP_SHIM, build_source_ip_shim),
 the maillog counters (count_sent, maillog_size), the /proc readers (CPU
-of a process tree, memory, sockets) and Failure, the exception of a
-failed check or step (the bench then exits 1).
+of a process tree, memory, sockets), the reader of postmeter-milter's
+durability-wait line and what the bench prints of it (restart_milter,
+fmt_wait, print_waits; wait_twins for --ledger-wait-ms) and Failure, the
+exception of a failed check or step (the bench then exits 1).
 """
 
+import copy
 import os
+import re
+import statistics
 import subprocess
+import time
 
 
 # ----------------------------------------------------------------------
@@ -191,6 +197,75 @@ class Failure(Exception):
     pass
 
 
+# postmeter-milter logs this when it stops (milter/main.c): its answers'
+# waits for their ledger records to be durable (ledger_wait_ms), from a
+# log-linear histogram (the value is the top of a 19% wide bucket)
+WAIT_RE = re.compile(rb"ledger: answers waited for (\d+) record\(s\): median (\d+) us, "
+                     rb"p99 (\d+) us; (\d+) self-spooled, (\d+) only in memory")
+
+
+def restart_milter(h, ready_lines=(), timeout=30):
+    """restart_milter - stop h's postmeter-milter, read its wait line, start it again
+
+    Returns (exit status of the stop, waits): waits is a dict (waits,
+    median_us, p99_us, self_spooled, unsafe) from the line the milter
+    logged as it stopped, covering everything since it started, or None
+    if it logged none (a milter from before ledger_wait_ms). ready_lines:
+    log lines (bytes) the new milter must log once more before it counts
+    as ready (keys, rules loaded).
+    """
+    path = h.milter_log()
+    off = os.path.getsize(path) if os.path.exists(path) else 0
+    try:
+        rc = h.stop_milter()
+    except RuntimeError as e:
+        raise Failure("%s: %s" % (h.name, e))
+    with open(path, "rb") as f:
+        f.seek(off)
+        found = WAIT_RE.findall(f.read())
+    waits = None
+    if found:
+        waits = dict(zip(("waits", "median_us", "p99_us", "self_spooled", "unsafe"),
+                         (int(x) for x in found[-1])))
+    before = [read_count(path, n) for n in ready_lines]
+    h.start_milter()
+    deadline = time.monotonic() + timeout
+    for n, c in zip(ready_lines, before):
+        while read_count(path, n) <= c:
+            if time.monotonic() > deadline or not h.milter_alive():
+                raise Failure("%s: restarted postmeter-milter did not log %r (%s)"
+                              % (h.name, n.decode(), path))
+            time.sleep(0.1)
+    return rc, waits
+
+
+def read_count(path, needle):
+    """read_count - how many times needle (bytes) occurs in the file"""
+    try:
+        with open(path, "rb") as f:
+            return f.read().count(needle)
+    except OSError:
+        return 0
+
+
+def fmt_us(us):
+    return "%d us" % us if us < 10000 else "%.1f ms" % (us / 1000.0)
+
+
+def fmt_wait(w, short=False):
+    """fmt_wait - a waits dict (restart_milter) as text; short: median/p99 us"""
+    if w is None:
+        return "-" if short else "no wait line in the milter's log (a milter without " \
+            "ledger_wait_ms: answers at once)"
+    if w["waits"] == 0:
+        return "0 waits" if short else "no waits (ledger_wait_ms = 0: answers at once)"
+    if short:
+        return "%d/%d" % (w["median_us"], w["p99_us"])
+    return "%d waits: median %s, p99 %s; %d self-spooled, %d only in memory" % (
+        w["waits"], fmt_us(w["median_us"]), fmt_us(w["p99_us"]), w["self_spooled"],
+        w["unsafe"])
+
+
 def socket_fds(pid):
     """socket_fds - open sockets of pid (its MTA connections + listener + ...)"""
     n = 0
@@ -201,3 +276,63 @@ def socket_fds(pid):
         except OSError:
             pass
     return n
+
+
+def fmt_ms(v):
+    """fmt_ms - milliseconds (CPU per message) as text, "-" for none"""
+    return "%.3f" % v if v is not None else "-"
+
+
+def wait_twins(modes, values):
+    """wait_twins - modes with each ledger mode once per ledger_wait_ms value
+
+    The mode itself gets the first value; a copy of it named MODE-wN,
+    measured side by side, each further one.
+    """
+    out = []
+    for m in modes:
+        out.append(m)
+        if not m.ledger:
+            continue
+        m.wait_ms = values[0]
+        for v in values[1:]:
+            t = copy.copy(m)
+            t.name, t.wait_ms, t.twin_of = "%s-w%d" % (m.name, v), v, m.name
+            t.procs, t.dir = {}, None
+            out.append(t)
+    return out
+
+
+def wait_setting(mode):
+    """wait_setting - the mode's ledger_wait_ms as text"""
+    return "default" if mode.wait_ms is None else "%d" % mode.wait_ms
+
+
+def print_waits(meas, summary):
+    """print_waits - the ledger modes' durability waits per point, and MODE vs MODE-wN"""
+    led = [m for m in meas if m.mode.ledger]
+    if not led:
+        return
+    print("\nadded latency per message: each answer's wait for its ledger record to be durable "
+          "(postmeter-milter's stop line; the milter is restarted after each point, so each "
+          "line covers exactly that point's rounds)")
+    for m_inst in led:
+        for pt in summary:
+            x = pt[m_inst.label]
+            print("  %-14s %3d sessions, ledger_wait_ms %s: %s (of %d messages)" % (
+                m_inst.label, x["sessions"], wait_setting(m_inst.mode), fmt_wait(x["waits"]),
+                x["messages"]))
+    for m_inst in led:
+        base = getattr(m_inst.mode, "twin_of", None)
+        if base is None:
+            continue
+        b_mode = next(i.mode for i in meas if i.label == base)
+        print("\n%s (ledger_wait_ms %s) vs %s (%s): acc/s in the same round, median over rounds"
+              % (base, wait_setting(b_mode), m_inst.label, wait_setting(m_inst.mode)))
+        for pt in summary:
+            rs = [b["accept"] / t["accept"]
+                  for b, t in zip(pt[base]["rounds"], pt[m_inst.label]["rounds"])]
+            print("  %3d sessions: %s / %s = %.3f (rounds %s); CPU ms/msg %s vs %s" % (
+                pt[base]["sessions"], base, m_inst.label, statistics.median(rs),
+                " ".join("%.2f" % r for r in rs), fmt_ms(pt[base]["cpu"]),
+                fmt_ms(pt[m_inst.label]["cpu"])))

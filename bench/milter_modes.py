@@ -26,7 +26,7 @@ if INTEGRATION not in sys.path:
 from pmtest.harness import log, wait_port  # noqa: E402
 from pmtest.unbound import free_port  # noqa: E402
 
-from milter_measure import Failure, make_message  # noqa: E402
+from milter_measure import Failure, make_message, read_count  # noqa: E402
 
 # MAIL FROM of the modes that set no sender of their own (Mode.sender)
 SENDER = "bench@remote.test"
@@ -110,15 +110,6 @@ def proc_alive(p):
     return p is not None and p.poll() is None
 
 
-def read_log_count(path, needle):
-    """read_log_count - how many times needle (bytes) occurs in the file"""
-    try:
-        with open(path, "rb") as f:
-            return f.read().count(needle)
-    except OSError:
-        return 0
-
-
 class Mode:
     """Mode - what the measured instance runs; subclass and add to MODES"""
 
@@ -130,6 +121,9 @@ class Mode:
     target_ratio = None        # acc/s >= target_ratio x bare (None: a baseline, no target)
     rss_target_mib = None      # peak RSS at --rss-sessions <= this (issue 2: ledger only)
     target_cpu = None          # filter CPU ms/msg <= target_cpu
+    ledger = False             # postmeter-milter with a ledger (its durability waits reported)
+    wait_ms = None             # its ledger_wait_ms (None: the milter's default; --ledger-wait-ms)
+    ready_lines = ()           # milter log lines (bytes) that follow a start once it is ready
 
     def __init__(self):
         self.dir = None        # a private temp dir for configs and logs (tempdir())
@@ -216,7 +210,7 @@ class Mode:
         return p
 
     def maillog_count(self, h, needle):
-        return read_log_count(h.maillog, needle)
+        return read_count(h.maillog, needle)
 
 
 class LedgerMode(Mode):
@@ -230,6 +224,7 @@ class LedgerMode(Mode):
     title = "postmeter-milter, ledger stage only"
     target_ratio = 0.95
     rss_target_mib = 15
+    ledger = True
 
     def harness_opts(self):
         return dict(milter=True, milter_debug=False, log_subject=False)
@@ -290,6 +285,7 @@ class SignMode(LedgerMode):
     default_size = 16000
     target_ratio = 0.85
     rss_target_mib = None
+    ready_lines = (b"2 signing key(s) loaded",)
 
     def message(self, size):
         return make_message(size, from_addr="Newsletter <%s>" % SIGN_SENDER,
@@ -310,7 +306,7 @@ class SignMode(LedgerMode):
                 raise Failure("postmeter dkim keygen %s: %s" % (alg, p.stderr.strip()))
         h.reload_milter()
         deadline = time.monotonic() + 30
-        while read_log_count(h.milter_log(), b"2 signing key(s) loaded") < 1:
+        while read_count(h.milter_log(), self.ready_lines[0]) < 1:
             if time.monotonic() > deadline:
                 raise Failure("postmeter-milter did not load the two keys (%s)" % h.milter_log())
             time.sleep(0.2)
@@ -334,6 +330,7 @@ class SignTrackMode(SignMode):
     title = ("postmeter-milter outbound: the sign pipeline + open tracking (a rule for %s, "
              "pixel injected before signing)" % SIGN_SENDER)
     target_ratio = None
+    ready_lines = SignMode.ready_lines + (b"tracking: 1 enabled rule(s)",)
 
     def harness_opts(self):
         opts = super().harness_opts()
@@ -347,7 +344,7 @@ class SignTrackMode(SignMode):
             raise Failure("postmeter track add: %s" % p.stderr.strip())
         super().start(h)  # keys, then SIGHUP loads keys and the rule
         deadline = time.monotonic() + 30
-        while read_log_count(h.milter_log(), b"tracking: 1 enabled rule(s)") < 1:
+        while read_count(h.milter_log(), self.ready_lines[1]) < 1:
             if time.monotonic() > deadline:
                 raise Failure("postmeter-milter did not load the rule (%s)" % h.milter_log())
             time.sleep(0.2)

@@ -6,7 +6,7 @@ Run through bench/milter-throughput.sh, which builds postmeter first:
     bench/milter-throughput.sh [--mode noop|ledger|auth|debian|sign|sign-track|opendkim-sign[,...]]
                                [--sessions 10,50] [--messages 2000] [--rounds 3]
                                [--rss-sessions 100] [--size N] [--reuse] [--keep]
-                               [--milter-unix]
+                               [--milter-unix] [--ledger-wait-ms N[,N...]]
 
 Private Postfix instances from the integration harness run side by side,
 all delivering to smtp-sink (transport="sink"), so delivery costs the
@@ -33,7 +33,17 @@ filter processes (and their children) spent per message (utime + stime
 from /proc/PID/stat). Then a run at --rss-sessions (100) concurrent
 sessions that stay connected reports each filter's peak resident memory
 (VmHWM, reset first through /proc/PID/clear_refs) and the most MTA
-connections it held at once.
+connections it held at once. With noop among the modes, each mode's
+acc/s is also given against the floor's, round by round.
+
+For the modes with a ledger (postmeter-milter: ledger, auth, sign,
+sign-track) the added latency per message: the wait of each answer for
+its ledger record to be durable (ledger_wait_ms), median and p99, from
+the line postmeter-milter logs when it stops. The bench restarts those
+milters after the warm-up and after each point (and after the memory
+run), so each figure covers exactly that point's rounds.
+--ledger-wait-ms sets ledger_wait_ms; several values run each such mode
+once per value side by side (MODE, MODE-wN), compared round by round.
 
 Verification, so a broken filter cannot look fast: Postfix runs with
 milter_default_action = tempfail (smtp-source stops on a 4xx), smtp-sink
@@ -50,7 +60,8 @@ file is a bind mount.
 
 The code: this file (the driver: instances, runs, tables, verification),
 milter_modes.py (the modes) and milter_measure.py (the message, the
-source-address shim, the maillog and /proc readers).
+source-address shim, the maillog and /proc readers, the durability
+waits of the ledger modes).
 """
 
 import argparse
@@ -70,7 +81,9 @@ sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests", "integration"))
 from pmtest.harness import Harness, log  # noqa: E402
 
 from milter_measure import (Failure, build_source_ip_shim, count_sent,  # noqa: E402
-                            cpu_sum, maillog_size, proc_status, smaps_top, socket_fds)
+                            cpu_sum, fmt_wait, maillog_size, print_waits, proc_status,
+                            restart_milter, smaps_top, socket_fds, wait_setting, wait_twins)
+from milter_measure import fmt_ms as fmt_cpu  # noqa: E402
 from milter_modes import MODES, PAIRS, SENDER, SignMode  # noqa: E402
 
 # bench/pixel-inject.sh imports this file and writes m.SignMode's message,
@@ -99,9 +112,20 @@ class Instance:
         self.msgfile, self.source_ip, self.sender, self.shim = msgfile, source_ip, sender, shim
         self.sent_total = 0      # messages smtp-source got accepted
         self.seen_start = mode.seen(h) if mode else None
+        self.milter_exits = []   # bad exit statuses of postmeter-milter at restarts
 
     def pids(self):
         return self.mode.filter_pids(self.h) if self.mode else {}
+
+    def restart(self):
+        """restart - restart a ledger mode's postmeter-milter; its waits since it started
+
+        (a dict, see milter_measure.restart_milter, or None: no wait line)
+        """
+        rc, waits = restart_milter(self.h, self.mode.ready_lines)
+        if rc not in (None, 0):
+            self.milter_exits.append(rc)
+        return waits
 
     def run(self, sessions, messages, reuse=False):
         """run - one smtp-source run; a dict of what was measured
@@ -244,10 +268,6 @@ def fmt_rate(v):
     return "%.0f" % v
 
 
-def fmt_cpu(v):
-    return "%.3f" % v if v is not None else "-"
-
-
 def parse_args(argv):
     ap = argparse.ArgumentParser(prog="milter-throughput.sh",
                                  description="Postfix throughput with and without a milter")
@@ -270,7 +290,17 @@ def parse_args(argv):
     ap.add_argument("--milter-unix", action="store_true",
                     help="postmeter-milter (and noop_milter) on a unix socket (as contrib/ "
                          "recommends) instead of inet on loopback")
+    ap.add_argument("--ledger-wait-ms", default="",
+                    help="ledger_wait_ms of postmeter-milter in the modes with a ledger "
+                         "(default: the milter's own); several, comma separated, run each "
+                         "such mode once per value side by side (MODE, then MODE-wN)")
     a = ap.parse_args(argv)
+    try:
+        a.ledger_wait_ms = [int(v) for v in a.ledger_wait_ms.split(",") if v.strip()]
+    except ValueError:
+        ap.error("--ledger-wait-ms: comma separated numbers")
+    if len(set(a.ledger_wait_ms)) != len(a.ledger_wait_ms) or min(a.ledger_wait_ms + [0]) < 0:
+        ap.error("--ledger-wait-ms: different numbers >= 0")
     try:
         a.sessions = [int(s) for s in a.sessions.split(",") if s.strip()]
     except ValueError:
@@ -295,6 +325,7 @@ def measure_point(a, s, bare, meas):
     """
     insts = [bare] + meas
     res = {i.label: [] for i in insts}
+    noop = next((i for i in meas if i.label == "noop"), None)
     for r in range(a.rounds):
         k = r % len(insts)
         order = insts[k:] + insts[:k]
@@ -305,9 +336,12 @@ def measure_point(a, s, bare, meas):
         b = res[bare.label][-1]
         for m_inst in meas:
             m = res[m_inst.label][-1]
-            print("%-8d %-6d %-30s %-14s %10s %12s %7.3f %11s %5s" % (
+            vs_noop = "-" if noop in (None, m_inst) else "%.3f" % (
+                m["accept"] / res[noop.label][-1]["accept"])
+            print("%-8d %-6d %-30s %-14s %10s %12s %7.3f %7s %11s %5s" % (
                 s, r + 1, ",".join(i.label for i in order), m_inst.label, fmt_rate(b["accept"]),
-                fmt_rate(m["accept"]), m["accept"] / b["accept"], fmt_cpu(m["cpu_ms_per_msg"]),
+                fmt_rate(m["accept"]), m["accept"] / b["accept"], vs_noop,
+                fmt_cpu(m["cpu_ms_per_msg"]),
                 "%.0f%%" % (100 * m["sys_share"]) if m["sys_share"] is not None else "-"))
         sys.stdout.flush()
 
@@ -322,16 +356,22 @@ def measure_point(a, s, bare, meas):
             ratio=statistics.median(m["accept"] / b["accept"]
                                     for b, m in zip(res[bare.label], res[lab])),
             bare_dlv=med(bare.label, "deliver"), dlv=med(lab, "deliver"),
-            cpu=statistics.median(cpu) if cpu else None, rounds=res[lab])
+            cpu=statistics.median(cpu) if cpu else None, rounds=res[lab],
+            messages=a.rounds * a.messages,
+            vs_noop=None if noop in (None, m_inst) else statistics.median(
+                m["accept"] / n["accept"] for n, m in zip(res[noop.label], res[lab])),
+            # the durability waits of exactly these rounds: restarted after them
+            waits=m_inst.restart() if m_inst.mode.ledger else None)
     return out
 
 
 def print_summary(meas, summary):
-    print("\nmedians (acc/s: accepted, smtp-source's rate; dlv/s: delivered, until smtp-sink "
-          "has them all; CPU: the mode's filter processes, ms per message)")
-    print("%-14s %-8s %10s %10s %7s %7s   %10s %10s %7s   %7s %7s" % (
-        "mode", "sessions", "bare acc/s", "acc/s", "ratio", "target",
-        "bare dlv/s", "dlv/s", "ratio", "CPU ms", "target"))
+    print("\nmedians (acc/s: accepted, smtp-source's rate; /noop: acc/s against the floor's "
+          "in the same round; dlv/s: delivered, until smtp-sink has them all; CPU: the mode's "
+          "filter processes, ms per message; wait: durability wait per message, median/p99 us)")
+    print("%-14s %-8s %10s %10s %7s %7s %6s   %10s %10s %7s   %7s %7s   %s" % (
+        "mode", "sessions", "bare acc/s", "acc/s", "ratio", "target", "/noop",
+        "bare dlv/s", "dlv/s", "ratio", "CPU ms", "target", "wait p50/p99"))
     for m_inst in meas:
         mode = m_inst.mode
         for pt in summary:
@@ -340,10 +380,12 @@ def print_summary(meas, summary):
                 "ok" if x["ratio"] >= mode.target_ratio else "MISSED")
             tc = "-" if mode.target_cpu is None or x["cpu"] is None else (
                 "ok" if x["cpu"] <= mode.target_cpu else "MISSED")
-            print("%-14s %-8d %10s %10s %7.3f %7s   %10s %10s %7.3f   %7s %7s" % (
+            print(("%-14s %-8d %10s %10s %7.3f %7s %6s   %10s %10s %7.3f   %7s %7s   %s" % (
                 m_inst.label, x["sessions"], fmt_rate(x["bare_acc"]), fmt_rate(x["acc"]),
-                x["ratio"], tr, fmt_rate(x["bare_dlv"]), fmt_rate(x["dlv"]),
-                x["dlv"] / x["bare_dlv"], fmt_cpu(x["cpu"]), tc))
+                x["ratio"], tr, "-" if x["vs_noop"] is None else "%.3f" % x["vs_noop"],
+                fmt_rate(x["bare_dlv"]), fmt_rate(x["dlv"]), x["dlv"] / x["bare_dlv"],
+                fmt_cpu(x["cpu"]), tc, fmt_wait(x["waits"], short=True)
+                if mode.ledger else "")).rstrip())
     for m_inst in meas:
         mode = m_inst.mode
         t = []
@@ -353,6 +395,7 @@ def print_summary(meas, summary):
             t.append("CPU <= %.1f ms/msg" % mode.target_cpu)
         print("  %s: %s" % (m_inst.label, "; ".join(t) if t else
                             "a baseline (no target of its own)"))
+    print_waits(meas, summary)
     labels = [m.label for m in meas]
     for fast, base, target in PAIRS:
         if fast in labels and base in labels:
@@ -396,6 +439,9 @@ def report_memory(a, meas):
                   rss / 1024.0, anon / 1024.0, filed / 1024.0, conns[name], threads))
         print("  largest after the run (MiB): " + ", ".join(
             "%s %.1f" % (m, kb / 1024.0) for m, kb in top))
+    if meas.mode.ledger:  # restarted before this run too: its waits only
+        print("  durability wait per message in this run (ledger_wait_ms %s): %s" % (
+            wait_setting(meas.mode), fmt_wait(meas.restart())))
     sys.stdout.flush()
 
 
@@ -412,6 +458,9 @@ def verify(bare, meas):
                 failures.append("%s: %d of %d messages checked out" % (m.label, seen, sent))
         if m.h.use_milter and not m.h.milter_alive():
             failures.append("%s: postmeter-milter is no longer running" % m.label)
+        for rc in m.milter_exits:
+            failures.append("%s: postmeter-milter exited with status %s when the bench "
+                            "restarted it" % (m.label, rc))
         for name, pid in m.pids().items():
             if pid is None:
                 failures.append("%s: %s is no longer running" % (m.label, name))
@@ -427,6 +476,8 @@ def main(argv):
     for m in modes[1:]:
         if m.name == "noop" and modes[0].name != "noop":
             m.like(modes[0])
+    if a.ledger_wait_ms:
+        modes = wait_twins(modes, a.ledger_wait_ms)
     if os.geteuid() != 0:
         sys.stderr.write("milter-throughput: must run as root (it starts Postfix)\n")
         return 2
@@ -448,6 +499,9 @@ def main(argv):
             if a.milter_unix and opts.get("milter"):
                 opts["milter_unix"] = True
             opts["postfix_conf"] = dict(opts.get("postfix_conf") or {}, **no_ptr)
+            if mode.ledger and mode.wait_ms is not None:
+                opts["milter_conf"] = dict(opts.get("milter_conf") or {},
+                                           ledger_wait_ms=str(mode.wait_ms))
             mode_h = stack.enter_context(Harness(**opts))
             stack.push(lambda et, e, tb, mode=mode, mode_h=mode_h:
                        mode.stop(mode_h, failed=et is not None))
@@ -466,8 +520,9 @@ def main(argv):
               % (os.cpu_count(), a.messages, "sessions reused (-d)" if a.reuse else
                  "one connection per message", a.rounds, meas[0].h.milter_default_action))
         for m in meas:
-            print("  %-14s %s; %d-byte message, MAIL FROM %s, from %s" % (
-                m.label, m.mode.title, os.path.getsize(m.msgfile), m.sender, m.source_ip))
+            print("  %-14s %s; %d-byte message, MAIL FROM %s, from %s%s" % (
+                m.label, m.mode.title, os.path.getsize(m.msgfile), m.sender, m.source_ip,
+                "; ledger_wait_ms " + wait_setting(m.mode) if m.mode.ledger else ""))
         print("  %-14s the same Postfix without milters or policy service, side by side, with "
               "%s's message, sender and address; the order rotates" % ("bare", first.label))
         sys.stdout.flush()
@@ -476,10 +531,13 @@ def main(argv):
         for inst in [bare] + meas:
             prespawn(inst.h, max(a.sessions))
             inst.run(max(a.sessions), max(200, a.messages // 10))
+        for inst in meas:  # the first point's waits without the warm-up's
+            if inst.mode.ledger:
+                inst.restart()
 
-        print("\n%-8s %-6s %-30s %-14s %10s %12s %7s %11s %5s" % (
+        print("\n%-8s %-6s %-30s %-14s %10s %12s %7s %7s %11s %5s" % (
             "sessions", "round", "order", "mode", "bare acc/s", "mode acc/s", "ratio",
-            "CPU ms/msg", "sys"))
+            "/noop", "CPU ms/msg", "sys"))
         summary = [measure_point(a, s, bare, meas) for s in a.sessions]
         print_summary(meas, summary)
         if a.rss_sessions > 0:
