@@ -40,6 +40,7 @@ static const char *const on_error_choices[] = {"accept", "tempfail", NULL};
 static const char *const enforce_choices[] = {"none", "quarantine", "reject", NULL};
 static const char *const quarantine_choices[] = {"hold", "header", NULL};
 static const char *const tracking_mode_choices[] = {"milter", "pipe", NULL};
+static const char *const ip_storage_choices[] = {"full", "truncate", "none", NULL};
 static const char *const partial_body_choices[] = {"ignore", "count", NULL};
 static const char *const bad_from_choices[] = {"reject", "quarantine", NULL};
 static const char *const multiple_from_choices[] = {"reject", "quarantine", "evaluate", NULL};
@@ -141,6 +142,31 @@ static const struct cfg_key cfg_keys[] = {
     {"pixel_module", CFG_STRING, OFF(pixel_module), POSTMETER_PIXEL_MODULE, 0, 0, NULL,
      config_check_absolute,
      "the pixel engine the milter loads when it tracks (change for a build tree)"},
+    {"tracker_listen", CFG_LIST, OFF(tracker_listen), "127.0.0.1:8088", 0, 0, NULL,
+     config_check_listen,
+     "where postmeter-tracker listens: ADDR:PORT or [ADDR6]:PORT, comma separated"},
+    {"trusted_proxies", CFG_LIST, OFF(trusted_proxies), "", 0, 0, NULL, config_check_net,
+     "reverse proxies whose X-Forwarded-For the tracker believes (networks)"},
+    {"open_ip_storage", CFG_ENUM, OFF(open_ip_storage), "truncate", 0, 0, ip_storage_choices, NULL,
+     "an opener's address kept as is (full), as its /24 or /48 (truncate), or not (none)"},
+    {"open_min_seconds", CFG_UINT, OFF(open_min_seconds), "2", 0, 86400, NULL, NULL,
+     "an open sooner than this after the message was accepted is a scanner's"},
+    {"tracker_metrics_allow", CFG_LIST, OFF(tracker_metrics_allow), "127.0.0.0/8, ::1", 0, 0, NULL,
+     config_check_net, "clients that may read the tracker's /metrics and /healthz"},
+    {"tracker_max_connections", CFG_UINT, OFF(tracker_max_connections), "1000", 1, 100000, NULL,
+     NULL, "HTTP connections the tracker serves at once (shared by its listen addresses)"},
+    {"tracker_max_per_ip", CFG_UINT, OFF(tracker_max_per_ip), "50", 1, 100000, NULL, NULL,
+     "HTTP connections the tracker serves at once from one client address"},
+    {"tracker_timeout_s", CFG_UINT, OFF(tracker_timeout_s), "10", 1, 3600, NULL, NULL,
+     "seconds an HTTP connection may stay without activity (idle or mid-request)"},
+    {"tracker_pid_file", CFG_STRING, OFF(tracker_pid_file), "", 0, 0, NULL, NULL,
+     "file for postmeter-tracker's process id (empty: none)"},
+    {"tracker_networks_file", CFG_STRING, OFF(tracker_networks_file),
+     POSTMETER_DATADIR "/postmeter/machine-networks", 0, 0, NULL, config_check_absolute,
+     "the machine networks shipped with postmeter (only a build tree needs another)"},
+    {"tracker_networks_dir", CFG_STRING, OFF(tracker_networks_dir),
+     POSTMETER_SYSCONFDIR "/postmeter/machine-networks.d", 0, 0, NULL, config_check_absolute,
+     "directory of the admin's own machine networks files"},
     {"debug", CFG_BOOL, OFF(debug), "no", 0, 0, NULL, NULL, "log debug detail"},
 };
 

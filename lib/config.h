@@ -32,6 +32,8 @@ enum config_from_action {
 enum config_quarantine { QUARANTINE_HOLD = 0, QUARANTINE_HEADER = 1 };
 /* tracking_mode: where the pixel is injected */
 enum config_tracking_mode { TRACKING_MILTER = 0, TRACKING_PIPE = 1 };
+/* open_ip_storage: what postmeter-tracker keeps of an opener's address */
+enum config_ip_storage { IP_STORAGE_FULL = 0, IP_STORAGE_TRUNCATE = 1, IP_STORAGE_NONE = 2 };
 
 struct config {
     char *path;         /* file it was read from, NULL for built-in defaults */
@@ -101,6 +103,17 @@ struct config {
     char **track_exclude;    /* recipient patterns never tracked, NULL-terminated */
     unsigned track_max_kb;   /* larger mail is tracked without a pixel */
     char *pixel_module;      /* absolute; postmeter-pixel.so, loaded when the milter tracks */
+
+    /* postmeter-tracker (the pixel endpoint) */
+    char **tracker_listen;        /* ADDR:PORT or [ADDR6]:PORT, NULL-terminated */
+    char **trusted_proxies;       /* networks whose X-Forwarded-For is believed */
+    int open_ip_storage;          /* enum config_ip_storage */
+    unsigned open_min_seconds;    /* an open sooner than this after acceptance: scanner */
+    char **tracker_metrics_allow; /* networks that may read /metrics and /healthz */
+    unsigned tracker_max_connections, tracker_max_per_ip, tracker_timeout_s;
+    char *tracker_pid_file;      /* "" = none */
+    char *tracker_networks_file; /* absolute; the shipped machine-networks data file */
+    char *tracker_networks_dir;  /* absolute; the admin's own machine-networks files */
 
     bool debug;
 };

@@ -122,3 +122,49 @@ bool config_check_dns_server(const char *v, struct buf *why)
         buf_printf(why, "\"%s\" is not ADDRESS[@PORT] with a literal IP address", v);
     return ok;
 }
+
+/* check_net - an address or ADDRESS/PREFIX */
+bool config_check_net(const char *v, struct buf *why)
+{
+    struct cidr cidr;
+
+    if (cidr_parse(v, &cidr))
+        return true;
+    buf_printf(why, "\"%s\" is not an address or ADDRESS/PREFIX network", v);
+    return false;
+}
+
+/* config_parse_listen - ADDR:PORT or [ADDR6]:PORT */
+bool config_parse_listen(const char *v, struct netaddr *a, unsigned *port)
+{
+    const char *colon = strrchr(v, ':');
+    char host[NETADDR_STRLEN + 2];
+    size_t n;
+
+    if (colon == NULL || !check_port(colon + 1) || (n = (size_t)(colon - v)) >= sizeof(host))
+        return false;
+    memcpy(host, v, n);
+    host[n] = '\0';
+    if (v[0] == '[') { /* [ADDR6]:PORT */
+        if (n < 3 || host[n - 1] != ']')
+            return false;
+        host[n - 1] = '\0';
+        if (!netaddr_parse(host + 1, a) || strchr(host + 1, ':') == NULL)
+            return false;
+    } else if (!netaddr_parse(host, a) || a->family != AF_INET || strchr(host, ':') != NULL)
+        return false; /* an IPv6 address needs its brackets */
+    *port = (unsigned)strtoul(colon + 1, NULL, 10);
+    return true;
+}
+
+/* check_listen - ADDR:PORT or [ADDR6]:PORT */
+bool config_check_listen(const char *v, struct buf *why)
+{
+    struct netaddr a;
+    unsigned port;
+
+    if (config_parse_listen(v, &a, &port))
+        return true;
+    buf_printf(why, "\"%s\" is not ADDRESS:PORT or [IPV6-ADDRESS]:PORT with a literal address", v);
+    return false;
+}

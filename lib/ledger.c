@@ -126,6 +126,7 @@ static void write_batch(struct ledger *l)
     done = ledger_commit(l, l->batch, n);
     pthread_mutex_lock(&l->mu);
     l->st.written += l->added; /* a record whose spooled copy was replayed first counts once */
+    l->st.discarded += l->discarded;
     for (size_t i = 0; i < done; i++) /* a record refused and not saved is lost: say so */
         ledger_take_head(l, 1, l->lost[i] ? LEDGER_ACK_DROPPED : LEDGER_ACK_STORED);
     pthread_mutex_unlock(&l->mu);

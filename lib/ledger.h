@@ -91,6 +91,10 @@ struct ledger_stats {
                                                 data): appended to <spool>.rejected, not retried */
     uint64_t commits;                        /* successful transactions (group commit: far
                                                 fewer than written + replayed) */
+    uint64_t discarded;                      /* opens (LEDGER_OPEN) not stored because their
+                                                token is not in tracked_messages when written;
+                                                not in written or replayed. An open both
+                                                self-spooled and committed counts twice */
     uint64_t self_spooled;                   /* records a waiting producer appended to the spool
                                                 itself (ledger_put_wait past wait_ms) */
     uint64_t unsafe;                         /* ledger_put_wait() returned LEDGER_ACK_MEMORY */
@@ -152,7 +156,8 @@ uint64_t ledger_wait_percentile(const struct ledger_stats *st, unsigned pct);
  * every record that was in memory at the call has left memory (committed,
  * spooled, rejected, or dropped) AND the spool holds nothing awaiting
  * replay. From then on each record handed in before the call is in the
- * database, or counted in dropped or rejected.
+ * database, or counted in dropped, rejected or (an open of an unknown
+ * token) discarded.
  */
 bool ledger_flush(struct ledger *l, unsigned timeout_ms);
 /* ledger_get_stats - snapshot of the counters */

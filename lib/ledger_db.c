@@ -196,12 +196,14 @@ size_t ledger_commit(struct ledger *l, struct ledger_msg *const *msgs, size_t n)
 
     memset(l->lost, 0, n * sizeof(*l->lost));
     l->added = 0;
+    l->discarded = 0;
     if (!ensure_store(l))
         return 0;
     fit_cache(l, n);
     st = store_put_messages(l->store, msgs, n);
     if (st == STORE_OK) {
         l->added = store_added(l->store);
+        l->discarded = store_discarded(l->store);
         db_worked(l);
         return n;
     }
@@ -214,6 +216,7 @@ size_t ledger_commit(struct ledger *l, struct ledger_msg *const *msgs, size_t n)
         st = store_put_messages(l->store, &msgs[i], 1);
         if (st == STORE_OK) {
             l->added += store_added(l->store);
+            l->discarded += store_discarded(l->store);
             db_worked(l);
         } else if (st == STORE_ERROR)
             l->lost[i] = !reject(l, msgs[i]);

@@ -72,8 +72,9 @@ struct ledger {
     ino_t ino;
     struct spool *rejected;
     struct ledger_msg **batch;
-    bool *lost;   /* per record of the last ledger_commit(): refused and not saved */
-    size_t added; /* records the last ledger_commit() stored anew (not replayed copies) */
+    bool *lost;       /* per record of the last ledger_commit(): refused and not saved */
+    size_t added;     /* records the last ledger_commit() stored anew (not replayed copies) */
+    size_t discarded; /* opens of unknown tokens the last ledger_commit() did not store */
     unsigned backoff_ms;
     uint64_t retry_at, spool_retry_at, last_use, fail_logged_at, drops_logged, drop_log_at;
     uint64_t failures_in_row;

@@ -12,6 +12,12 @@
  * the struct grows: unknown names are ignored, missing ones stay NULL.
  * Values are length-prefixed and therefore binary safe.
  *
+ * The record's kind is the field "kind" ("open" for LEDGER_OPEN). A
+ * message has no such field, so its bytes are what binaries wrote before
+ * kinds existed, and a record without one (any older spool) is a message.
+ * A kind this binary does not know (a newer binary's) makes the record
+ * malformed: skipped, never stored as something it is not.
+ *
  * The decoder must never trust its input (the spool may be torn by a
  * crash, truncated, or garbage): it must not read outside p[0..len), must
  * not allocate more than the input justifies, and must never abort.
@@ -49,6 +55,12 @@ static const struct {
     {"track_token", offsetof(struct ledger_msg, track_token)},
     {"track_outcome", offsetof(struct ledger_msg, track_outcome)},
     {"track_reason", offsetof(struct ledger_msg, track_reason)},
+    {"open_token", offsetof(struct ledger_msg, open_token)},
+    {"open_ip", offsetof(struct ledger_msg, open_ip)},
+    {"open_agent", offsetof(struct ledger_msg, open_agent)},
+    {"open_method", offsetof(struct ledger_msg, open_method)},
+    {"open_class", offsetof(struct ledger_msg, open_class)},
+    {"open_reason", offsetof(struct ledger_msg, open_reason)},
 };
 #define N_STR_FIELDS (sizeof(str_fields) / sizeof(str_fields[0]))
 
@@ -104,6 +116,15 @@ struct ledger_msg *ledger_msg_new(void)
         m->uid[12 + 2 * i + 1] = hex[rnd[i] & 15];
     }
     m->uid[LEDGER_UID_LEN] = '\0';
+    return m;
+}
+
+/* ledger_msg_new_open - empty LEDGER_OPEN record with a fresh uid (as ledger_msg_new) */
+struct ledger_msg *ledger_msg_new_open(void)
+{
+    struct ledger_msg *m = ledger_msg_new();
+
+    m->kind = LEDGER_OPEN;
     return m;
 }
 
@@ -274,6 +295,15 @@ void ledger_msg_encode(const struct ledger_msg *m, struct buf *out)
 
     buf_puts(out, "R\n");
     put_field(out, "uid", m->uid, strnlen(m->uid, LEDGER_UID_LEN));
+    switch (m->kind) {
+    case LEDGER_MESSAGE:
+        break; /* no field: the format of old spools */
+    case LEDGER_OPEN:
+        put_str(out, "kind", "open");
+        break;
+    default:
+        bug("ledger_msg_encode: record %s of kind %d", m->uid, (int)m->kind);
+    }
     put_str(out, "direction", ledger_direction_name(m->direction));
     put_int(out, "size", m->size);
     put_int(out, "received_at", m->received_at);
@@ -389,6 +419,13 @@ static bool apply_field(struct ledger_msg *m, const char *name, size_t nlen, con
         memcpy(m->uid, v, vlen);
         m->uid[vlen] = '\0';
         *have_uid = true;
+    } else if (name_is(name, nlen, "kind")) {
+        if (vlen == 7 && memcmp(v, "message", 7) == 0)
+            m->kind = LEDGER_MESSAGE;
+        else if (vlen == 4 && memcmp(v, "open", 4) == 0)
+            m->kind = LEDGER_OPEN;
+        else
+            return false; /* a newer binary's kind: not ours to store */
     } else if (name_is(name, nlen, "direction")) {
         if (vlen == 7 && memcmp(v, "inbound", 7) == 0)
             m->direction = LEDGER_INBOUND;

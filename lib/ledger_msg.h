@@ -18,6 +18,16 @@
 
 enum ledger_direction { LEDGER_INBOUND = 0, LEDGER_OUTBOUND = 1 };
 
+/*
+ * What a record is. The writer, its queue, spool and replay carry every
+ * kind alike; the store writes each kind to its own tables. A spool
+ * record without a kind (written before kinds existed) is a message.
+ */
+enum ledger_kind {
+    LEDGER_MESSAGE = 0, /* one message through postmeter-milter */
+    LEDGER_OPEN = 1,    /* one request for a tracking pixel (postmeter-tracker) */
+};
+
 #define LEDGER_UID_LEN 32 /* hex characters of a record's unique id */
 
 /*
@@ -39,6 +49,7 @@ struct ledger_auth {
 #define LEDGER_AUTH_MAX 64 /* results kept per message at most */
 
 struct ledger_msg {
+    enum ledger_kind kind;
     char uid[LEDGER_UID_LEN + 1]; /* time-ordered, unique; makes replays idempotent */
     char *host;                   /* name of the host that wrote the record */
     char *queue_id;               /* Postfix queue id */
@@ -65,10 +76,23 @@ struct ledger_msg {
     char *track_token;   /* the token in the pixel URL */
     char *track_outcome; /* injected, no-html, skipped-signed, ... */
     char *track_reason;  /* a short comment on the outcome */
+
+    /* LEDGER_OPEN only (received_at is the time of the request, host the
+       tracker's; a message's fields above stay NULL/0). The token is
+       checked against tracked_messages when the record is written: an
+       open of an unknown token is discarded then, and counted. */
+    char *open_token;  /* the token of the pixel URL (well-formed, not yet known) */
+    char *open_ip;     /* client address as open_ip_storage keeps it; NULL = none */
+    char *open_agent;  /* User-Agent as sent (the tracker bounds it); NULL = none sent */
+    char *open_method; /* GET or HEAD */
+    char *open_class;  /* human, proxy, prefetch, scanner */
+    char *open_reason; /* which rule decided the class, in words */
 };
 
 /* ledger_msg_new - empty record with a fresh time-ordered uid; caller frees */
 struct ledger_msg *ledger_msg_new(void);
+/* ledger_msg_new_open - empty LEDGER_OPEN record with a fresh uid; caller frees */
+struct ledger_msg *ledger_msg_new_open(void);
 /* ledger_msg_free - free the record and everything it owns; returns NULL */
 struct ledger_msg *ledger_msg_free(struct ledger_msg *m);
 /* ledger_msg_set - replace *field with a copy of value (NULL allowed) */

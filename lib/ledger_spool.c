@@ -85,8 +85,10 @@ bool ledger_replay_batch(struct ledger *l)
     for (size_t i = 0; i < n; i++)
         l->batch[i] = ledger_msg_free(l->batch[i]);
     pthread_mutex_lock(&l->mu);
-    if (done == n)
+    if (done == n) {
         l->st.replayed += l->added; /* a copy already stored (self-spooled) is not counted */
+        l->st.discarded += l->discarded;
+    }
     pthread_mutex_unlock(&l->mu);
     ledger_note_spool(l);
     return done == n;

@@ -110,6 +110,7 @@ enum store_status store_check(struct store *s, const struct store_migration *m, 
 enum store_status store_put_messages(struct store *s, struct ledger_msg *const *msgs, size_t n)
 {
     s->added = 0;
+    s->discarded = 0;
     if (n == 0)
         return STORE_OK;
     return s->ops->put_messages(s, msgs, n);
@@ -119,6 +120,12 @@ enum store_status store_put_messages(struct store *s, struct ledger_msg *const *
 size_t store_added(const struct store *s)
 {
     return s->added;
+}
+
+/* store_discarded - opens of unknown tokens the last store_put_messages() did not store */
+size_t store_discarded(const struct store *s)
+{
+    return s->discarded;
 }
 
 /* store_report_messages - walk matching messages, oldest first */

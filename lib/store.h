@@ -88,12 +88,19 @@ enum store_status store_check(struct store *s, const struct store_migration *m, 
 /*
  * store_put_messages - write msgs[0..n) (with their recipients) in ONE
  * transaction. Records whose uid is already stored are skipped, so a
- * replay after a crash never duplicates. All or nothing.
+ * replay after a crash never duplicates. All or nothing. Each record is
+ * written by its kind: a message to the ledger's tables, an open
+ * (LEDGER_OPEN) to pixel_opens, and only if its token is in
+ * tracked_messages; an open of an unknown token is discarded, counted in
+ * store_discarded().
  */
 enum store_status store_put_messages(struct store *s, struct ledger_msg *const *msgs, size_t n);
 /* store_added - how many records the last successful store_put_messages() stored that were not
  * there already (a replayed copy of a stored record is not) */
 size_t store_added(const struct store *s);
+/* store_discarded - how many opens the last successful store_put_messages() discarded because
+ * their token is not in tracked_messages (a discarded open is not in store_added()) */
+size_t store_discarded(const struct store *s);
 
 /* Filter for store_report_messages(); zero/NULL fields do not filter. */
 struct store_msg_filter {

@@ -58,6 +58,7 @@ struct store {
     const struct store_ops *ops;
     char err[STORE_ERR_LEN]; /* last error, one line */
     size_t added;            /* records the last put_messages stored (not already there) */
+    size_t discarded;        /* opens the last put_messages did not store: unknown token */
 };
 
 /* store_set_error - set the last error of s (printf-style; a long line is cut) */

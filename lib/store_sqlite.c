@@ -1,8 +1,10 @@
 /*
  * store_sqlite.c - the SQLite backend of store.h: connections, migrations,
- * checks and the ledger's writes. Its reports live in store_sqlite_report.c
- * and its DKIM keys in store_sqlite_keys.c; the SQL of this backend lives
- * in these three files and nowhere else.
+ * checks and the ledger's writes (each record by its kind: messages here,
+ * pixel opens in store_sqlite_opens.c). Its reports live in
+ * store_sqlite_report.c, its DKIM keys in store_sqlite_keys.c and its
+ * tracking tables in store_sqlite_track.c; the SQL of this backend lives
+ * in its store_sqlite*.c files and nowhere else.
  *
  * What happens to the files before SQLite opens them (modes, and refusing
  * planted files as root) is in store_sqlite_files.c.
@@ -188,6 +190,7 @@ static void sqlite_close(struct store *s)
     sqlite3_finalize(ss->ins_rcpt);
     sqlite3_finalize(ss->ins_auth);
     sqlite_track_finalize(ss);
+    sqlite_opens_finalize(ss);
     if (sqlite3_close_v2(ss->db) != SQLITE_OK)
         warn("database: close: %s", sqlite3_errmsg(ss->db));
     free(ss);
@@ -505,8 +508,13 @@ static enum store_status sqlite_put_messages(struct store *s, struct ledger_msg 
         rc = sqlite_exec(ss->db, "BEGIN IMMEDIATE");
     }
     for (size_t i = 0; i < n && rc == SQLITE_OK; i++) {
-        what = "insert message";
-        rc = insert_one(ss, msgs[i]);
+        if (msgs[i]->kind == LEDGER_OPEN) {
+            what = "insert open";
+            rc = sqlite_insert_open(ss, msgs[i]);
+        } else {
+            what = "insert message";
+            rc = insert_one(ss, msgs[i]);
+        }
     }
     if (rc == SQLITE_OK) {
         what = "commit";
@@ -517,6 +525,7 @@ static enum store_status sqlite_put_messages(struct store *s, struct ledger_msg 
     st = sqlite_fail(ss, rc, what);
     sqlite_rollback(ss);
     ss->base.added = 0; /* nothing of it was stored */
+    ss->base.discarded = 0;
     return st;
 }
 

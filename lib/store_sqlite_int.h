@@ -1,7 +1,8 @@
 /*
  * store_sqlite_int.h - what the SQLite backend's files share (internal to
  * lib/: store_sqlite.c, store_sqlite_files.c, store_sqlite_report.c,
- * store_sqlite_keys.c, store_sqlite_track.c, store_sqlite_status.c).
+ * store_sqlite_keys.c, store_sqlite_track.c, store_sqlite_status.c,
+ * store_sqlite_opens.c).
  */
 #ifndef POSTMETER_STORE_SQLITE_INT_H
 #define POSTMETER_STORE_SQLITE_INT_H
@@ -21,6 +22,7 @@ struct sqlite_store {
     sqlite3_stmt *ins_rcpt;                       /* cached by put_messages */
     sqlite3_stmt *ins_auth;                       /* cached by put_messages */
     sqlite3_stmt *ins_tracked, *ins_tracked_rcpt; /* cached by sqlite_insert_tracked */
+    sqlite3_stmt *ins_open, *open_seen;           /* cached by sqlite_insert_open */
 };
 
 /*
@@ -84,5 +86,14 @@ enum store_status sqlite_forget_tracked(struct store *s, const char *token);
 int sqlite_insert_tracked(struct sqlite_store *ss, const struct store_tracked *t);
 /* sqlite_track_finalize - free the statements sqlite_insert_tracked caches */
 void sqlite_track_finalize(struct sqlite_store *ss);
+/*
+ * sqlite_insert_open - the pixel_opens row of open record m, in the
+ * caller's transaction, if its token is tracked: counts it in added, or
+ * in discarded (unknown token), or in neither (uid already stored);
+ * SQLite result code
+ */
+int sqlite_insert_open(struct sqlite_store *ss, const struct ledger_msg *m);
+/* sqlite_opens_finalize - free the statements sqlite_insert_open caches */
+void sqlite_opens_finalize(struct sqlite_store *ss);
 
 #endif

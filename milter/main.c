@@ -32,6 +32,7 @@
 
 #include "config.h"
 #include "daemon.h"
+#include "daemon_db.h"
 #include "dkim_canon.h"
 #include "dns.h"
 #include "engine.h"
@@ -122,44 +123,6 @@ static struct engine *open_socket(const struct config *c, const struct daemon_us
                               sizeof(err)))
         die("milter_socket: %s", err);
     return e;
-}
-
-/*
- * give_database - as root: hand the database, its side files and the
- * spool to u, not readable by others. Their directory is u's: each is
- * opened without following a link, and anything planted there (a
- * symbolic link, a FIFO, a second name of another file) stops start-up
- * untouched. Every change is logged once.
- */
-static void give_database(const struct config *c, const struct daemon_user *u)
-{
-    char err[512], *spool = config_spool_path(c);
-
-    for (size_t i = 0; i == 0 || store_side_suffixes[i - 1] != NULL; i++) {
-        char *p = xasprintf("%s%s", c->database, i ? store_side_suffixes[i - 1] : "");
-
-        if (!daemon_give(p, u, err, sizeof(err)))
-            die("database: %s: not touched; remove it, then start again", err);
-        free(p);
-    }
-    if (!daemon_give(spool, u, err, sizeof(err)))
-        die("ledger_spool: %s: not touched; remove it, then start again", err);
-    free(spool);
-}
-
-/* migrate_database - as u: create the database if need be (mode 0640) and migrate it */
-static void migrate_database(const struct config *c)
-{
-    char err[512];
-    struct store *s = store_open(c->database, 0, err, sizeof(err));
-
-    if (s == NULL) {
-        warn("database %s: %s (rows will wait in memory and the spool)", c->database, err);
-        return;
-    }
-    if (store_migrate(s, store_migrations, store_migrations_count) != STORE_OK)
-        warn("database %s: %s", c->database, store_error(s));
-    store_close(s);
 }
 
 /*
@@ -290,22 +253,6 @@ static void reload(const char *path, const struct config *running)
     info("configuration reloaded from %s", path);
 }
 
-/* ledger_from_config - ledger options from the configuration */
-static void ledger_from_config(const struct config *c, struct ledger_opts *o, char **spool)
-{
-    ledger_opts_default(o);
-    o->database = c->database;
-    *spool = config_spool_path(c);
-    o->spool_path = *spool;
-    o->queue_max = c->ledger_queue_max;
-    o->queue_max_bytes = (size_t)c->ledger_queue_mb << 20;
-    o->batch_max = c->ledger_batch_max;
-    o->flush_ms = c->ledger_flush_ms;
-    o->spool_max_bytes = (uint64_t)c->ledger_spool_max_mb << 20;
-    o->cache_mb = c->ledger_cache_mb;
-    o->sync = c->ledger_sync;
-}
-
 int main(int argc, char **argv)
 {
     const char *path = CONFIG_DEFAULT_PATH;
@@ -399,7 +346,10 @@ int main(int argc, char **argv)
     engine_set_limits(run.engine, cfg->milter_max_connections,
                       (size_t)cfg->milter_max_buffer_mb << 20);
     /* Before detaching, so that the command that starts the daemon fails. */
-    give_database(cfg, &user);
+    spool = config_spool_path(cfg);
+    /* The database, side files and spool are user's, handed over through
+       descriptors; anything planted there stops start-up untouched. */
+    daemon_db_give(cfg->database, (const char *const[]){spool, NULL}, &user);
     if (!syscheck_given(cfg, &user))
         die("database: not usable by user %s; not started", user.name);
     if (!foreground)
@@ -407,9 +357,9 @@ int main(int argc, char **argv)
     pid_file = xstrdup(cfg->pid_file);
     daemon_write_pidfile(pid_file);
     daemon_drop_privileges(&user);
-    migrate_database(cfg); /* as the user: root opens nothing in its directory */
+    daemon_db_migrate(cfg->database); /* as the user: root opens nothing in its directory */
 
-    ledger_from_config(cfg, &lopts, &spool);
+    daemon_db_ledger_opts(cfg, spool, &lopts);
     ledger = ledger_start(&lopts);
     /* DNS and the inbound checks: dns_servers and the DKIM limits change on restart only. */
     if ((dns = dns_open(cfg->dns_servers, cfg->dns_timeout_ms, err, sizeof(err))) == NULL)

@@ -10,9 +10,9 @@
  *      the input, "E <crc32>\n"), so that the fields of a record whose
  *      checksum is right (one written by a newer or a buggy binary) are
  *      judged too, which random bytes almost never reach;
- *   3. as a recipe for a record (uid, direction, numbers, which string
- *      fields are set and to what, recipients, authentication results),
- *      which is encoded and decoded again.
+ *   3. as a recipe for a record (uid, kind, direction, numbers, which
+ *      string fields are set and to what, recipients, authentication
+ *      results), which is encoded and decoded again.
  *
  * Besides "no crash, leak, hang or sanitizer report" (the decoder must
  * never trust its input), it checks:
@@ -31,7 +31,7 @@
 #include "ledger_msg.h"
 #include "reader.h"
 
-#define N_STR 12
+#define N_STR 18
 
 /* str_fields - the string fields of m, in a fixed order */
 static void str_fields(struct ledger_msg *m, char **f[N_STR])
@@ -48,6 +48,12 @@ static void str_fields(struct ledger_msg *m, char **f[N_STR])
     f[9] = &m->header_from;
     f[10] = &m->subject;
     f[11] = &m->action;
+    f[12] = &m->open_token;
+    f[13] = &m->open_ip;
+    f[14] = &m->open_agent;
+    f[15] = &m->open_method;
+    f[16] = &m->open_class;
+    f[17] = &m->open_reason;
 }
 
 /* same_str - equal strings, or both NULL */
@@ -71,6 +77,7 @@ static void check_same(struct ledger_msg *a, struct ledger_msg *b)
     char **fa[N_STR], **fb[N_STR];
 
     fuzz_check(strcmp(a->uid, b->uid) == 0);
+    fuzz_check(a->kind == b->kind);
     fuzz_check(a->direction == b->direction);
     fuzz_check(a->size == b->size && a->received_at == b->received_at);
     str_fields(a, fa);
@@ -165,7 +172,7 @@ static struct ledger_msg *build(struct reader *rd)
     static const char hex[] = "0123456789abcdef";
     struct ledger_msg *m = ledger_msg_new();
     char **f[N_STR];
-    unsigned mask, n;
+    unsigned mask, n, flags;
     uint64_t size = 0, at = 0;
 
     for (size_t i = 0; i < LEDGER_UID_LEN / 2 && !reader_done(rd); i++) {
@@ -174,7 +181,9 @@ static struct ledger_msg *build(struct reader *rd)
         m->uid[2 * i] = hex[b >> 4];
         m->uid[2 * i + 1] = hex[b & 15];
     }
-    m->direction = (reader_byte(rd) & 1) ? LEDGER_OUTBOUND : LEDGER_INBOUND;
+    flags = reader_byte(rd);
+    m->direction = (flags & 1) ? LEDGER_OUTBOUND : LEDGER_INBOUND;
+    m->kind = (flags & 2) ? LEDGER_OPEN : LEDGER_MESSAGE;
     for (int i = 0; i < 8; i++) {
         size = size << 8 | reader_byte(rd);
         at = at << 8 | reader_byte(rd);
@@ -182,7 +191,7 @@ static struct ledger_msg *build(struct reader *rd)
     m->size = (int64_t)size;
     m->received_at = (int64_t)at;
     str_fields(m, f);
-    mask = reader_u16(rd);
+    mask = reader_u16(rd) | (unsigned)reader_byte(rd) << 16;
     for (size_t i = 0; i < N_STR; i++) {
         if (mask & (1u << i)) {
             char *s = reader_str(rd);

@@ -276,6 +276,7 @@ class Harness(PostfixMixin, DovecotMixin, MilterMixin, LedgerMixin):
             "dovecot": self.path("dovecot", "dovecot.log"),
             "dovecot-stderr": self.path("dovecot", "dovecot.stderr"),
             "milter": self.milter_log(),
+            "tracker": self.path("tracker.log"),  # pmtest.tracker
             "unbound": self.path("unbound", "unbound.log"),
             "smtp-sink": self.path("smtp-sink.log"),
         }
