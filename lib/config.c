@@ -298,9 +298,14 @@ static bool set_value(struct config *c, const struct cfg_key *k, const char *v, 
         return true;
     }
     case CFG_NETS: {
-        char **l = list_split(v);
+        char **l;
         struct netlist nets = {NULL, 0};
         struct cidr cidr;
+
+        /* Its text is kept in trusted_networks_text: one such key only. */
+        if (k->offset != OFF(trusted_networks))
+            bug("config: %s: CFG_NETS is for trusted_networks only (use CFG_LIST)", k->name);
+        l = list_split(v);
 
         for (char **p = l; *p; p++) {
             if (!list_item_ok(*p, why)) {
