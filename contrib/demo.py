@@ -10,20 +10,22 @@
 
 The demo is the integration tests' Harness (tests/integration/pmtest)
 with a fixed state directory STATE: unbound with test zones, Dovecot
-(IMAP, LMTP, SASL), a private Postfix and postmeter-milter, all on
-127.0.0.1 high ports. The driver ("serve") owns the Harness and stays in
-the background, in its own session, until "stop" sends it SIGTERM; its
-pid, log and the ports live next to STATE (STATE.pid, STATE.log,
-STATE.json) because the Harness empties STATE when it starts.
+(IMAP, LMTP, SASL), a private Postfix, postmeter-milter and
+postmeter-tracker (demo_tracker.py), all on 127.0.0.1 high ports. The
+driver ("serve") owns the Harness and stays in the background, in its
+own session, until "stop" sends it SIGTERM; its pid, log and the ports
+live next to STATE (STATE.pid, STATE.log, STATE.json) because the
+Harness empties STATE when it starts.
 
 It never touches the system's mail setup (/etc/postfix, /etc/dovecot,
 system services, /etc/resolv.conf), and "stop" only ends processes of
 this demo: the driver named in STATE.pid (which stops the rest), then,
 if a killed driver left some behind, only these (see ours()): unbound,
-dovecot and postmeter-milter running with a configuration under STATE,
-Postfix processes with MAIL_CONFIG=STATE/postfix/etc, and Dovecot's
-children titled after this instance. Run with Debian's /usr/bin/python3
-as root; demo.sh sets POSTMETER_BUILD_DIR.
+dovecot, postmeter-milter and postmeter-tracker running with a
+configuration under STATE, Postfix processes with
+MAIL_CONFIG=STATE/postfix/etc, and Dovecot's children titled after this
+instance. Run with Debian's /usr/bin/python3 as root; demo.sh sets
+POSTMETER_BUILD_DIR.
 """
 
 import imaplib
@@ -41,11 +43,11 @@ sys.path.insert(0, os.path.join(SOURCE_DIR, "tests", "integration"))
 
 import demo_dns  # noqa: E402  (contrib/, next to this file)
 import demo_tour  # noqa: E402
+import demo_tracker  # noqa: E402
 from pmtest.dovecot import imap_fetch_all  # noqa: E402
 from pmtest.harness import (INBOUND_IP, OUTBOUND_IP, SMTPFailure, SMTPSession,  # noqa: E402
-                            header_value, make_message, new_message_id, pid_alive)
+                            free_port, header_value, make_message, new_message_id, pid_alive)
 
-TRACKING_BASE_URL = "http://127.0.0.1:8088/px"  # no endpoint answers yet: the URL is shown
 START_TIMEOUT = 120   # seconds for the driver to bring everything up
 STOP_TIMEOUT = 90     # seconds for the driver to stop everything
 DELIVERY_TIMEOUT = 60
@@ -120,12 +122,14 @@ def serve(state):
     with open(f["pid"] + ".tmp", "w") as pf:
         pf.write("%d\n" % os.getpid())
     os.rename(f["pid"] + ".tmp", f["pid"])
+    tracker_port, tracker = free_port(), None  # the pixels' URL names the tracker's port
     h = Harness(name="demo", state_dir=state, log_subject=True, zone_data=ZONE_DATA,
                 unbound_extra=[demo_dns.unbound_include(state)],
-                milter_conf={"tracking_base_url": TRACKING_BASE_URL,
+                milter_conf={"tracking_base_url": demo_tracker.base_url(tracker_port),
                              "dkim_key_dir": os.path.join(state, "keys")})
     try:
         h.start()
+        tracker = demo_tracker.start(h, tracker_port)
         info = {
             "state": state,
             "driver_pid": os.getpid(),
@@ -135,6 +139,8 @@ def serve(state):
             "sasl_port": h.auth_port,
             "milter_port": h.milter_port,
             "dns_port": h.dns_port,
+            "tracker_port": tracker_port,
+            "tracker_config": tracker.conf_path,
             "postfix_config": h.postfix_dir,
             "milter_config": h.milter_conf_path,
             "database": h.database,
@@ -143,6 +149,7 @@ def serve(state):
             "logs": h.log_files(),
             "pids": {
                 "postmeter-milter": h.milter_pid,
+                "postmeter-tracker": tracker.proc.pid,
                 "postfix master": h.postfix_master_pid(),
                 "dovecot": h.dovecot_proc.pid if h.dovecot_proc else None,
                 "unbound": getattr(getattr(h.unbound, "proc", None), "pid", None),
@@ -157,6 +164,9 @@ def serve(state):
                 log("postmeter-milter is gone (see %s); Postfix tempfails mail now"
                     % h.milter_log())
                 warned = True
+            if not tracker.alive() and tracker.proc is not None:
+                log("postmeter-tracker is gone (see %s)" % tracker.log_path)
+                tracker.proc = None
         log("signal %d: stopping" % stopping[0])
     except Exception:
         h.failed = True
@@ -167,6 +177,7 @@ def serve(state):
     else:
         return_code = 0
     finally:
+        demo_tracker.stop(tracker)
         h.stop()
         for p in (f["info"], f["pid"]):
             try:
@@ -181,7 +192,7 @@ def serve(state):
 # stop
 
 
-DAEMONS = ("unbound", "dovecot", "postmeter-milter")  # started with "-c STATE/..."
+DAEMONS = ("unbound", "dovecot", "postmeter-milter", "postmeter-tracker")  # "-c STATE/..."
 
 
 def under(path, state):
@@ -192,7 +203,7 @@ def under(path, state):
 def ours(pid, state, info):
     """ours - pid is a process of the demo in state (never anybody else's)
 
-    The driver; unbound, dovecot and postmeter-milter run with a config
+    The driver; unbound, dovecot, postmeter-milter and -tracker run with a config
     file under state; Postfix processes carry MAIL_CONFIG=state/postfix/etc
     in their environment; Dovecot's children are titled after the
     instance ("dovecot-pmtest-<imap port>/...") and share its session.
@@ -569,10 +580,12 @@ def run_demo(state):
         say("a demo is already running in %s: stopping it first" % state)
         if not stop(state, quiet=True):
             raise SystemExit("demo: could not stop the old demo")
-    say("starting unbound, Dovecot, Postfix and postmeter-milter under %s" % state)
+    say("starting unbound, Dovecot, Postfix, postmeter-milter and postmeter-tracker under %s"
+        % state)
     info = spawn_driver(state)
-    say("running: SMTP 127.0.0.1:%d, IMAP 127.0.0.1:%d, milter 127.0.0.1:%d (driver pid %d)"
-        % (info["smtp_port"], info["imap_port"], info["milter_port"], info["driver_pid"]))
+    say("running: SMTP 127.0.0.1:%d, IMAP 127.0.0.1:%d, milter 127.0.0.1:%d, tracker %s "
+        "(driver pid %d)" % (info["smtp_port"], info["imap_port"], info["milter_port"],
+                             demo_tracker.base_url(info["tracker_port"]), info["driver_pid"]))
 
     say("outbound: DKIM keys for example.test, a tracking rule for news@example.test, "
         "their DNS records")
@@ -601,6 +614,9 @@ def run_demo(state):
     say("ledger: %d rows (%s)" % (len(rows), ", ".join(
         "%d %s" % (n, k) for k, n in sorted(kinds.items()))))
 
+    say("the newsletter opened: its pixel fetched as a mail client would, then by a scanner")
+    demo_tracker.open_pixel(info, state, imap_messages)
+
     copy = demo_tour.save_outbound_copy(info, state, imap_messages)
     say("what postmeter says about it (outbound copy kept: %s, %s)"
         % (demo_tour.copy_path(state), copy))
@@ -626,12 +642,14 @@ The demo keeps running in the background. To look around:
   ledger     {cli} -c {conf} report messages [--format json]
              sqlite3 {db} 'SELECT token, outcome, mail_from FROM tracked_messages'
              sqlite3 {db}
+{tracker}
   commands   what the start ran at its end; again any time:
 {tour}
   state dir  {state}
   config     {conf} (postmeter), {pf}/main.cf (Postfix)
   logs       Postfix {plog}
              postmeter-milter {mlog}
+             postmeter-tracker {tlog}
              Dovecot {dlog}
              driver {drv}
 
@@ -639,7 +657,8 @@ Stop it (and everything it started): contrib/demo.sh stop""".format(
         imap=info["imap_port"], u=u, pw=info["users"][u], smtp=info["smtp_port"],
         inb=INBOUND_IP, cli=info["cli"], conf=info["milter_config"], db=info["database"],
         state=state, pf=info["postfix_config"], plog=logs.get("postfix", "?"),
-        mlog=logs.get("milter", "?"), dlog=logs.get("dovecot", "?"),
+        mlog=logs.get("milter", "?"), tlog=logs.get("tracker", "?"),
+        dlog=logs.get("dovecot", "?"), tracker="\n".join(demo_tracker.info_lines(info)),
         drv=files(state)["log"], tour="\n".join(demo_tour.listing(info, state))))
     return 0
 

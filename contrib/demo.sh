@@ -3,11 +3,14 @@
 #
 #   contrib/demo.sh          install what packaging/debian-packages.txt lists,
 #                            build postmeter (build-demo/, no sanitizers), start
-#                            unbound + Dovecot + Postfix + postmeter-milter in
-#                            the background under .state/demo, send mail through
-#                            them (inbound, outbound, SASL, sendmail, a forged
-#                            From that DMARC rejects), read it back over IMAP
-#                            and print the ledger
+#                            unbound + Dovecot + Postfix + postmeter-milter +
+#                            postmeter-tracker in the background under
+#                            .state/demo, send mail through them (inbound,
+#                            outbound, SASL, sendmail, a forged From that DMARC
+#                            rejects, a tracked newsletter), read it back over
+#                            IMAP, open the newsletter's pixel (headless
+#                            Chromium if installed, else curl) and print the
+#                            ledger and the opens
 #   contrib/demo.sh stop     stop that demo and everything it started
 #
 # As root on Debian 12. Running it again stops the old demo and starts a

@@ -15,18 +15,24 @@ unbound, never to a system postmeter.
                         status; a wrong answer where the demo knows the
                         right one (dns --check, auth's dkim=) is an error
 
-Not in the list yet: an opens report (no "postmeter report opens"
-exists; "track list" and the tracked_messages table show the tracking).
+No "postmeter report opens" exists yet: the opens of the newsletter's
+pixel (demo_tracker.py) are listed with sqlite3 from the pixel_opens
+table, read-only, the token cut to its start (it is the message's key).
 """
 
 import os
 import re
+import shlex
 import subprocess
 
 from pmtest.harness import INBOUND_IP, OUTBOUND_IP, header_value
 
 DOMAIN = "example.test"
 OUTBOUND = ("alice@example.test", "app.example.test")  # sender, HELO of the outbound mail
+OPENS_SQL = ("SELECT substr(t.token, 1, 6) || '...' AS token, o.class, o.reason, o.method,"
+             " datetime(o.opened_at, 'unixepoch') AS opened_utc, o.ip,"
+             " substr(o.user_agent, 1, 32) AS agent"
+             " FROM pixel_opens o JOIN tracked_messages t ON t.id = o.tracked_id ORDER BY o.id")
 
 
 def copy_path(state):
@@ -65,11 +71,22 @@ def commands(info, state):
          pm + ["status"], None),
         ("inbound authentication results per From domain", pm + ["report", "auth"], None),
         ("the tracking rules", pm + ["track", "list"], None),
+        ("the opens of the newsletter's pixel, classified (postmeter-tracker)",
+         ["sqlite3", "-readonly", "-header", "-column", info["database"], OPENS_SQL], None),
     ]
 
 
+def shell_quote(arg):
+    """shell_quote - arg for a shell line to copy: bare, '...', or "..." around SQL's quotes"""
+    if re.fullmatch(r"[A-Za-z0-9_@%+=:,./-]+", arg):
+        return arg
+    if "'" in arg and not re.search(r'["$`\\!]', arg):
+        return '"%s"' % arg
+    return shlex.quote(arg)
+
+
 def shell_line(argv, stdin):
-    return " ".join(argv) + (" < " + stdin if stdin else "")
+    return " ".join(shell_quote(a) for a in argv) + (" < " + stdin if stdin else "")
 
 
 def run_one(argv, stdin):

@@ -57,7 +57,8 @@ def demo_call(fn, *args):
 def info(h):
     """info - the parts of the demo's STATE.json that demo_dns and demo_tour use"""
     return {"cli": h.cli_bin, "milter_config": h.milter_conf_path, "users": h.users,
-            "imap_port": h.imap_port, "pids": {"unbound": h.unbound.proc.pid}}
+            "imap_port": h.imap_port, "pids": {"unbound": h.unbound.proc.pid},
+            "database": h.database}
 
 
 def test_unpublished(h):
