@@ -205,12 +205,14 @@ static void *writer_main(void *arg)
         } else if (replay || l->count >= l->o.batch_max ||
                    (l->count > 0 && (now >= l->batch_deadline || l->stopping || urgent))) {
             bool ring_first = !replay || (urgent && l->count > 0);
+            bool spill = crowded(l) && now >= l->spool_retry_at;
 
             pthread_mutex_unlock(&l->mu);
-            if (ring_first)
+            if (spill)
+                ledger_spool_ring(l); /* the database keeps up no more (a long replay, a
+                                         flood): the queue goes to the spool, not dropped */
+            else if (ring_first)
                 write_batch(l); /* a waiter's record goes before the spool's backlog */
-            else if (spool_due)
-                ledger_spool_ring(l); /* a long replay: newer records queue behind it */
             else
                 ledger_replay_batch(l);
             pthread_mutex_lock(&l->mu);

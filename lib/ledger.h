@@ -6,10 +6,11 @@
  * database and never fails: records wait in an in-memory queue bounded in
  * records and in bytes, and are committed in batches (group commit).
  * While the database cannot be written (locked, read-only, missing, disk
- * full), records stay queued; past a high-water mark (three quarters of
- * either bound) the writer moves them to an append-only spool file next
- * to the database and replays that file, in order, once the database is
- * back. Mail is never delayed for the database.
+ * full), or cannot keep up (a flood, a long replay), records stay queued;
+ * past a high-water mark (three quarters of either bound) the writer
+ * moves them to an append-only spool file next to the database and
+ * replays that file, in order, once the database is back. Mail is never
+ * delayed for the database.
  *
  * Nothing is dropped silently: if both bounds (queue and spool) are hit,
  * the record is dropped, a counter goes up and a warning is logged. The

@@ -163,6 +163,40 @@ static void test_both_bounds(void **state)
         ledger_stop(l, 1000);
     }
 }
+/*
+ * test_slow_database_spills - a database that works but cannot keep up
+ * (one record per transaction, a flood of puts): the crowded queue goes
+ * to the spool instead of dropping records; all land once it catches up
+ */
+static void test_slow_database_spills(void **state)
+{
+    char dir[256], db[300];
+    struct ledger_opts o;
+    struct ledger_stats st;
+    struct ledger *l;
+    const int n = 30000;
+
+    (void)state;
+    join(db, case_dir(dir, true), "ledger.db");
+    test_opts(&o, db);
+    o.queue_max = 5000; /* a quarter of it (62 ms of puts) covers a checkpoint's stall */
+    o.batch_max = 1;    /* a commit per record: slower than the puts below */
+    l = ledger_start(&o);
+    for (int i = 0; i < n; i++) {
+        ledger_put(l, make_msg(i));
+        if (i % 20 == 19)
+            sleep_ms(1); /* about 20,000 a second: a flood, not a tight loop */
+    }
+    assert_true(ledger_flush(l, 60000));
+    ledger_get_stats(l, &st);
+    if (st.dropped != 0 || st.spooled == 0)
+        fail_msg("dropped %llu, spooled %llu of %d", (unsigned long long)st.dropped,
+                 (unsigned long long)st.spooled, n);
+    assert_int_equal(st.written + st.replayed, (uint64_t)n);
+    assert_int_equal(db_count(db, "SELECT count(DISTINCT uid) FROM messages"), n);
+    ledger_stop(l, 1000);
+}
+
 /* test_stop_and_restart - records in memory at stop go to the spool; a later writer
  * replays them, in order, ahead of its own records */
 static void test_stop_and_restart(void **state)
@@ -303,9 +337,9 @@ static void test_rejected(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_spool_and_replay), cmocka_unit_test(test_both_bounds),
-        cmocka_unit_test(test_stop_and_restart), cmocka_unit_test(test_flush_right_after_start),
-        cmocka_unit_test(test_rejected),
+        cmocka_unit_test(test_spool_and_replay),        cmocka_unit_test(test_both_bounds),
+        cmocka_unit_test(test_slow_database_spills),    cmocka_unit_test(test_stop_and_restart),
+        cmocka_unit_test(test_flush_right_after_start), cmocka_unit_test(test_rejected),
     };
 
     return cmocka_run_group_tests(tests, ledger_fixture_setup, ledger_fixture_teardown);
