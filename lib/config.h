@@ -114,6 +114,10 @@ struct config {
     char *tracker_pid_file;      /* "" = none */
     char *tracker_networks_file; /* absolute; the shipped machine-networks data file */
     char *tracker_networks_dir;  /* absolute; the admin's own machine-networks files */
+    /* tracker_opens_*: how many opens of a token are recorded per window */
+    unsigned tracker_opens_per_network; /* opens recorded per (token, client /24|/64) per window */
+    unsigned tracker_opens_per_token;   /* opens recorded per token per window */
+    unsigned tracker_opens_window_s;    /* that window, seconds */
 
     bool debug;
 };

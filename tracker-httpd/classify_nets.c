@@ -12,7 +12,11 @@
  *
  * Bounds: CLASSIFY_NETS_MAX networks, CLASSIFY_LINE_MAX bytes a line,
  * CLASSIFY_DIR_FILES files in the admin's directory, 20 errors reported
- * per file. A lookup is one binary search per distinct (family, prefix
+ * per file, the errors of 10 files reported (every file is read, so all
+ * their problems show at once; the rest are counted). A network wider
+ * than /8 (IPv4) or /16 (IPv6) is refused: no scanner owns that much,
+ * and 0.0.0.0/0 would make every open a machine's. IPv4-mapped IPv6 is
+ * refused too (write the IPv4 form). A lookup is one binary search per distinct (family, prefix
  * length) present: fast with the tens of thousands of networks of a
  * privacy relay list. Never fetches anything; never writes.
  */
@@ -29,6 +33,9 @@
 #include "util.h"
 
 #define ERRORS_PER_FILE 20
+#define ERROR_FILES_MAX 10 /* files whose errors are reported; the others are counted */
+#define NET_MIN_PREFIX4 8  /* a wider network is refused: a typo, not a machine's range */
+#define NET_MIN_PREFIX6 16
 #define FILE_MAX_BYTES  (256u << 20)
 
 struct net_entry {
@@ -156,6 +163,18 @@ static bool parse_net(char *s, struct cidr *out, struct buf *why)
         return false;
     }
     *slash = '\0';
+    if (strchr(s, ':') != NULL && netaddr_parse(s, &a) && a.family == AF_INET) {
+        buf_printf(why, "%s/%s: IPv4-mapped IPv6 networks are not accepted, write the IPv4 form", s,
+                   slash + 1);
+        return false;
+    }
+    if (out->prefix < (out->net.family == AF_INET ? NET_MIN_PREFIX4 : NET_MIN_PREFIX6)) {
+        buf_printf(why,
+                   "%s/%s is wider than /%d (IPv4) or /%d (IPv6): it would make most opens a "
+                   "machine's",
+                   s, slash + 1, NET_MIN_PREFIX4, NET_MIN_PREFIX6);
+        return false;
+    }
     if (!netaddr_parse(s, &a) || a.family != out->net.family || addr_cmp(&a, &out->net) != 0) {
         buf_printf(why, "%s/%s has host bits set", s, slash + 1);
         return false;
@@ -250,29 +269,35 @@ bool classify_nets_parse(struct classify_nets *nets, const char *name, const cha
     return nerr == 0;
 }
 
-/* load_file - parse one file; false with its problems in errors */
-static bool load_file(struct classify_nets *nets, const char *path, struct buf *errors)
+/*
+ * load_file - parse one file; false with its problems in errors, if
+ * fewer than ERROR_FILES_MAX files had some before (*bad_files counts them)
+ */
+static bool load_file(struct classify_nets *nets, const char *path, struct buf *errors,
+                      unsigned *bad_files)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    struct buf text = BUF_INIT;
+    struct buf text = BUF_INIT, mine = BUF_INIT;
     struct stat st;
     bool ok = false;
 
-    if (fd < 0) {
-        buf_printf(errors, "%s: cannot open: %s\n", path, strerror(errno));
-        return false;
-    }
-    if (fstat(fd, &st) != 0)
-        buf_printf(errors, "%s: fstat: %s\n", path, strerror(errno));
+    if (fd < 0)
+        buf_printf(&mine, "%s: cannot open: %s\n", path, strerror(errno));
+    else if (fstat(fd, &st) != 0)
+        buf_printf(&mine, "%s: fstat: %s\n", path, strerror(errno));
     else if (!S_ISREG(st.st_mode))
-        buf_printf(errors, "%s: not a regular file\n", path);
+        buf_printf(&mine, "%s: not a regular file\n", path);
     else if ((uint64_t)st.st_size > FILE_MAX_BYTES)
-        buf_printf(errors, "%s: larger than %u MiB\n", path, FILE_MAX_BYTES >> 20);
+        buf_printf(&mine, "%s: larger than %u MiB\n", path, FILE_MAX_BYTES >> 20);
     else if (!buf_read_fd(&text, fd))
-        buf_printf(errors, "%s: read: %s\n", path, strerror(errno));
+        buf_printf(&mine, "%s: read: %s\n", path, strerror(errno));
     else
-        ok = classify_nets_parse(nets, path, text.data ? text.data : "", text.len, errors);
-    close(fd);
+        ok = classify_nets_parse(nets, path, text.data ? text.data : "", text.len, &mine);
+    if (fd >= 0)
+        close(fd);
+    if (!ok && (*bad_files)++ < ERROR_FILES_MAX)
+        buf_add(errors, mine.data ? mine.data : "", mine.len);
+    buf_free(&mine);
     buf_free(&text);
     return ok;
 }
@@ -293,7 +318,8 @@ static int name_cmp(const void *a, const void *b)
 }
 
 /* load_dir - every data file of dir, in name order; a missing dir is fine */
-static bool load_dir(struct classify_nets *nets, const char *dir, struct buf *errors)
+static bool load_dir(struct classify_nets *nets, const char *dir, struct buf *errors,
+                     unsigned *bad_files)
 {
     DIR *d = opendir(dir);
     struct dirent *de;
@@ -324,9 +350,10 @@ static bool load_dir(struct classify_nets *nets, const char *dir, struct buf *er
     for (size_t i = 0; i < n; i++) {
         struct stat st;
 
-        /* subdirectories and the like are not data files */
-        if (ok && (stat(names[i], &st) != 0 || S_ISREG(st.st_mode)))
-            ok = load_file(nets, names[i], errors);
+        /* subdirectories and the like are not data files; a bad file does not stop the others */
+        if ((stat(names[i], &st) != 0 || S_ISREG(st.st_mode)) &&
+            !load_file(nets, names[i], errors, bad_files))
+            ok = false;
         free(names[i]);
     }
     free(names);
@@ -337,9 +364,12 @@ static bool load_dir(struct classify_nets *nets, const char *dir, struct buf *er
 struct classify_nets *classify_nets_load(const char *file, const char *dir, struct buf *errors)
 {
     struct classify_nets *nets = classify_nets_new();
-    bool ok = load_file(nets, file, errors);
+    unsigned bad_files = 0;
+    bool ok = load_file(nets, file, errors, &bad_files);
 
-    ok = load_dir(nets, dir, errors) && ok;
+    ok = load_dir(nets, dir, errors, &bad_files) && ok;
+    if (bad_files > ERROR_FILES_MAX)
+        buf_printf(errors, "%u more file(s) with errors\n", bad_files - ERROR_FILES_MAX);
     if (!ok)
         return classify_nets_free(nets);
     return nets;

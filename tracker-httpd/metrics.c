@@ -10,11 +10,13 @@
 #include <inttypes.h>
 #include <stdatomic.h>
 
+#include "ratecap.h"
 #include "tracker.h"
 
 static const char *const method_names[METHOD_N] = {"GET", "HEAD", "other"};
 static const char *const outcome_names[OUTCOME_N] = {
-    "open", "blank", "not_found", "healthz", "metrics", "denied", "method_not_allowed"};
+    "open",    "blank",  "not_found",          "healthz",
+    "metrics", "denied", "method_not_allowed", "bad_request"};
 
 /* Upper bounds of the duration buckets in nanoseconds (then +Inf): sub-millisecond first. */
 static const uint64_t bucket_ns[] = {25000,   50000,   100000,   250000,   500000,    1000000,
@@ -111,6 +113,7 @@ void metrics_render(struct ledger *l, struct buf *out)
     family(out, "postmeter_tracker_database_up", "gauge",
            "1 if the last attempt at the database succeeded.");
     buf_printf(out, "postmeter_tracker_database_up %d\n", st.db_ok ? 1 : 0);
+    tracker_cap_render(out);
 }
 
 /* metrics_health - the writer keeps up: the database answers, the queue is below its mark */

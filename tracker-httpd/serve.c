@@ -11,9 +11,14 @@
  * waits for the database). A request never waits on anything but the
  * settings' read lock, held for microseconds.
  *
- * Bounds (libmicrohttpd enforces them): tracker_max_connections shared
- * equally by the listening sockets, tracker_max_per_ip per socket,
- * tracker_timeout_s of inactivity, TRACKER_HEADERS_KB of memory per
+ * Bounds: tracker_max_connections shared equally by the listening
+ * sockets (libmicrohttpd's), tracker_max_per_ip per network over all of
+ * them (an IPv4 address, an IPv6 /64: guard.c, through the accept policy
+ * and the connection notifications), tracker_timeout_s for each request
+ * from the connection's start or the previous answer to its answer, however
+ * slowly it trickles in (guard.c's sweeper shuts a late one down; libmicrohttpd's
+ * own timeout, the same value, only counts silence), a GET or HEAD that
+ * announces a body refused with 400 unread, TRACKER_HEADERS_KB of memory per
  * connection (a request header that does not fit is refused with 431, a
  * request line with 414), and libmicrohttpd itself answers a malformed
  * header 400, an HTTP/1.1 request without Host 400 (strict mode), another
@@ -25,10 +30,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "guard.h"
 #include "log.h"
+#include "ratecap.h"
 #include "track.h"
 #include "tracker.h"
 #include "util.h"
@@ -43,6 +51,7 @@ static const unsigned char gif[43] = {
 
 static const char not_found_body[] = "not found\n";
 static const char method_body[] = "method not allowed\n";
+static const char bad_body[] = "bad request\n";
 
 struct serve {
     struct MHD_Daemon **d;
@@ -50,7 +59,8 @@ struct serve {
     struct ledger *ledger;
     pthread_rwlock_t lock;     /* readers: requests; writer: serve_replace */
     struct tracker_conf *conf; /* under lock */
-    struct MHD_Response *gif, *not_found, *method;
+    struct MHD_Response *gif, *not_found, *method, *bad;
+    struct guard *guard; /* per-network counts, per-request deadlines */
 };
 
 /* now_ns - the monotonic clock */
@@ -147,8 +157,12 @@ static void record(struct serve *s, const struct tracker_conf *tc, struct MHD_Co
     m->open_token = xstrndup(token, TRACK_TOKEN_LEN);
     ledger_msg_set(&m->open_ip,
                    client ? tracker_ip_keep(client, tc->cfg->open_ip_storage, ip) : NULL);
-    if (agent != NULL)
-        m->open_agent = xstrndup(agent, tracker_agent_cut(agent));
+    if (agent != NULL) { /* stored clean: no escape sequence, valid UTF-8 for every reader */
+        struct buf clean = BUF_INIT;
+
+        buf_put_clean(&clean, agent, tracker_agent_cut(agent));
+        m->open_agent = buf_steal(&clean);
+    }
     ledger_msg_set(&m->open_method, method);
     ledger_msg_set(&m->open_class, classify_class_name(res.cls));
     m->open_reason = buf_steal(&reason);
@@ -174,6 +188,16 @@ static enum MHD_Result dynamic(struct MHD_Connection *conn, unsigned status, con
     ret = MHD_queue_response(conn, status, r);
     MHD_destroy_response(r);
     return ret;
+}
+
+/* has_body - the request announces a body (Transfer-Encoding, or a Content-Length but 0) */
+static bool has_body(struct MHD_Connection *conn)
+{
+    const char *len = lookup(conn, MHD_HTTP_HEADER_CONTENT_LENGTH);
+
+    if (lookup(conn, MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL)
+        return true;
+    return len != NULL && (len[0] == '\0' || len[strspn(len, "0")] != '\0');
 }
 
 /* handle - every request: route, record, answer */
@@ -202,11 +226,17 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
      * libmicrohttpd calls once the header is in, then once per piece of a
      * body, then once more. An answer queued at the first call ends the
      * connection (no keep-alive); so a GET or HEAD is answered at the last
-     * call, a body (which neither should have) read and dropped.
+     * call. Neither should carry a body: one that announces one is refused
+     * with 400 at the first call, its body never read (an endless chunked
+     * body must not hold the connection).
      */
     if (mk != METHOD_OTHER && *req_cls == NULL) {
         *req_cls = s;
-        return MHD_YES;
+        if (!has_body(conn))
+            return MHD_YES;
+        ret = MHD_queue_response(conn, MHD_HTTP_BAD_REQUEST, s->bad);
+        metrics_request(mk, OUTCOME_BAD, now_ns() - t0);
+        return ret;
     }
     if (*upload_data_size != 0) {
         *upload_data_size = 0;
@@ -222,7 +252,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     have_client = client_of(conn, tc, &client);
     switch (tracker_route(tc->prefix, url, &token)) {
     case ROUTE_PIXEL:
-        record(s, tc, conn, method, token, have_client ? &client : NULL);
+        if (tracker_cap_open(tc->cfg, token, TRACK_TOKEN_LEN, have_client ? &client : NULL))
+            record(s, tc, conn, method, token, have_client ? &client : NULL);
         r = s->gif, outcome = OUTCOME_OPEN;
         break;
     case ROUTE_BLANK:
@@ -273,6 +304,60 @@ __attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char 
     debug("http: %s", line);
 }
 
+/* accept_ok - libmicrohttpd's accept policy: the peer's network is below tracker_max_per_ip */
+static enum MHD_Result accept_ok(void *cls, const struct sockaddr *addr, socklen_t len)
+{
+    struct serve *s = cls;
+    struct netaddr peer;
+
+    (void)len;
+    return guard_admit(s->guard, netaddr_from_sockaddr(addr, &peer) ? &peer : NULL) ? MHD_YES
+                                                                                    : MHD_NO;
+}
+
+/*
+ * on_connection - a connection starts (counted, its first request due
+ * within tracker_timeout_s) or closes (forgotten, before libmicrohttpd
+ * closes its socket). One that got past accept_ok over its network's
+ * limit (accepts racing) is shut down at once.
+ */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_ctx,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    struct serve *s = cls;
+    const union MHD_ConnectionInfo *fd, *ci;
+    struct netaddr peer;
+    bool over;
+
+    if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+        guard_close(s->guard, *socket_ctx);
+        *socket_ctx = NULL;
+        return;
+    }
+    if ((fd = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD)) == NULL)
+        bug("tracker: a connection without a socket");
+    ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    *socket_ctx =
+        guard_open(s->guard, fd->connect_fd,
+                   ci != NULL && netaddr_from_sockaddr(ci->client_addr, &peer) ? &peer : NULL,
+                   now_ns(), &over);
+    if (over)
+        shutdown(fd->connect_fd, SHUT_RDWR);
+}
+
+/* on_completed - an answer went out (or a request ended): the next is due tracker_timeout_s on */
+static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    struct serve *s = cls;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+    (void)req_cls, (void)toe;
+    if (ci != NULL)
+        guard_rearm(s->guard, ci->socket_context, now_ns());
+}
+
 /* pool_size - worker threads per server: one per CPU, at most 8 */
 static unsigned pool_size(unsigned limit)
 {
@@ -302,20 +387,25 @@ struct serve *serve_start(const int *fds, size_t n, struct tracker_conf *conf, s
     s->not_found = static_response(not_found_body, sizeof(not_found_body) - 1, "text/plain");
     s->method = static_response(method_body, sizeof(method_body) - 1, "text/plain");
     header(s->method, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+    s->bad = static_response(bad_body, sizeof(bad_body) - 1, "text/plain");
+    header(s->bad, MHD_HTTP_HEADER_CONNECTION, "close");
+    s->guard = guard_new(c->tracker_max_connections, c->tracker_max_per_ip, c->tracker_timeout_s);
     s->d = xcalloc(n, sizeof(*s->d));
     for (size_t i = 0; i < n; i++) {
         s->d[i] = MHD_start_daemon(
             MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG, 0,
-            NULL, NULL, handle, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+            accept_ok, s, handle, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
             MHD_OPTION_LISTEN_SOCKET, fds[i], MHD_OPTION_CONNECTION_LIMIT, per,
-            MHD_OPTION_PER_IP_CONNECTION_LIMIT, c->tracker_max_per_ip,
-            MHD_OPTION_CONNECTION_TIMEOUT, c->tracker_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-            (size_t)TRACKER_HEADERS_KB * 1024, MHD_OPTION_THREAD_POOL_SIZE, pool_size(per),
-            MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_END);
+            MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_NOTIFY_COMPLETED,
+            on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT, c->tracker_timeout_s,
+            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)TRACKER_HEADERS_KB * 1024,
+            MHD_OPTION_THREAD_POOL_SIZE, pool_size(per), MHD_OPTION_STRICT_FOR_CLIENT, 1,
+            MHD_OPTION_END);
         if (s->d[i] == NULL)
             die("tracker_listen = %s: libmicrohttpd did not start", c->tracker_listen[i]);
         s->n++;
     }
+    guard_start(s->guard);
     return s;
 }
 
@@ -347,6 +437,8 @@ struct serve *serve_stop(struct serve *s)
     MHD_destroy_response(s->gif);
     MHD_destroy_response(s->not_found);
     MHD_destroy_response(s->method);
+    MHD_destroy_response(s->bad);
+    s->guard = guard_free(s->guard); /* every connection was closed by now */
     pthread_rwlock_destroy(&s->lock);
     free(s->d);
     return xfree(s);

@@ -85,6 +85,7 @@ enum tracker_outcome {
     OUTCOME_METRICS,
     OUTCOME_DENIED, /* /metrics or /healthz from outside tracker_metrics_allow */
     OUTCOME_METHOD, /* not GET or HEAD: 405 */
+    OUTCOME_BAD,    /* a GET or HEAD with a body: 400, the body never read */
     OUTCOME_N
 };
 

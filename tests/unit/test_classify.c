@@ -240,6 +240,24 @@ static const struct parse_case parse_cases[] = {
      "123456789012345678901234567890123456789012345678901234567890123456789012345678901\n",
      0, "t:1: source longer than 80 bytes\n"},
     {"NUL byte", "1.2.3.0/24 scanner X\0Y\n", 0, "t:1: line holds a NUL byte\n"},
+    {"IPv4-mapped network", "::ffff:10.0.0.0/104 scanner X\n", 0,
+     "t:1: ::ffff:10.0.0.0/104: IPv4-mapped IPv6 networks are not accepted, write the IPv4 "
+     "form\n"},
+    {"IPv4-mapped, host bits too", "::ffff:10.0.0.1/104 scanner X\n", 0,
+     "t:1: ::ffff:10.0.0.1/104: IPv4-mapped IPv6 networks are not accepted, write the IPv4 "
+     "form\n"},
+    {"every IPv4 address", "0.0.0.0/0 scanner X\n", 0,
+     "t:1: 0.0.0.0/0 is wider than /8 (IPv4) or /16 (IPv6): it would make most opens a "
+     "machine's\n"},
+    {"every IPv6 address", "::/0 scanner X\n", 0,
+     "t:1: ::/0 is wider than /8 (IPv4) or /16 (IPv6): it would make most opens a machine's\n"},
+    {"IPv4 /7", "2.0.0.0/7 scanner X\n", 0,
+     "t:1: 2.0.0.0/7 is wider than /8 (IPv4) or /16 (IPv6): it would make most opens a "
+     "machine's\n"},
+    {"IPv6 /15", "2000::/15 scanner X\n", 0,
+     "t:1: 2000::/15 is wider than /8 (IPv4) or /16 (IPv6): it would make most opens a "
+     "machine's\n"},
+    {"the widest accepted", "3.0.0.0/8 scanner X\n2001::/16 scanner X\n", 2, ""},
     {"good lines around bad ones, numbered",
      "1.2.3.0/24 scanner A\n# x\n1.2.3.0/24 nobody B\n\n5.6.0.0/16 proxy C\n5.6.0.1/16 proxy C\n",
      2,
@@ -393,6 +411,32 @@ static void test_load(void **state)
         assert_string_equal(buf_cstr(&errors), want);
         free(want);
     }
+
+    /* every file is read: the errors of a later file show with the first's */
+    buf_reset(&errors);
+    free(write_file(dir, "40-bad", "0.0.0.0/0 scanner everyone\n"));
+    assert_null(classify_nets_load(shipped, dir, &errors));
+    {
+        char *want = xasprintf("%s:3: 192.0.2.1/24 has host bits set\n"
+                               "%s/40-bad:1: 0.0.0.0/0 is wider than /8 (IPv4) or /16 (IPv6): it "
+                               "would make most opens a machine's\n",
+                               bad, dir);
+
+        assert_string_equal(buf_cstr(&errors), want);
+        free(want);
+    }
+    /* ... the first 10 bad files' errors, then a count of the others */
+    buf_reset(&errors);
+    for (int i = 0; i < 11; i++) {
+        char name[32];
+
+        snprintf(name, sizeof(name), "50-bad%02d", i);
+        free(write_file(dir, name, "bad\n"));
+    }
+    assert_null(classify_nets_load(shipped, dir, &errors));
+    assert_non_null(strstr(buf_cstr(&errors), "/50-bad07:1: expected"));
+    assert_null(strstr(buf_cstr(&errors), "/50-bad08:"));
+    assert_non_null(strstr(buf_cstr(&errors), "\n3 more file(s) with errors\n"));
 
     /* the shipped data file of the repository parses */
     buf_reset(&errors);

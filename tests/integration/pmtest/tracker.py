@@ -39,6 +39,10 @@ class Tracker:
                                                   "machine-networks"),
             "tracker_networks_dir": self.h.path("machine-networks.d"),
             "ledger_flush_ms": "20",
+            # tests that count rows send many opens of one token from 127.0.0.1; the
+            # cap on them (tracker_opens_*) has its own test, test_tracker_cap.py
+            "tracker_opens_per_network": "1000000",
+            "tracker_opens_per_token": "1000000",
         }
         s.update(self.extra)
         return s
