@@ -30,9 +30,9 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pmtest.harness import (INBOUND_IP, MILTER_USER, OUTBOUND_IP, check, check_eq, log,
-                            main_with_harness, make_message, new_message_id, parse_iso_utc, run,
-                            wait_for)
+from pmtest.harness import (MILTER_USER, check, check_eq, log, main_with_harness,
+                            parse_iso_utc, run, wait_for)
+import test_readonly_db as ro  # send_some() and wait_delivered_mids()
 
 DOMAIN = "example.test"
 SENT = []  # message ids sent so far (all today)
@@ -53,27 +53,10 @@ def status(h, fmt="json"):
 
 
 def send_some(h, n, tag):
-    sent = []
-    for i in range(n):
-        mid = new_message_id()
-        inbound = i % 2 == 0
-        rcpt = "alice@example.test" if inbound else "carol@remote.test"
-        sender = "x@remote.test" if inbound else "alice@example.test"
-        msg = make_message([("From", sender), ("To", rcpt), ("Subject", "%s %d" % (tag, i))],
-                           "status test %s %d\n" % (tag, i), message_id=mid)
-        h.send(sender, [rcpt], msg, source_ip=INBOUND_IP if inbound else OUTBOUND_IP)
-        sent.append((mid, rcpt))
-        SENT.append(mid)
+    """send_some - test_readonly_db's n messages (in and out), counted in SENT"""
+    sent = ro.send_some(h, n, "status " + tag)
+    SENT.extend(mid for mid, _ in sent)
     return sent
-
-
-def wait_delivered(h, sent):
-    want = {}
-    for mid, rcpt in sent:
-        want.setdefault(rcpt, set()).add(mid)
-    for rcpt, mids in want.items():
-        wait_for(lambda: mids <= set(h.delivered_mids(rcpt)), 60,
-                 "delivery of %d message(s) to %s" % (len(mids), rcpt), interval=0.3)
 
 
 def wait_status(h, pred, what, timeout=40):
@@ -113,7 +96,7 @@ def test_running(h):
         KEYS["pending" if args[1] == "rotate" else "active"] = sel
     h.cli("track", "add", "@example.test")
     h.cli("track", "add", "bob@example.test", "--disabled")
-    wait_delivered(h, send_some(h, 3, "running"))
+    ro.wait_delivered_mids(h, send_some(h, 3, "running"))
     h.wait_ledger_rows(3, 30)
     rc, js = wait_status(h, lambda j: since_start(j).get("written", 0) +
                          since_start(j).get("replayed", 0) == 3,
@@ -184,7 +167,7 @@ def test_spool_backlog(h):
     wait_for(lambda: not milter_has_db_open(h), 20, "the milter to close the idle database")
     os.chmod(h.database, 0o444)
     try:
-        wait_delivered(h, send_some(h, 2, "spooled"))
+        ro.wait_delivered_mids(h, send_some(h, 2, "spooled"))
         rc, js = wait_status(h, lambda j: since_start(j).get("spool_bytes", 0) > 0,
                              "the milter's status file to show the spool")
         log(json.dumps(js, indent=1))
