@@ -27,7 +27,7 @@ import demo_dns  # noqa: E402
 import demo_tour  # noqa: E402
 from pmtest.dovecot import imap_fetch_all  # noqa: E402
 from pmtest.harness import (OUTBOUND_IP, ZONE_DATA, CheckFailed, Harness, check,  # noqa: E402
-                            check_eq, log, make_message, new_message_id, run_tests, wait_for)
+                            check_eq, log, make_message, new_message_id, main_with_harness, wait_for)
 
 DOMAIN = "example.test"
 OWN = ['_dmarc.example.test. 300 IN TXT "v=DMARC1; p=reject"']
@@ -122,26 +122,5 @@ CASES = [
 ]
 
 
-def main():
-    t0 = time.monotonic()
-    passed, failed = 0, 0
-    try:
-        with DemoDNSHarness(name="demodns", zone_data=OWN) as h:
-            passed, failed = run_tests(CASES, h)
-            ok_before_teardown = not h.failed
-        if ok_before_teardown and h.failed:
-            log("FAIL teardown (see above)")
-            failed += 1
-    except Exception:
-        import traceback
-        traceback.print_exc()
-        failed = len(CASES) - passed
-    log("total %.1f s" % (time.monotonic() - t0))
-    sys.stderr.flush()
-    print("%d passed, %d failed" % (passed, failed))
-    sys.stdout.flush()
-    return 1 if failed else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    main_with_harness(CASES, harness_class=DemoDNSHarness, name="demodns", zone_data=OWN)

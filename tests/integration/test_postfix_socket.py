@@ -19,8 +19,9 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pmtest.harness import (INBOUND_IP, MILTER_USER, Harness, check, check_eq, log,  # noqa: E402
-                            make_message, new_message_id, norm_mid, rows_by_mid, run, run_tests)
+from pmtest.harness import (INBOUND_IP, MILTER_USER, Harness, check, check_eq,  # noqa: E402
+                            main_with_harness, make_message, new_message_id, norm_mid, rows_by_mid,
+                            run)
 
 RELATIVE = "unix:postmeter/milter.sock"
 
@@ -96,27 +97,6 @@ CASES = [
 ]
 
 
-def main():
-    t0 = time.monotonic()
-    passed, failed = 0, 0
-    try:
-        with QueueSocketHarness(name="socket", milter_unix=True,
-                                milter_default_action="tempfail") as h:
-            passed, failed = run_tests(CASES, h)
-            ok_before_teardown = not h.failed
-        if ok_before_teardown and h.failed:
-            log("FAIL teardown (see above)")
-            failed += 1
-    except Exception:
-        import traceback
-        traceback.print_exc()
-        failed = len(CASES) - passed
-    log("total %.1f s" % (time.monotonic() - t0))
-    sys.stderr.flush()
-    print("%d passed, %d failed" % (passed, failed))
-    sys.stdout.flush()
-    return 1 if failed else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    main_with_harness(CASES, harness_class=QueueSocketHarness, name="socket",
+                      milter_unix=True, milter_default_action="tempfail")

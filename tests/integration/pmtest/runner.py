@@ -54,20 +54,23 @@ def run_tests(cases, harness=None):
     return passed, failed
 
 
-def main_with_harness(cases, **harness_opts):
+def main_with_harness(cases, harness_class=None, **harness_opts):
     """main_with_harness - one harness for all cases; print the summary, exit.
 
     The last line is "N passed, M failed"; a failed start counts every case
     as failed, and a bad teardown (daemon that would not stop, sanitizer
-    report) counts as one more failure.
+    report) counts as one more failure. harness_class: a subclass of
+    Harness that a test needs (None: Harness itself).
     """
     from pmtest.harness import Harness  # here: pmtest.harness imports this module
+
+    harness_class = harness_class or Harness
 
     t0 = time.monotonic()
     passed, failed = 0, 0
     h = None
     try:
-        with Harness(**harness_opts) as h:
+        with harness_class(**harness_opts) as h:
             passed, failed = run_tests(cases, h)
             ok_before_teardown = not h.failed
         if ok_before_teardown and h.failed:
