@@ -7,6 +7,7 @@
  * and the database's directories may belong to the service user.
  */
 #include <errno.h>
+#include <getopt.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
@@ -18,6 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "daemon.h"
 #include "log.h"
 #include "safefile.h"
@@ -201,4 +203,51 @@ void daemon_drop_privileges(const struct daemon_user *u)
         die("privileges were not dropped to %s", u->name);
     if (u->uid != 0 && setuid(0) == 0)
         die("could regain root after dropping privileges");
+}
+
+/* usage - how to call the daemon called name; exits with status */
+__attribute__((noreturn)) static void usage(const char *name, int status)
+{
+    fprintf(status ? stderr : stdout,
+            "usage: %s [-c FILE] [-f] [-d] [-t] [-V]\n"
+            "  -c FILE  configuration file (default %s)\n"
+            "  -f       stay in the foreground, log to stderr\n"
+            "  -d       log debug detail\n"
+            "  -t       check the configuration, print the effective values, exit\n"
+            "  -V       print the version and exit\n",
+            name, CONFIG_DEFAULT_PATH);
+    exit(status);
+}
+
+/* daemon_args_parse - the daemons' command line into a (see daemon.h) */
+void daemon_args_parse(int argc, char **argv, const char *name, struct daemon_args *a)
+{
+    int ch;
+
+    *a = (struct daemon_args){.config = CONFIG_DEFAULT_PATH};
+    while ((ch = getopt(argc, argv, "c:fdtVh")) != -1) {
+        switch (ch) {
+        case 'c':
+            a->config = optarg;
+            break;
+        case 'f':
+            a->foreground = true;
+            break;
+        case 'd':
+            a->debug = true;
+            break;
+        case 't':
+            a->check = true;
+            break;
+        case 'V':
+            printf("%s %s\n", name, POSTMETER_VERSION);
+            exit(0);
+        case 'h':
+            usage(name, 0);
+        default:
+            usage(name, 2);
+        }
+    }
+    if (optind != argc)
+        usage(name, 2);
 }

@@ -51,4 +51,19 @@ bool daemon_user_can(const struct daemon_user *u, const char *path, int amode);
  */
 void daemon_drop_privileges(const struct daemon_user *u);
 
+/* The command line both daemons take: -c FILE -f -d -t -V -h. */
+struct daemon_args {
+    const char *config; /* -c, else CONFIG_DEFAULT_PATH */
+    bool foreground;    /* -f */
+    bool debug;         /* -d */
+    bool check;         /* -t */
+};
+
+/*
+ * daemon_args_parse - read the command line of the daemon called name into
+ * a; -V prints the version and -h the usage and exit 0, a usage error
+ * prints the usage and exits 2
+ */
+void daemon_args_parse(int argc, char **argv, const char *name, struct daemon_args *a);
+
 #endif

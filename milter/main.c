@@ -17,7 +17,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <poll.h>
 #include <grp.h>
 #include <pthread.h>
@@ -69,20 +68,6 @@ struct milter_run {
     struct engine *engine;
     unsigned timeout_s;
 };
-
-/* usage - print how to call us and exit */
-__attribute__((noreturn)) static void usage(int status)
-{
-    fprintf(status ? stderr : stdout,
-            "usage: postmeter-milter [-c FILE] [-f] [-d] [-t] [-V]\n"
-            "  -c FILE  configuration file (default %s)\n"
-            "  -f       stay in the foreground, log to stderr\n"
-            "  -d       log debug detail\n"
-            "  -t       check the configuration, print the effective values, exit\n"
-            "  -V       print the version and exit\n",
-            CONFIG_DEFAULT_PATH);
-    exit(status);
-}
 
 /* load_config - read path or die with every problem found */
 static struct config *load_config(const char *path)
@@ -255,7 +240,8 @@ static void reload(const char *path, const struct config *running)
 
 int main(int argc, char **argv)
 {
-    const char *path = CONFIG_DEFAULT_PATH;
+    struct daemon_args args;
+    const char *path;
     bool foreground = false, check = false, debug_opt = false;
     struct daemon_user user;
     struct ledger_opts lopts;
@@ -270,34 +256,13 @@ int main(int argc, char **argv)
     pthread_t tid;
     sigset_t sigs;
     char *spool, *pid_file;
-    int ch;
 
     log_open("postmeter-milter", LOG_TO_STDERR);
-    while ((ch = getopt(argc, argv, "c:fdtVh")) != -1) {
-        switch (ch) {
-        case 'c':
-            path = optarg;
-            break;
-        case 'f':
-            foreground = true;
-            break;
-        case 'd':
-            debug_opt = true;
-            break;
-        case 't':
-            check = true;
-            break;
-        case 'V':
-            printf("postmeter-milter %s\n", POSTMETER_VERSION);
-            return 0;
-        case 'h':
-            usage(0);
-        default:
-            usage(2);
-        }
-    }
-    if (optind != argc)
-        usage(2);
+    daemon_args_parse(argc, argv, "postmeter-milter", &args);
+    path = args.config;
+    foreground = args.foreground;
+    check = args.check;
+    debug_opt = args.debug;
     status_file_config_stat(path); /* its mtime before it is read: postmeter status */
     cfg = load_config(path);
     if (check) {

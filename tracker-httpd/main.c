@@ -20,7 +20,6 @@
  * ".tracker" added): the milter's is locked by the milter.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <libgen.h>
 #include <signal.h>
 #include <stdio.h>
@@ -35,20 +34,6 @@
 #include "log.h"
 #include "tracker.h"
 #include "util.h"
-
-/* usage - print how to call us and exit */
-__attribute__((noreturn)) static void usage(int status)
-{
-    fprintf(status ? stderr : stdout,
-            "usage: postmeter-tracker [-c FILE] [-f] [-d] [-t] [-V]\n"
-            "  -c FILE  configuration file (default %s)\n"
-            "  -f       stay in the foreground, log to stderr\n"
-            "  -d       log debug detail\n"
-            "  -t       check the configuration, print the effective values, exit\n"
-            "  -V       print the version and exit\n",
-            CONFIG_DEFAULT_PATH);
-    exit(status);
-}
 
 /* load - the configuration and the tracker's view of it; NULL with the problems in errors */
 static struct tracker_conf *load(const char *path, struct buf *errors)
@@ -153,7 +138,8 @@ static void run(const char *path, const sigset_t *sigs, struct serve *s,
 
 int main(int argc, char **argv)
 {
-    const char *path = CONFIG_DEFAULT_PATH;
+    struct daemon_args args;
+    const char *path;
     bool foreground = false, check = false, debug_opt = false;
     struct tracker_conf *tc;
     struct daemon_user user;
@@ -163,35 +149,15 @@ int main(int argc, char **argv)
     struct serve *s;
     sigset_t sigs;
     char *spool, *pid_file;
-    int ch, *fds;
+    int *fds;
     size_t nfds;
 
     log_open("postmeter-tracker", LOG_TO_STDERR);
-    while ((ch = getopt(argc, argv, "c:fdtVh")) != -1) {
-        switch (ch) {
-        case 'c':
-            path = optarg;
-            break;
-        case 'f':
-            foreground = true;
-            break;
-        case 'd':
-            debug_opt = true;
-            break;
-        case 't':
-            check = true;
-            break;
-        case 'V':
-            printf("postmeter-tracker %s\n", POSTMETER_VERSION);
-            return 0;
-        case 'h':
-            usage(0);
-        default:
-            usage(2);
-        }
-    }
-    if (optind != argc)
-        usage(2);
+    daemon_args_parse(argc, argv, "postmeter-tracker", &args);
+    path = args.config;
+    foreground = args.foreground;
+    check = args.check;
+    debug_opt = args.debug;
     tc = load_or_die(path);
     if (check) {
         config_dump(tc->cfg, stdout);

@@ -64,14 +64,14 @@ objects() {
         -DBUILD_TESTING=OFF -DPOSTMETER_DEVELOPER=OFF -DPOSTMETER_SANITIZE=OFF \
         >"$2.log" 2>&1 ||
         ! make -s -C "$2/lib" config.c.o >>"$2.log" 2>&1 ||
-        ! make -s -C "$2/milter" main.c.o >>"$2.log" 2>&1 ||
+        ! make -s -C "$2/lib" daemon.c.o >>"$2.log" 2>&1 ||
         ! make -s -C "$2/cli" main.c.o >>"$2.log" 2>&1; then
         cat "$2.log"
         bad "configure and compile for prefix $1"
         return 1
     fi
     config_o="$2/lib/CMakeFiles/postmeter.dir/config.c.o"
-    milter_o="$2/milter/CMakeFiles/postmeter-milter.dir/main.c.o"
+    daemon_o="$2/lib/CMakeFiles/postmeter.dir/daemon.c.o" # the daemons' -h
     cli_o="$2/cli/CMakeFiles/postmeter-cli.dir/main.c.o"
 }
 
@@ -81,7 +81,7 @@ prefix_case() {
 
     echo "--- prefix $1"
     objects "$1" "$dir" || return 0
-    has "$milter_o" "$2/postmeter/postmeter.conf"
+    has "$daemon_o" "$2/postmeter/postmeter.conf"
     has "$cli_o" "$2/postmeter/postmeter.conf"
     has "$config_o" "$3/lib/postmeter/postmeter.db"
     has "$config_o" "$2/postmeter/keys"
@@ -97,7 +97,7 @@ prefix_case() {
 prefix_case /usr /etc /var
 lacks "$config_o" /usr/etc
 lacks "$config_o" /usr/var
-lacks "$milter_o" /usr/etc
+lacks "$daemon_o" /usr/etc
 prefix_case "$tmp/px" "$tmp/px/etc" "$tmp/px/var"
 prefix_case /opt/pmtest /etc/opt/pmtest /var/opt/pmtest
 
