@@ -201,14 +201,15 @@ class Failure(Exception):
 # waits for their ledger records to be durable (ledger_wait_ms), from a
 # log-linear histogram (the value is the top of a 19% wide bucket)
 WAIT_RE = re.compile(rb"ledger: answers waited for (\d+) record\(s\): median (\d+) us, "
-                     rb"p99 (\d+) us; (\d+) self-spooled, (\d+) only in memory")
+                     rb"p99 (\d+) us; (?:(\d+) journaled, )?(\d+) self-spooled, "
+                     rb"(\d+) only in memory")
 
 
 def restart_milter(h, ready_lines=(), timeout=30):
     """restart_milter - stop h's postmeter-milter, read its wait line, start it again
 
     Returns (exit status of the stop, waits): waits is a dict (waits,
-    median_us, p99_us, self_spooled, unsafe) from the line the milter
+    median_us, p99_us, journaled, self_spooled, unsafe) from the line the milter
     logged as it stopped, covering everything since it started, or None
     if it logged none (a milter from before ledger_wait_ms). ready_lines:
     log lines (bytes) the new milter must log once more before it counts
@@ -225,8 +226,8 @@ def restart_milter(h, ready_lines=(), timeout=30):
         found = WAIT_RE.findall(f.read())
     waits = None
     if found:
-        waits = dict(zip(("waits", "median_us", "p99_us", "self_spooled", "unsafe"),
-                         (int(x) for x in found[-1])))
+        waits = dict(zip(("waits", "median_us", "p99_us", "journaled", "self_spooled",
+                          "unsafe"), (int(x or 0) for x in found[-1])))
     before = [read_count(path, n) for n in ready_lines]
     h.start_milter()
     deadline = time.monotonic() + timeout
@@ -261,9 +262,9 @@ def fmt_wait(w, short=False):
         return "0 waits" if short else "no waits (ledger_wait_ms = 0: answers at once)"
     if short:
         return "%d/%d" % (w["median_us"], w["p99_us"])
-    return "%d waits: median %s, p99 %s; %d self-spooled, %d only in memory" % (
-        w["waits"], fmt_us(w["median_us"]), fmt_us(w["p99_us"]), w["self_spooled"],
-        w["unsafe"])
+    return "%d waits: median %s, p99 %s; %d journaled, %d self-spooled, %d only in memory" % (
+        w["waits"], fmt_us(w["median_us"]), fmt_us(w["p99_us"]), w["journaled"],
+        w["self_spooled"], w["unsafe"])
 
 
 def socket_fds(pid):

@@ -92,6 +92,9 @@ static const struct cfg_key cfg_keys[] = {
      "row itself (0: answer at once; a crash loses the rows in memory)"},
     {"ledger_sync", CFG_BOOL, OFF(ledger_sync), "no", 0, 0, NULL, NULL,
      "fsync each ledger commit and spool append before answering (survives power loss)"},
+    {"ledger_journal", CFG_BOOL, OFF(ledger_journal), "yes", 0, 0, NULL, NULL,
+     "answer once the row is appended to a journal file beside the spool, without waiting "
+     "for the writer (not with ledger_sync)"},
     {"ledger_cache_mb", CFG_UINT, OFF(ledger_cache_mb), "32", 2, 4096, NULL, NULL,
      "database page cache of the ledger writer in MiB while busy (big batches; else 2)"},
     {"log_subject", CFG_BOOL, OFF(log_subject), "no", 0, 0, NULL, NULL,

@@ -63,6 +63,7 @@ struct config {
     unsigned ledger_cache_mb;
     unsigned ledger_wait_ms; /* the answer waits this long for the writer, then spools itself */
     bool ledger_sync;        /* fsync before the answer */
+    bool ledger_journal;     /* the answer waits for a journal append, not the writer */
     bool log_subject;
     bool log_messages; /* one mail log line per message (milter/stage_log.c) */
     char *hostname;    /* "" = gethostname() */

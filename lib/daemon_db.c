@@ -54,4 +54,7 @@ void daemon_db_ledger_opts(const struct config *c, const char *spool, struct led
     o->spool_max_bytes = (uint64_t)c->ledger_spool_max_mb << 20;
     o->cache_mb = c->ledger_cache_mb;
     o->sync = c->ledger_sync;
+    /* With ledger_sync the wait shares one fsync per group commit; a journal
+       append per answer would each need its own. */
+    o->journal = c->ledger_journal && !c->ledger_sync;
 }

@@ -124,6 +124,9 @@ static void write_batch(struct ledger *l)
     n = ledger_copy_head(l, l->batch, NULL, l->o.batch_max);
     pthread_mutex_unlock(&l->mu);
     done = ledger_commit(l, l->batch, n);
+    for (size_t i = 0; i < done; i++)
+        if (l->lost[i]) /* it may have been answered from the journal: keep that copy */
+            ledger_journal_keep(l);
     pthread_mutex_lock(&l->mu);
     l->st.written += l->added; /* a record whose spooled copy was replayed first counts once */
     l->st.discarded += l->discarded;
@@ -169,6 +172,7 @@ static void finish(struct ledger *l)
     }
     l->closed = true; /* from now on a producer spools its record itself */
     pthread_mutex_unlock(&l->mu);
+    ledger_journal_finish(l, left > 0 || l->jkeep); /* a dropped record: keep its journal */
     if (left > 0)
         warn("ledger: %zu records dropped at stop: database and spool %s unusable", left,
              l->spool_path);
@@ -181,6 +185,7 @@ static void *writer_main(void *arg)
     struct ledger *l = arg;
 
     ledger_open_spool(l);
+    ledger_journal_recover(l);
     pthread_mutex_lock(&l->mu);
     for (;;) {
         uint64_t now = ledger_mono_ms(), deadline;
@@ -195,7 +200,9 @@ static void *writer_main(void *arg)
             /* Backing off: make room, or make a waiter's record durable, by spooling. */
             if (spool_due) {
                 pthread_mutex_unlock(&l->mu);
+                ledger_journal_switch(l);
                 ledger_spool_ring(l);
+                ledger_journal_trim(l);
                 pthread_mutex_lock(&l->mu);
                 continue;
             }
@@ -208,6 +215,8 @@ static void *writer_main(void *arg)
             bool spill = crowded(l) && now >= l->spool_retry_at;
 
             pthread_mutex_unlock(&l->mu);
+            if (spill || ring_first)
+                ledger_journal_switch(l);
             if (spill)
                 ledger_spool_ring(l); /* the database keeps up no more (a long replay, a
                                          flood): the queue goes to the spool, not dropped */
@@ -215,6 +224,7 @@ static void *writer_main(void *arg)
                 write_batch(l); /* a waiter's record goes before the spool's backlog */
             else
                 ledger_replay_batch(l);
+            ledger_journal_trim(l);
             pthread_mutex_lock(&l->mu);
             continue;
         } else if (l->count > 0) {
@@ -274,6 +284,7 @@ struct ledger *ledger_start(const struct ledger_opts *opts)
     l->lost = xcalloc(l->o.batch_max, sizeof(*l->lost));
     pthread_mutex_init(&l->mu, NULL);
     pthread_mutex_init(&l->smu, NULL);
+    ledger_journal_init(l);
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&l->wake, &ca);
@@ -405,6 +416,8 @@ const char *ledger_ack_name(enum ledger_ack a)
         return "self-spooled";
     case LEDGER_ACK_MEMORY:
         return "memory";
+    case LEDGER_ACK_JOURNALED:
+        return "journaled";
     case LEDGER_ACK_DROPPED:
         return "dropped";
     }
@@ -431,6 +444,50 @@ static void note_unsafe(struct ledger *l, int err, bool dropped)
     pthread_mutex_lock(&l->mu);
 }
 
+/*
+ * journal_put - append m to the journal and queue it without waiting;
+ * false (m untouched) if the journal cannot take it: the caller waits as
+ * without a journal. *ack gets the answer.
+ */
+static bool journal_put(struct ledger *l, struct ledger_msg *m, size_t mem, uint64_t start,
+                        enum ledger_ack *ack)
+{
+    struct buf rec = BUF_INIT;
+    size_t at;
+    bool taken;
+    int err;
+
+    ledger_msg_encode(m, &rec);
+    if (ledger_journal_write(l, rec.data, rec.len) != 0) {
+        buf_free(&rec);
+        return false;
+    }
+    /* jmu held: the writer cannot switch files between the append and the enqueue. */
+    pthread_mutex_lock(&l->mu);
+    l->users++;
+    taken = enqueue(l, m, mem, NULL, &at);
+    ledger_journal_unlock(l);
+    *ack = LEDGER_ACK_JOURNALED;
+    if (taken)
+        l->st.journaled++;
+    else {
+        /* The queue is full or the writer stopped: the journal's copy may be
+           emptied with the records around it, so spool the record now. */
+        pthread_mutex_unlock(&l->mu);
+        ledger_msg_free(m);
+        err = ledger_spool_bytes(l, rec.data, rec.len);
+        pthread_mutex_lock(&l->mu);
+        *ack = err == 0 ? LEDGER_ACK_SELF : LEDGER_ACK_DROPPED;
+        if (err != 0)
+            note_unsafe(l, err, true);
+    }
+    l->st.waits++;
+    l->st.wait_hist[wait_bucket(mono_us() - start)]++;
+    leave(l);
+    buf_free(&rec);
+    return true;
+}
+
 /* ledger_put_wait - hand over a record and wait until it is durable (see ledger.h) */
 enum ledger_ack ledger_put_wait(struct ledger *l, struct ledger_msg *m, unsigned wait_ms)
 {
@@ -447,6 +504,8 @@ enum ledger_ack ledger_put_wait(struct ledger *l, struct ledger_msg *m, unsigned
     }
     mem = ledger_msg_mem(m);
     start = mono_us();
+    if (l->o.journal && journal_put(l, m, mem, start, &w.fate))
+        return w.fate;
     deadline = ledger_mono_ms() + wait_ms;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -572,6 +631,7 @@ struct ledger *ledger_stop_stats(struct ledger *l, unsigned timeout_ms, struct l
     l->spool = spool_close(l->spool);
     pthread_mutex_destroy(&l->smu);
     l->rejected = spool_close(l->rejected);
+    ledger_journal_free(l);
     pthread_mutex_destroy(&l->mu);
     pthread_cond_destroy(&l->wake);
     pthread_cond_destroy(&l->settled);

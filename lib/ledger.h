@@ -59,6 +59,9 @@ struct ledger_opts {
                                  big batch */
     bool sync;                /* fsync commits (SQLite synchronous=FULL) and spool
                                  appends before ledger_put_wait() returns */
+    bool journal;             /* ledger_put_wait() appends the record to a write-ahead
+                                 journal (<spool>.journal.0/.1) and answers at once
+                                 (LEDGER_ACK_JOURNALED); see ledger_journal.c */
 };
 
 /*
@@ -99,6 +102,7 @@ struct ledger_stats {
     uint64_t self_spooled;                   /* records a waiting producer appended to the spool
                                                 itself (ledger_put_wait past wait_ms) */
     uint64_t unsafe;                         /* ledger_put_wait() returned LEDGER_ACK_MEMORY */
+    uint64_t journaled;                      /* ledger_put_wait() answers LEDGER_ACK_JOURNALED */
     uint64_t waits;                          /* ledger_put_wait() calls that waited */
     uint64_t wait_hist[LEDGER_WAIT_BUCKETS]; /* their waits, log-linear buckets
                               of microseconds (four per power of two, 19%
@@ -124,19 +128,21 @@ void ledger_put(struct ledger *l, struct ledger_msg *m);
 
 /* What ledger_put_wait() got for the record, and so what survives a crash. */
 enum ledger_ack {
-    LEDGER_ACK_STORED,  /* the writer committed it (or, refused by the database,
-                           saved it to <spool>.rejected) */
-    LEDGER_ACK_SPOOLED, /* the writer appended it to the spool (database down) */
-    LEDGER_ACK_SELF,    /* not settled within wait_ms: the caller appended it to
-                           the spool itself; the writer still commits its copy */
-    LEDGER_ACK_MEMORY,  /* neither within wait_ms and the spool cannot be
-                           written (directory, disk full, bound): the record is
-                           only in memory, written later if the process lives;
-                           counted in unsafe and warned */
-    LEDGER_ACK_DROPPED, /* the queue was full and the spool cannot be written, or
-                           the database refused the record and <spool>.rejected
-                           cannot be written: the record is lost (counted in
-                           dropped, warned) */
+    LEDGER_ACK_STORED,    /* the writer committed it (or, refused by the database,
+                             saved it to <spool>.rejected) */
+    LEDGER_ACK_SPOOLED,   /* the writer appended it to the spool (database down) */
+    LEDGER_ACK_SELF,      /* not settled within wait_ms: the caller appended it to
+                             the spool itself; the writer still commits its copy */
+    LEDGER_ACK_MEMORY,    /* neither within wait_ms and the spool cannot be
+                             written (directory, disk full, bound): the record is
+                             only in memory, written later if the process lives;
+                             counted in unsafe and warned */
+    LEDGER_ACK_DROPPED,   /* the queue was full and the spool cannot be written, or
+                             the database refused the record and <spool>.rejected
+                             cannot be written: the record is lost (counted in
+                             dropped, warned) */
+    LEDGER_ACK_JOURNALED, /* appended to the write-ahead journal (o.journal); the
+                             writer commits it in its own time, a restart replays it */
 };
 
 /*
@@ -144,10 +150,13 @@ enum ledger_ack {
  * it is durable (see the top of this file), after about wait_ms at most
  * plus one spool append. wait_ms 0 = do not wait (ledger_put(), answered
  * LEDGER_ACK_MEMORY without counting it unsafe). A full queue does not
- * drop the record: the caller spools it at once.
+ * drop the record: the caller spools it at once. With o.journal, once the
+ * writer has recovered the journals at start, the record is appended to
+ * the journal and the answer comes without waiting for the writer; while
+ * the journal cannot be written it waits as without one.
  */
 enum ledger_ack ledger_put_wait(struct ledger *l, struct ledger_msg *m, unsigned wait_ms);
-/* ledger_ack_name - "stored", "spooled", "self-spooled", "memory", "dropped" */
+/* ledger_ack_name - "stored", "spooled", "self-spooled", "memory", "dropped", "journaled" */
 const char *ledger_ack_name(enum ledger_ack a);
 /* ledger_wait_percentile - the wait below which pct% of st's waits fell, in us (0: none) */
 uint64_t ledger_wait_percentile(const struct ledger_stats *st, unsigned pct);

@@ -66,6 +66,23 @@ struct ledger {
     struct spool *spool;
     uint64_t spool_warned_at; /* ms: the last warning that it cannot be opened */
 
+    /* The write-ahead journal (o.journal; ledger_journal.c): two files,
+       producers append to jr[jcur] under jmu (lock order jmu before mu and
+       before smu is never needed: jmu is released before any spooling). */
+    pthread_mutex_t jmu;
+    char *jpath[2];
+    struct spool *jr[2];
+    int jcur;            /* the file producers append to; changed by the writer under jmu */
+    bool jrecovered;     /* under mu: the journals were moved to the spool at start
+                            (until then spool_pending stays true for ledger_flush) */
+    bool jready;         /* recovered at start and usable: producers may journal */
+    uint64_t jwarned_at; /* ms: the last warning that an append failed */
+    bool jold_pending;   /* the writer's: jr[!jcur] waits to be emptied */
+    bool jkeep;          /* the writer's: a record was dropped after it may have been
+                            journaled: journaling stops, the files are kept for the
+                            next start (which stores or saves its copy to .rejected) */
+    uint64_t jold_until; /* once removed reaches this, jr[!jcur] holds nothing needed */
+
     /* The writer thread's own. */
     struct store *store;
     dev_t dev;
@@ -112,5 +129,30 @@ void ledger_note_spool(struct ledger *l);
 void ledger_open_spool(struct ledger *l);
 /* ledger_spool_bytes - append one producer's encoded record to the spool; 0 or an errno */
 int ledger_spool_bytes(struct ledger *l, const char *data, size_t len);
+
+/* ledger_spool_msgs - append msgs[0..n) to the spool (writer); 0, or -1 if not all went */
+int ledger_spool_msgs(struct ledger *l, struct ledger_msg *const *msgs, size_t n);
+
+/* ledger_journal.c: the write-ahead journal */
+/* ledger_journal_init - name the journal files (at start, no I/O) */
+void ledger_journal_init(struct ledger *l);
+/* ledger_journal_recover - move both journals' records to the spool; enable journaling (writer) */
+void ledger_journal_recover(struct ledger *l);
+/* ledger_journal_write - append an encoded record; on 0 jmu is HELD (caller enqueues,
+ * then ledger_journal_unlock); on an errno jmu is released */
+int ledger_journal_write(struct ledger *l, const char *data, size_t len);
+/* ledger_journal_unlock - release jmu after ledger_journal_write() succeeded */
+void ledger_journal_unlock(struct ledger *l);
+/* ledger_journal_switch - the writer is about to take records off the ring: switch files */
+void ledger_journal_switch(struct ledger *l);
+/* ledger_journal_trim - empty the old file once everything it covers left the ring */
+void ledger_journal_trim(struct ledger *l);
+/* ledger_journal_keep - a record was dropped: keep both files for the next start, stop
+ * journaling (writer, before the drop is settled) */
+void ledger_journal_keep(struct ledger *l);
+/* ledger_journal_finish - at stop: empty both files if nothing was dropped (all !keep) */
+void ledger_journal_finish(struct ledger *l, bool keep);
+/* ledger_journal_free - close the files and free the names */
+void ledger_journal_free(struct ledger *l);
 
 #endif

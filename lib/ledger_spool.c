@@ -38,7 +38,7 @@ static struct spool *get_spool(struct ledger *l)
 static void note_spool_locked(struct ledger *l)
 {
     pthread_mutex_lock(&l->mu);
-    l->spool_pending = l->spool && spool_pending(l->spool);
+    l->spool_pending = (l->spool && spool_pending(l->spool)) || !l->jrecovered;
     l->st.spool_bytes = l->spool ? spool_size(l->spool) : 0;
     pthread_cond_broadcast(&l->settled);
     pthread_mutex_unlock(&l->mu);
@@ -174,4 +174,16 @@ int ledger_spool_bytes(struct ledger *l, const char *data, size_t len)
     note_spool_locked(l);
     pthread_mutex_unlock(&l->smu);
     return err;
+}
+
+/* ledger_spool_msgs - append msgs[0..n) to the spool; 0, or -1 if not all were appended */
+int ledger_spool_msgs(struct ledger *l, struct ledger_msg *const *msgs, size_t n)
+{
+    long got;
+
+    pthread_mutex_lock(&l->smu);
+    got = get_spool(l) ? spool_append(l->spool, msgs, n) : -1;
+    note_spool_locked(l);
+    pthread_mutex_unlock(&l->smu);
+    return got == (long)n ? 0 : -1;
 }

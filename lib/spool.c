@@ -371,6 +371,15 @@ int spool_replay(struct spool *sp, size_t max,
     return rc;
 }
 
+/* spool_clear - empty the file */
+int spool_clear(struct spool *sp)
+{
+    if (sp->fd >= 0 && sp->size > 0 && ftruncate(sp->fd, 0) != 0)
+        return -1;
+    sp->size = sp->done = sp->next = sp->skip_mark = 0;
+    return 0;
+}
+
 /* spool_pending - records are waiting to be replayed */
 bool spool_pending(const struct spool *sp)
 {

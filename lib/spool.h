@@ -75,6 +75,8 @@ void spool_done(struct spool *sp);
 int spool_replay(struct spool *sp, size_t max,
                  int (*fn)(struct ledger_msg *const *msgs, size_t n, void *arg), void *arg);
 
+/* spool_clear - empty the file (everything in it is stored elsewhere); 0, or -1 with errno */
+int spool_clear(struct spool *sp);
 /* spool_pending - records are waiting to be replayed */
 bool spool_pending(const struct spool *sp);
 /* spool_size - bytes in the spool file now */

@@ -121,7 +121,7 @@ static void sink_to_ledger(void *arg, const struct config *c, struct ledger_msg 
 
     strlcpy_ok(uid, m->uid, sizeof(uid));
     a = ledger_put_wait(arg, m, c->ledger_wait_ms);
-    if (a != LEDGER_ACK_STORED && c->ledger_wait_ms > 0)
+    if (a != LEDGER_ACK_STORED && a != LEDGER_ACK_JOURNALED && c->ledger_wait_ms > 0)
         debug("ledger record %s: %s", uid, ledger_ack_name(a));
 }
 
@@ -224,9 +224,9 @@ static void reload(const char *path, const struct config *running)
     status_file_config_read(true);
     if (strcmp(c->milter_socket, running->milter_socket) || strcmp(c->user, running->user) ||
         strcmp(c->database, running->database) || strcmp(c->ledger_spool, running->ledger_spool) ||
-        c->ledger_sync != running->ledger_sync)
-        warn("reload: milter_socket, user, database, ledger_spool and ledger_sync change only on "
-             "restart");
+        c->ledger_sync != running->ledger_sync || c->ledger_journal != running->ledger_journal)
+        warn("reload: milter_socket, user, database, ledger_spool, ledger_sync and ledger_journal "
+             "change only on restart");
     if (c->dns_timeout_ms != running->dns_timeout_ms ||
         c->dkim_max_signatures != running->dkim_max_signatures ||
         c->dkim_min_key_bits != running->dkim_min_key_bits)
@@ -399,10 +399,10 @@ int main(int argc, char **argv)
          (unsigned long long)st.put, (unsigned long long)(st.written + st.replayed),
          (unsigned long long)st.spooled, (unsigned long long)st.dropped);
     info("ledger: answers waited for %llu record(s): median %llu us, p99 %llu us; %llu "
-         "self-spooled, %llu only in memory",
+         "journaled, %llu self-spooled, %llu only in memory",
          (unsigned long long)st.waits, (unsigned long long)ledger_wait_percentile(&st, 50),
-         (unsigned long long)ledger_wait_percentile(&st, 99), (unsigned long long)st.self_spooled,
-         (unsigned long long)st.unsafe);
+         (unsigned long long)ledger_wait_percentile(&st, 99), (unsigned long long)st.journaled,
+         (unsigned long long)st.self_spooled, (unsigned long long)st.unsafe);
     status_file_stop(&st);
     daemon_remove_pidfile(pid_file);
     free(pid_file);

@@ -192,6 +192,7 @@ int main(int argc, char **argv)
     daemon_db_migrate(tc->cfg->database); /* as the user: root opens nothing in its directory */
 
     daemon_db_ledger_opts(tc->cfg, spool, &lopts);
+    lopts.journal = false; /* a pixel's answer never waits for a record */
     ledger = ledger_start(&lopts);
     s = serve_start(fds, nfds, tc, ledger);
     info("postmeter-tracker %s: pixels at %s/o/<TOKEN>.gif on %zu address(es), %zu machine "

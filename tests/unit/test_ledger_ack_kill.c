@@ -7,7 +7,10 @@
  * the child had an answer for is in the database exactly once. Rounds
  * cover each durable answer: stored (healthy database), self-spooled
  * (locked database), both (the lock released mid-round) and spooled (no
- * database directory). The unit twin of tests/integration/test_ledger_kill.py.
+ * database directory), each without and with the write-ahead journal
+ * (o.journal: answers "journaled" without waiting for the writer, the
+ * journal files switched and emptied during the round). The unit twin of
+ * tests/integration/test_ledger_kill.py.
  */
 #include <errno.h>
 #include <poll.h>
@@ -49,6 +52,7 @@ struct kill_case {
     enum kill_db db;
     enum ledger_ack want; /* every answer (before the release, for KILL_UNLOCKED) */
     unsigned wait_ms;     /* the child's */
+    bool journal;         /* o.journal */
     int records;          /* the child hands in this many: more than it can before the kill */
     int kill_max;         /* the kill comes after 1..kill_max-1 answers were read */
     unsigned pause_us;    /* and then a pause of 0..pause_us-1 us */
@@ -56,10 +60,19 @@ struct kill_case {
 
 /* A stored or spooled answer takes about a millisecond, a self-spooled one SHORT_WAIT_MS. */
 static const struct kill_case kill_cases[] = {
-    {"healthy", KILL_HEALTHY, LEDGER_ACK_STORED, LONG_WAIT_MS, 100000, 300, 3000},
-    {"locked", KILL_LOCKED, LEDGER_ACK_SELF, SHORT_WAIT_MS, 60, 40, 2000 * SHORT_WAIT_MS},
-    {"unlocked mid-round", KILL_UNLOCKED, LEDGER_ACK_SELF, SHORT_WAIT_MS, 100000, 40, 3000},
-    {"no database directory", KILL_NO_DIR, LEDGER_ACK_SPOOLED, LONG_WAIT_MS, 100000, 300, 3000},
+    {"healthy", KILL_HEALTHY, LEDGER_ACK_STORED, LONG_WAIT_MS, false, 100000, 300, 3000},
+    {"locked", KILL_LOCKED, LEDGER_ACK_SELF, SHORT_WAIT_MS, false, 60, 40, 2000 * SHORT_WAIT_MS},
+    {"unlocked mid-round", KILL_UNLOCKED, LEDGER_ACK_SELF, SHORT_WAIT_MS, false, 100000, 40, 3000},
+    {"no database directory", KILL_NO_DIR, LEDGER_ACK_SPOOLED, LONG_WAIT_MS, false, 100000, 300,
+     3000},
+    /* Journaled answers take microseconds: kills come later in the round. */
+    {"journal, healthy", KILL_HEALTHY, LEDGER_ACK_JOURNALED, LONG_WAIT_MS, true, 100000, 3000,
+     3000},
+    {"journal, locked", KILL_LOCKED, LEDGER_ACK_JOURNALED, SHORT_WAIT_MS, true, 100000, 3000, 3000},
+    {"journal, unlocked mid-round", KILL_UNLOCKED, LEDGER_ACK_JOURNALED, SHORT_WAIT_MS, true,
+     100000, 3000, 3000},
+    {"journal, no database directory", KILL_NO_DIR, LEDGER_ACK_JOURNALED, LONG_WAIT_MS, true,
+     100000, 3000, 3000},
 };
 
 #define KILL_ROUNDS 3 /* of each case */
@@ -116,21 +129,42 @@ struct round {
     int acked;       /* answers read: records 0..acked-1 */
     int released_at; /* answers read before the lock went (KILL_UNLOCKED) */
     int kill_at;     /* answers read before the kill */
+    int journaled;   /* answers "journaled" */
 };
 
-/* check_ack - the answer for record a->seq is durable, and the one this round expects */
-static void check_ack(const struct round *r, const struct kill_ack *a)
+/* durable_without_journal - an answer that waited for the writer (or spooled itself) */
+static bool durable_without_journal(int ack)
+{
+    return ack == LEDGER_ACK_STORED || ack == LEDGER_ACK_SELF || ack == LEDGER_ACK_SPOOLED;
+}
+
+/*
+ * check_ack - the answer for record a->seq is durable, and the one this
+ * round expects. With the journal, answers wait for the writer until it
+ * has recovered the journals at start: any durable answer is right until
+ * the first "journaled" one, and only "journaled" after it.
+ */
+static void check_ack(struct round *r, const struct kill_ack *a)
 {
     bool released = r->kc->db == KILL_UNLOCKED && r->acked >= r->released_at;
+    bool ok;
 
     if (a->seq != r->acked)
         fail_msg("%s (seed %u): answer for record %d, want %d", r->kc->name, r->seed, a->seq,
                  r->acked);
-    if (released ? (a->ack != LEDGER_ACK_SELF && a->ack != LEDGER_ACK_STORED)
-                 : a->ack != (int)r->kc->want)
+    if (r->kc->journal)
+        ok = a->ack == LEDGER_ACK_JOURNALED ||
+             (r->journaled == 0 && durable_without_journal(a->ack));
+    else if (released)
+        ok = a->ack == LEDGER_ACK_SELF || a->ack == LEDGER_ACK_STORED;
+    else
+        ok = a->ack == (int)r->kc->want;
+    if (!ok)
         fail_msg("%s (seed %u): record %d answered %s, want %s", r->kc->name, r->seed, a->seq,
                  ledger_ack_name((enum ledger_ack)a->ack),
-                 released ? "self-spooled or stored" : ledger_ack_name(r->kc->want));
+                 released && !r->kc->journal ? "self-spooled or stored"
+                                             : ledger_ack_name(r->kc->want));
+    r->journaled += a->ack == LEDGER_ACK_JOURNALED;
 }
 
 /* lock_db - another connection on db holding the write lock; NULL if kc needs none */
@@ -195,6 +229,9 @@ static void kill_round(const struct kill_case *kc, unsigned seed)
     test_opts(&o, db);
     o.spool_path = spool;
     o.flush_ms = 5000; /* an answer never waits for the batch: a kill loses what is queued */
+    o.journal = kc->journal;
+    if (kc->journal)
+        o.batch_max = 64; /* the journal files are switched and emptied during the round */
     r.kill_at = 1 + (int)(rand_r(&seed) % (unsigned)(kc->kill_max - 1));
     r.released_at = (r.kill_at + 1) / 2;
 
@@ -239,6 +276,16 @@ static void kill_round(const struct kill_case *kc, unsigned seed)
     ledger_stop(l, 1000);
     check_db(&r, db);
     assert_int_equal(file_size(spool) > 0, 0);
+    if (kc->journal) {
+        char j[320];
+
+        if (r.journaled == 0)
+            fail_msg("%s (seed %u): no answer of %d was journaled", kc->name, r.seed, r.acked);
+        for (int i = 0; i < 2; i++) { /* recovered at the restart, emptied at its stop */
+            assert_true(snprintf_ok(j, sizeof(j), "%s.journal.%d", spool, i));
+            assert_int_equal(file_size(j) > 0, 0);
+        }
+    }
 }
 
 /* test_kill_after_answer - rounds of kill -9 at random moments, per kind of answer */

@@ -1,0 +1,315 @@
+/*
+ * test_ledger_journal.c - the ledger's write-ahead journal (o.journal,
+ * lib/ledger_journal.c): answers without waiting for the writer, files
+ * emptied in turn while running, what an earlier run left recovered at
+ * start (with or without the journal on now), no file without it, the
+ * fallback to waiting when a journal file cannot be written, and a
+ * record the writer drops after its answer kept for the next start.
+ * Kill -9 at random moments with the journal on: test_ledger_ack_kill.c.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "ledger.h"
+#include "ledger_msg.h"
+#include "spool.h"
+#include "util.h"
+
+#include "ledger_fixture.h"
+
+#define WAIT_MS 5000 /* wait_ms of the answers: a journaled one must not come near it */
+#define SLOW_MS 5000 /* flush_ms where the writer must not commit during the case */
+
+/* journal_path - "<spool>.journal.<i>" into out[320] */
+static const char *journal_path(char *out, const char *spool, int i)
+{
+    assert_true(snprintf_ok(out, 320, "%s.journal.%d", spool, i));
+    return out;
+}
+
+/* journal_bytes - both journal files' sizes together (a missing file counts 0) */
+static long long journal_bytes(const char *spool)
+{
+    char j[320];
+    long long n = 0;
+
+    for (int i = 0; i < 2; i++)
+        if (file_size(journal_path(j, spool, i)) > 0)
+            n += file_size(j);
+    return n;
+}
+
+/* journal_count - how many times both journal files together hold record seq */
+static int journal_count(const char *spool, int seq)
+{
+    char j[320];
+    int seqs[256], k = 0;
+
+    for (int i = 0; i < 2; i++) {
+        long n = spool_file_seqs(journal_path(j, spool, i), seqs, 256);
+
+        assert_true(n >= 0);
+        for (long r = 0; r < n; r++)
+            k += seqs[r] == seq;
+    }
+    return k;
+}
+
+/* write_journal - records first..last-1 with the uids of msgs[] appended to the journal file */
+static void write_journal(const char *path, struct ledger_msg **msgs, int first, int last)
+{
+    char err[512];
+    struct spool *sp = spool_open(path, 0, err, sizeof(err));
+
+    if (sp == NULL)
+        fail_msg("%s", err);
+    assert_int_equal(spool_append(sp, msgs + first, (size_t)(last - first)), last - first);
+    spool_close(sp);
+}
+
+/* start_ready - start a ledger and wait until it has recovered the journals */
+static struct ledger *start_ready(const struct ledger_opts *o)
+{
+    struct ledger *l = ledger_start(o);
+
+    assert_true(ledger_flush(l, 20000)); /* settled only once the journals are recovered */
+    return l;
+}
+
+/* new_case - a migrated database and a spool path in a fresh directory; journal on */
+static void new_case(char *dir, char *db, char *spool, struct ledger_opts *o)
+{
+    join(db, case_dir(dir, true), "ledger.db");
+    migrated_db(db);
+    join(spool, dir, "ledger.spool");
+    test_opts(o, db);
+    o->spool_path = spool;
+    o->journal = true;
+}
+
+/*
+ * test_answers_before_commit - with a writer that commits only every
+ * SLOW_MS, answers are "journaled" at once: nothing is in the database
+ * yet, every record is in a journal file; the writer commits them later
+ * and the stop empties the files.
+ */
+static void test_answers_before_commit(void **state)
+{
+    char dir[256], db[300], spool[300];
+    struct ledger_opts o;
+    struct ledger_stats st;
+    struct ledger *l;
+    const int n = 100;
+
+    (void)state;
+    new_case(dir, db, spool, &o);
+    o.flush_ms = SLOW_MS;
+    l = start_ready(&o);
+    for (int i = 0; i < n; i++)
+        expect_ack("healthy", timed_wait(l, i, WAIT_MS), LEDGER_ACK_JOURNALED, 0, ANSWER_MAX_MS);
+    assert_int_equal(db_count(db, "SELECT count(*) FROM messages"), 0);
+    for (int i = 0; i < n; i++)
+        if (journal_count(spool, i) != 1)
+            fail_msg("record %d answered; in the journal files %d times", i,
+                     journal_count(spool, i));
+    ledger_get_stats(l, &st);
+    assert_int_equal(st.journaled, n);
+    assert_true(ledger_flush(l, 20000));
+    expect_range(db, 0, n);
+    ledger_stop(l, 1000);
+    assert_int_equal(journal_bytes(spool), 0);
+}
+
+/*
+ * test_emptied_while_running - with small batches the files are switched
+ * and emptied in turn: after 2000 records, what the journal holds is at
+ * most about one batch, not everything since the start.
+ */
+static void test_emptied_while_running(void **state)
+{
+    char dir[256], db[300], spool[300];
+    struct ledger_opts o;
+    struct ledger *l;
+    const int n = 2000, batch = 16;
+    struct ledger_msg *probe = make_msg(n);
+    long long one = (long long)encoded_len(probe);
+
+    (void)state;
+    ledger_msg_free(probe);
+    new_case(dir, db, spool, &o);
+    o.batch_max = batch;
+    o.flush_ms = 1;
+    l = start_ready(&o);
+    for (int i = 0; i < n; i++)
+        assert_int_equal(timed_wait(l, i, WAIT_MS).ack, LEDGER_ACK_JOURNALED);
+    assert_true(ledger_flush(l, 20000));
+    expect_range(db, 0, n);
+    /* The file producers append to now is emptied only at the next switch. */
+    if (journal_bytes(spool) > 4 * batch * one)
+        fail_msg("journal holds %lld bytes after %d records committed (one is %lld bytes)",
+                 journal_bytes(spool), n, one);
+    ledger_stop(l, 1000);
+}
+
+struct recover_case {
+    const char *name;
+    bool journal; /* o.journal of the run that finds the files */
+};
+
+static const struct recover_case recover_cases[] = {
+    {"journal on", true},
+    {"journal off now", false},
+};
+
+/*
+ * test_recovered_at_start - an earlier run died leaving records in both
+ * journal files, some of them already committed: the next start stores
+ * each once, whether or not it journals itself, and empties the files.
+ */
+static void test_recovered_at_start(void **state)
+{
+    (void)state;
+    for (size_t c = 0; c < sizeof(recover_cases) / sizeof(recover_cases[0]); c++) {
+        const struct recover_case *rc = &recover_cases[c];
+        char dir[256], db[300], spool[300], j[320];
+        struct ledger_opts o;
+        struct ledger *l;
+
+        struct ledger_msg *msgs[80];
+
+        for (int i = 0; i < 80; i++)
+            msgs[i] = make_msg(i);
+        new_case(dir, db, spool, &o);
+        o.journal = false;
+        l = ledger_start(&o);
+        for (int i = 0; i < 20; i++) { /* committed before the "crash": the same uids */
+            struct ledger_msg *m = make_msg(i);
+
+            memcpy(m->uid, msgs[i]->uid, sizeof(m->uid));
+            ledger_put(l, m);
+        }
+        assert_true(ledger_flush(l, 20000));
+        ledger_stop(l, 1000);
+        write_journal(journal_path(j, spool, 0), msgs, 10, 50);
+        write_journal(journal_path(j, spool, 1), msgs, 50, 80);
+        for (int i = 0; i < 80; i++)
+            ledger_msg_free(msgs[i]);
+
+        o.journal = rc->journal;
+        l = start_ready(&o);
+        expect_set(db, 0, 80);
+        ledger_stop(l, 1000);
+        if (journal_bytes(spool) != 0)
+            fail_msg("%s: %lld bytes left in the journal files", rc->name, journal_bytes(spool));
+    }
+}
+
+/* test_off_no_files - without the journal no journal file is created */
+static void test_off_no_files(void **state)
+{
+    char dir[256], db[300], spool[300], j[320];
+    struct ledger_opts o;
+    struct ledger *l;
+    struct stat st;
+
+    (void)state;
+    new_case(dir, db, spool, &o);
+    o.journal = false;
+    l = start_ready(&o);
+    for (int i = 0; i < 5; i++)
+        expect_ack("journal off", timed_wait(l, i, WAIT_MS), LEDGER_ACK_STORED, 0, ANSWER_MAX_MS);
+    ledger_stop(l, 1000);
+    for (int i = 0; i < 2; i++)
+        if (lstat(journal_path(j, spool, i), &st) == 0 || errno != ENOENT)
+            fail_msg("%s exists with the journal off", j);
+}
+
+/*
+ * test_unwritable_waits - a journal file past its bound (the spool's,
+ * ledger_spool_max_mb) cannot take the record: the answer waits for the
+ * writer as without a journal, and says "stored".
+ */
+static void test_unwritable_waits(void **state)
+{
+    char dir[256], db[300], spool[300];
+    struct ledger_opts o;
+    struct ledger_stats st;
+    struct ledger *l;
+
+    (void)state;
+    new_case(dir, db, spool, &o);
+    o.spool_max_bytes = 16; /* smaller than any record */
+    l = start_ready(&o);
+    for (int i = 0; i < 5; i++)
+        expect_ack("journal full", timed_wait(l, i, WAIT_MS), LEDGER_ACK_STORED, 0, ANSWER_MAX_MS);
+    expect_range(db, 0, 5);
+    ledger_get_stats(l, &st);
+    assert_int_equal(st.journaled, 0);
+    ledger_stop(l, 1000);
+}
+
+/*
+ * test_dropped_kept - a record answered "journaled" that the database
+ * then refuses, with <spool>.rejected unwritable (a directory there), is
+ * dropped by the writer: the journal files are kept at stop, answers
+ * after the drop wait for the writer, and the next start (with
+ * .rejected writable again) saves the record to .rejected.
+ */
+static void test_dropped_kept(void **state)
+{
+    char dir[256], db[300], spool[300], rejected[320], j0[320], j1[320];
+    struct ledger_opts o;
+    struct ledger_stats st;
+    struct ledger_msg *m;
+    struct ledger *l;
+    struct answer got;
+    uint64_t t0;
+
+    (void)state;
+    new_case(dir, db, spool, &o);
+    assert_true(snprintf_ok(rejected, sizeof(rejected), "%s.rejected", spool));
+    assert_int_equal(mkdir(rejected, 0700), 0);
+    l = start_ready(&o);
+    m = make_msg(0);
+    m->action = xfree(m->action); /* NOT NULL in the database: refused */
+    t0 = now_ms();
+    got.ack = ledger_put_wait(l, m, WAIT_MS);
+    got.took = now_ms() - t0;
+    expect_ack("refused record", got, LEDGER_ACK_JOURNALED, 0, ANSWER_MAX_MS);
+    assert_true(ledger_flush(l, 20000));
+    ledger_get_stats(l, &st);
+    assert_int_equal(st.dropped, 1);
+    expect_ack("after the drop", timed_wait(l, 1, WAIT_MS), LEDGER_ACK_STORED, 0, ANSWER_MAX_MS);
+    ledger_stop(l, 1000);
+    if (!spool_holds(journal_path(j0, spool, 0), 0) && !spool_holds(journal_path(j1, spool, 1), 0))
+        fail_msg("the dropped record's journal copy was emptied at stop");
+
+    assert_int_equal(rmdir(rejected), 0);
+    l = start_ready(&o);
+    ledger_stop(l, 1000);
+    if (!spool_holds(rejected, 0))
+        fail_msg("the next start did not save the refused record to %s", rejected);
+    expect_range(db, 1, 2);
+    assert_int_equal(journal_bytes(spool), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_answers_before_commit), cmocka_unit_test(test_emptied_while_running),
+        cmocka_unit_test(test_recovered_at_start),    cmocka_unit_test(test_off_no_files),
+        cmocka_unit_test(test_unwritable_waits),      cmocka_unit_test(test_dropped_kept),
+    };
+
+    return cmocka_run_group_tests(tests, ledger_fixture_setup, ledger_fixture_teardown);
+}
