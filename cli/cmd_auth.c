@@ -18,16 +18,15 @@
 #include "dns.h"
 #include "inbound.h"
 #include "netaddr.h"
+#include "usage.h"
 #include "util.h"
 
 #define MESSAGE_MAX (64u << 20) /* bigger input is refused */
 
-/* auth_usage - the synopsis on stderr; returns CLI_USAGE */
+/* auth_usage - what is missing, one line on stderr; returns CLI_USAGE */
 static int auth_usage(void)
 {
-    fprintf(stderr, "usage: postmeter auth --ip IP [--helo NAME] [--mail-from ADDR] "
-                    "[-c FILE] < message\n");
-    return CLI_USAGE;
+    return cli_usage("give --ip IP and the message on standard input");
 }
 
 /* read_all - all of fp into b; false (with a message) on error or if too big */
@@ -137,8 +136,7 @@ int cmd_auth(const struct config *c, int argc, char **argv)
     };
     const char *ip = NULL, *helo = "";
     char *from = NULL, err[512];
-    struct config *own = NULL;
-    struct buf errors = BUF_INIT, msg = BUF_INIT;
+    struct buf msg = BUF_INIT;
     struct netaddr addr;
     struct dns *d = NULL;
     struct inbound *ib = NULL;
@@ -146,7 +144,7 @@ int cmd_auth(const struct config *c, int argc, char **argv)
     const struct inbound_verdict *v;
     int ch, status = CLI_FAIL;
 
-    while ((ch = getopt_long(argc, argv, "c:", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
         switch (ch) {
         case 'i':
             ip = optarg;
@@ -158,27 +156,17 @@ int cmd_auth(const struct config *c, int argc, char **argv)
             free(from);
             from = envelope(optarg);
             break;
-        case 'c': /* also accepted after the command */
-            config_free(own);
-            if ((own = config_load(optarg, &errors)) == NULL) {
-                fputs(buf_cstr(&errors), stderr);
-                buf_free(&errors);
-                free(from);
-                return CLI_FAIL;
-            }
-            c = own;
-            break;
         default:
             free(from);
-            config_free(own);
-            return auth_usage();
+            return cli_bad_option(ch, argv);
         }
     }
     if (optind != argc || ip == NULL || !netaddr_parse(ip, &addr)) {
-        if (ip && optind == argc)
-            fprintf(stderr, "postmeter: --ip: \"%s\" is not an IPv4 or IPv6 address\n", ip);
         free(from);
-        config_free(own);
+        if (optind != argc)
+            return cli_usage("unexpected '%s'", argv[optind]);
+        if (ip)
+            return cli_usage("--ip: '%s' is not an IPv4 or IPv6 address", ip);
         return auth_usage();
     }
     if (!read_all(stdin, &msg))
@@ -208,6 +196,5 @@ out:
     dns_close(d);
     buf_free(&msg);
     free(from);
-    config_free(own);
     return status;
 }

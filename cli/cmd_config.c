@@ -17,6 +17,7 @@
 
 #include "cli.h"
 #include "config_show.h"
+#include "usage.h"
 
 /* show - config show [-n] [KEY...] (argv[0] = "show") */
 static int show(const struct config *c, int argc, char **argv)
@@ -25,11 +26,9 @@ static int show(const struct config *c, int argc, char **argv)
     int ch;
 
     optind = 0;
-    while ((ch = getopt(argc, argv, "+n")) != -1) {
-        if (ch != 'n') {
-            fprintf(stderr, "usage: postmeter config show [-n] [KEY...]\n");
-            return CLI_USAGE;
-        }
+    while ((ch = getopt(argc, argv, "+:n")) != -1) {
+        if (ch != 'n')
+            return cli_bad_option(ch, argv);
         only_set = true;
     }
     if (optind < argc)
@@ -52,6 +51,5 @@ int cmd_config(const struct config *c, int argc, char **argv)
         config_describe(stdout);
         return CLI_OK;
     }
-    fprintf(stderr, "usage: postmeter config show [-n] [KEY...] | config defaults\n");
-    return CLI_USAGE;
+    return cli_usage("unexpected '%s'", argv[2]); /* usage.c checked the subcommand */
 }

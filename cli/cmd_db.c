@@ -10,6 +10,7 @@
 
 #include "cli.h"
 #include "log.h"
+#include "usage.h"
 
 /* cmd_db - db migrate | db check */
 int cmd_db(const struct config *c, int argc, char **argv)
@@ -17,10 +18,8 @@ int cmd_db(const struct config *c, int argc, char **argv)
     struct store *s;
     int status = CLI_OK;
 
-    if (argc != 2 || (strcmp(argv[1], "migrate") && strcmp(argv[1], "check"))) {
-        fprintf(stderr, "usage: postmeter db migrate|check\n");
-        return CLI_USAGE;
-    }
+    if (argc != 2) /* usage.c checked the subcommand */
+        return cli_usage("unexpected '%s'", argv[2]);
     if (strcmp(argv[1], "migrate") == 0) {
         int before;
 

@@ -31,20 +31,22 @@
 #include "privsep.h"
 #include "privsep_policy.h"
 #include "timeutil.h"
+#include "usage.h"
 #include "util.h"
 
-/* dkim_usage - the synopsis on stderr; returns CLI_USAGE */
+static bool told; /* parse_opts() printed what is wrong */
+
+/* dkim_usage - one line on stderr (unless parse_opts() printed one); returns CLI_USAGE */
 static int dkim_usage(void)
 {
-    fprintf(stderr,
-            "usage: postmeter dkim keygen DOMAIN [--selector S] [--algorithm rsa|ed25519] "
-            "[--bits N]\n"
-            "       postmeter dkim list [DOMAIN] [--format table|csv|json]\n"
-            "       postmeter dkim rotate DOMAIN [--selector S] [--algorithm rsa|ed25519] "
-            "[--bits N]\n"
-            "       postmeter dkim rotate DOMAIN --activate [SELECTOR] [--algorithm A] [--force]\n"
-            "       postmeter dkim remove DOMAIN SELECTOR [--delete-file] [--force]\n");
-    return CLI_USAGE;
+    return told ? CLI_USAGE : cli_usage("wrong arguments");
+}
+
+/* said - parse_opts() printed what is wrong: false */
+static bool said(void)
+{
+    told = true;
+    return false;
 }
 
 /* parse_alg - "rsa"/"rsa-sha256" or "ed25519"/"ed25519-sha256" */
@@ -99,7 +101,7 @@ static bool parse_opts(int argc, char **argv, struct key_opts *o)
      * follow DOMAIN (main's getopt stops at the first non-option).
      */
     optind = 0;
-    while ((ch = getopt_long(argc, argv, "", privsep_dkim_options, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, ":", privsep_dkim_options, NULL)) != -1) {
         switch (ch) {
         case 's':
             o->selector = optarg;
@@ -108,17 +110,17 @@ static bool parse_opts(int argc, char **argv, struct key_opts *o)
                         "postmeter: --selector: \"%s\" is not a selector (letters, "
                         "digits, inner hyphens, dots; at most %d)\n",
                         optarg, DKIM_SELECTOR_MAX);
-                return false;
+                return said();
             }
             break;
         case 'a':
             if (!parse_alg(optarg, &o->algorithm))
-                return false;
+                return said();
             o->have_alg = true;
             break;
         case 'b':
             if (!parse_bits(optarg, &o->bits))
-                return false;
+                return said();
             break;
         case 'A':
             o->activate = true;
@@ -131,17 +133,18 @@ static bool parse_opts(int argc, char **argv, struct key_opts *o)
             break;
         case 'F':
             if (!out_parse_format(optarg, &o->format)) {
-                fprintf(stderr, "postmeter: --format: use table, csv or json\n");
-                return false;
+                fprintf(stderr, "postmeter: --format: use table, csv, json or ndjson\n");
+                return said();
             }
             break;
         default:
-            return false;
+            cli_bad_option(ch, argv);
+            return said();
         }
     }
     if (o->bits && o->have_alg && o->algorithm != STORE_DKIM_RSA_SHA256) {
         fprintf(stderr, "postmeter: --bits is for RSA keys only\n");
-        return false;
+        return said();
     }
     return true;
 }

@@ -28,6 +28,7 @@
 #include "dns.h"
 #include "privsep.h"
 #include "privsep_policy.h"
+#include "usage.h"
 #include "util.h"
 
 #define FOUND_MAX 200 /* bytes of a found record shown */
@@ -52,8 +53,7 @@ struct rec {
 /* dns_usage - the synopsis on stderr; returns CLI_USAGE */
 static int dns_usage(void)
 {
-    fprintf(stderr, "usage: postmeter dns DOMAIN [--mx HOST] [--rua MAILTO] [--check]\n");
-    return CLI_USAGE;
+    return cli_usage("give one DOMAIN");
 }
 
 /* shown - a found record as safe text, cut at FOUND_MAX bytes, quoted */
@@ -485,7 +485,7 @@ int cmd_dns(const struct config *c, int argc, char **argv)
     int ch, status = CLI_FAIL;
 
     optind = 0; /* start afresh and permute: options may follow DOMAIN */
-    while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
         switch (ch) {
         case 'm':
             free(mx);
@@ -502,7 +502,9 @@ int cmd_dns(const struct config *c, int argc, char **argv)
             check = true;
             break;
         default:
-            goto usage;
+            free(rua);
+            free(mx);
+            return cli_bad_option(ch, argv);
         }
     }
     if (optind + 1 != argc || (domain = cli_dkim_domain(argv[optind])) == NULL)

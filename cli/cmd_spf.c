@@ -18,14 +18,13 @@
 #include "dns.h"
 #include "netaddr.h"
 #include "spf.h"
+#include "usage.h"
 #include "util.h"
 
-/* spf_usage - the synopsis on stderr; returns CLI_USAGE */
+/* spf_usage - what is missing, one line on stderr; returns CLI_USAGE */
 static int spf_usage(void)
 {
-    fprintf(stderr, "usage: postmeter spf --ip IP [--helo NAME] [--mail-from ADDR] "
-                    "[--identity mailfrom|helo] [-c FILE]\n");
-    return CLI_USAGE;
+    return cli_usage("give --ip IP and --helo NAME or --mail-from ADDR");
 }
 
 /* envelope - ADDR or <ADDR> -> ADDR ("<>" -> ""); caller frees */
@@ -72,15 +71,13 @@ int cmd_spf(const struct config *c, int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     struct spf_request req = {0};
-    struct config *own = NULL;
     struct spf_answer a;
-    struct buf errors = BUF_INIT;
     struct netaddr addr;
     char *from = NULL, err[512];
     struct dns *d;
     int ch;
 
-    while ((ch = getopt_long(argc, argv, "c:", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
         switch (ch) {
         case 'i':
             req.client_ip = optarg;
@@ -94,41 +91,26 @@ int cmd_spf(const struct config *c, int argc, char **argv)
             break;
         case 'I':
             if (strcmp(optarg, "mailfrom") != 0 && strcmp(optarg, "helo") != 0) {
-                fprintf(stderr, "postmeter: --identity: use mailfrom or helo\n");
                 free(from);
-                return CLI_USAGE;
+                return cli_usage("--identity: use mailfrom or helo");
             }
             req.identity = strcmp(optarg, "helo") == 0 ? SPF_ID_HELO : SPF_ID_MAILFROM;
             break;
-        case 'c': /* also accepted after the command */
-            config_free(own);
-            if ((own = config_load(optarg, &errors)) == NULL) {
-                fputs(buf_cstr(&errors), stderr);
-                buf_free(&errors);
-                free(from);
-                return CLI_FAIL;
-            }
-            c = own;
-            break;
         default:
             free(from);
-            config_free(own);
-            return spf_usage();
+            return cli_bad_option(ch, argv);
         }
     }
     if (optind != argc || req.client_ip == NULL ||
         (req.helo == NULL && (from == NULL || *from == '\0'))) {
-        if (optind != argc)
-            fprintf(stderr, "postmeter: spf: unexpected \"%s\"\n", argv[optind]);
         free(from);
-        config_free(own);
+        if (optind != argc)
+            return cli_usage("unexpected '%s'", argv[optind]);
         return spf_usage();
     }
     if (!netaddr_parse(req.client_ip, &addr)) {
-        fprintf(stderr, "postmeter: --ip: \"%s\" is not an IPv4 or IPv6 address\n", req.client_ip);
         free(from);
-        config_free(own);
-        return CLI_USAGE;
+        return cli_usage("--ip: '%s' is not an IPv4 or IPv6 address", req.client_ip);
     }
     req.mail_from = from;
     req.receiver = config_effective_hostname(c);
@@ -137,7 +119,6 @@ int cmd_spf(const struct config *c, int argc, char **argv)
     if (d == NULL) {
         fprintf(stderr, "postmeter: %s\n", err);
         free(from);
-        config_free(own);
         return CLI_FAIL;
     }
     spf_eval(d, &req, &a);
@@ -145,6 +126,5 @@ int cmd_spf(const struct config *c, int argc, char **argv)
     print_answer(&a);
     spf_answer_free(&a);
     free(from);
-    config_free(own);
     return fflush(stdout) == 0 ? CLI_OK : CLI_FAIL;
 }

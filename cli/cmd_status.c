@@ -25,6 +25,7 @@
 #include "log.h"
 #include "output.h"
 #include "status.h"
+#include "usage.h"
 #include "timeutil.h"
 #include "util.h"
 
@@ -407,18 +408,17 @@ int cmd_status(const struct config *c, int argc, char **argv)
     int ch;
 
     optind = 0;
-    while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
         if (ch == 'F' && (strcmp(optarg, "json") == 0 || strcmp(optarg, "text") == 0)) {
             json = strcmp(optarg, "json") == 0;
             continue;
         }
-        fprintf(stderr, "usage: postmeter status [--format text|json]\n");
-        return CLI_USAGE;
+        if (ch == 'F')
+            return cli_usage("--format: '%s' is not text or json", optarg);
+        return cli_bad_option(ch, argv);
     }
-    if (optind != argc) {
-        fprintf(stderr, "usage: postmeter status [--format text|json]\n");
-        return CLI_USAGE;
-    }
+    if (optind != argc)
+        return cli_usage("unexpected '%s'", argv[optind]);
     status_gather(c, &si);
     judge_milter(&si, &v);
     judge_ledger(c, &si, &v);

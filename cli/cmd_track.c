@@ -16,19 +16,13 @@
 #include "output.h"
 #include "timeutil.h"
 #include "track.h"
+#include "usage.h"
 #include "util.h"
 
-/* track_usage - the track subcommands */
+/* track_usage - one line on stderr; returns CLI_USAGE */
 static int track_usage(void)
 {
-    fprintf(stderr,
-            "usage: postmeter track add ADDRESS|@DOMAIN [--recipient] [--disabled] [--note TEXT]\n"
-            "       postmeter track list [--format table|csv|json]\n"
-            "       postmeter track enable|disable|remove ID\n"
-            "A rule tracks outbound mail from the sender (envelope sender or header From)\n"
-            "ADDRESS or any address @DOMAIN; with --recipient, mail to it (an alias as the\n"
-            "client wrote it counts).\n");
-    return CLI_USAGE;
+    return cli_usage("wrong arguments");
 }
 
 /* track_add - postmeter track add PATTERN [--recipient] [--disabled] [--note TEXT] */
@@ -46,7 +40,7 @@ static int track_add(const struct config *c, int argc, char **argv)
     int ch;
 
     optind = 0; /* start afresh and permute: options may follow the pattern */
-    while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
         if (ch == 'r')
             r.field = STORE_TRACK_RECIPIENT;
         else if (ch == 'd')
@@ -54,10 +48,10 @@ static int track_add(const struct config *c, int argc, char **argv)
         else if (ch == 'n')
             r.note = optarg;
         else
-            return track_usage();
+            return cli_bad_option(ch, argv);
     }
     if (optind + 1 != argc)
-        return track_usage();
+        return cli_usage("give one ADDRESS or @DOMAIN");
     if ((pattern = track_pattern_normalize(argv[optind], &why)) == NULL) {
         fprintf(stderr, "postmeter: %s\n", buf_cstr(&why));
         buf_free(&why);
@@ -117,12 +111,14 @@ static int track_list(const struct config *c, int argc, char **argv)
     int ch;
 
     optind = 0;
-    while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-        if (ch != 'f' || !out_parse_format(optarg, &format))
-            return track_usage();
+    while ((ch = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
+        if (ch != 'f')
+            return cli_bad_option(ch, argv);
+        if (!out_parse_format(optarg, &format))
+            return cli_usage("--format: '%s' is not table, csv, json or ndjson", optarg);
     }
     if (optind != argc)
-        return track_usage();
+        return cli_usage("unexpected '%s'", argv[optind]);
     if ((s = cli_open_current(c)) == NULL)
         return CLI_FAIL;
     out = out_new(format, list_cols, NLISTCOLS, stdout);
@@ -157,7 +153,7 @@ static int track_change(const struct config *c, const char *verb, int argc, char
     int64_t id;
 
     if (argc != 2)
-        return track_usage();
+        return cli_usage("give one rule ID");
     if (!parse_id(argv[1], &id)) {
         fprintf(stderr, "postmeter: \"%s\" is not a rule id (see postmeter track list)\n", argv[1]);
         return CLI_USAGE;

@@ -1,14 +1,22 @@
 /*
- * output.c - the one row writer behind every report (table, CSV, JSON).
+ * output.c - the one row writer behind every report (table, CSV, JSON,
+ * NDJSON).
  *
- * The table is buffered to align columns; CSV and JSON stream.
+ * The table is buffered to align and fit columns; the others stream.
  */
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "output.h"
+#include "timearg.h"
 #include "util.h"
+
+#define CUT_SOFT 10 /* text columns are cut to this before columns are left out */
+#define CUT_MIN  6  /* a cut column keeps at least this many display columns */
 
 struct out {
     enum out_format format;
@@ -17,14 +25,17 @@ struct out {
     FILE *fp;
     size_t rows;
     char **cells; /* table: rows * ncols cell texts */
+    bool wide;    /* table: every column, none cut */
+    bool color;   /* table: bold header */
+    size_t width; /* table: at most this wide (0 = no limit) */
 };
 
-/* out_parse_format - "table", "csv" or "json" */
+/* out_parse_format - "table", "csv", "json" or "ndjson" */
 bool out_parse_format(const char *s, enum out_format *f)
 {
-    static const char *const names[] = {"table", "csv", "json"};
+    static const char *const names[] = {"table", "csv", "json", "ndjson"};
 
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 4; i++) {
         if (strcmp(s, names[i]) == 0) {
             *f = (enum out_format)i;
             return true;
@@ -84,10 +95,16 @@ static void csv_field(struct buf *b, const char *s, bool formula_check)
     buf_putc(b, '"');
 }
 
-/* cell_text - a value as plain text (lists joined with ", ") */
-static void cell_text(struct buf *b, const struct out_col *c, const struct out_val *v)
+/* cell_text - a value as plain text (lists joined with ", "; times as the table or RFC 3339) */
+static void cell_text(struct buf *b, const struct out_col *c, const struct out_val *v, bool table)
 {
+    char when[TIMEARG_LEN];
+
     switch (c->type) {
+    case OUT_TIME:
+        if (v->i)
+            buf_puts(b, timearg_format(v->i, timearg_utc(), !table, when));
+        break;
     case OUT_STR:
         buf_puts(b, v->s ? v->s : "");
         break;
@@ -101,15 +118,36 @@ static void cell_text(struct buf *b, const struct out_col *c, const struct out_v
     }
 }
 
+/* table_width - COLUMNS, else the terminal's width if fp is one, else 0 (no limit) */
+static size_t table_width(FILE *fp)
+{
+    const char *env = getenv("COLUMNS");
+    struct winsize ws;
+    char *end;
+
+    if (env && *env) {
+        unsigned long n = strtoul(env, &end, 10);
+
+        if (*end == '\0' && n > 0 && n < 100000)
+            return n;
+    }
+    if (isatty(fileno(fp)) && ioctl(fileno(fp), TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+        return ws.ws_col;
+    return 0;
+}
+
 /* out_new - start output */
 struct out *out_new(enum out_format f, const struct out_col *cols, size_t ncols, FILE *fp)
 {
     struct out *o = xcalloc(1, sizeof(*o));
+    const char *no_color = getenv("NO_COLOR");
 
     o->format = f;
     o->cols = cols;
     o->ncols = ncols;
     o->fp = fp;
+    o->width = table_width(fp);
+    o->color = isatty(fileno(fp)) && (no_color == NULL || *no_color == '\0');
     if (f == OUT_CSV) {
         for (size_t i = 0; i < ncols; i++)
             fprintf(fp, "%s%s", i ? "," : "", cols[i].name);
@@ -120,6 +158,38 @@ struct out *out_new(enum out_format f, const struct out_col *cols, size_t ncols,
     return o;
 }
 
+/* out_set_wide - every column, none cut */
+void out_set_wide(struct out *o, bool wide)
+{
+    o->wide = wide;
+}
+
+/* json_value - value v of column c as JSON */
+static void json_value(struct buf *b, const struct out_col *c, const struct out_val *v)
+{
+    char when[TIMEARG_LEN];
+
+    switch (c->type) {
+    case OUT_STR:
+        json_string(b, v->s);
+        break;
+    case OUT_INT:
+        buf_printf(b, "%" PRId64, v->i);
+        break;
+    case OUT_TIME:
+        json_string(b, v->i ? timearg_format(v->i, timearg_utc(), true, when) : NULL);
+        break;
+    case OUT_LIST:
+        buf_putc(b, '[');
+        for (size_t j = 0; j < v->n; j++) {
+            buf_puts(b, j ? ", " : "");
+            json_string(b, v->list[j]);
+        }
+        buf_putc(b, ']');
+        break;
+    }
+}
+
 /* out_row - one row */
 void out_row(struct out *o, const struct out_val *vals)
 {
@@ -127,33 +197,26 @@ void out_row(struct out *o, const struct out_val *vals)
 
     switch (o->format) {
     case OUT_JSON:
-        buf_puts(&b, o->rows ? ",\n  {" : "\n  {");
+    case OUT_NDJSON:
+        if (o->format == OUT_JSON)
+            buf_puts(&b, o->rows ? ",\n  {" : "\n  {");
+        else
+            buf_putc(&b, '{');
         for (size_t i = 0; i < o->ncols; i++) {
             buf_printf(&b, "%s\"%s\": ", i ? ", " : "", o->cols[i].name);
-            if (o->cols[i].type == OUT_STR) {
-                json_string(&b, vals[i].s);
-            } else if (o->cols[i].type == OUT_INT) {
-                buf_printf(&b, "%" PRId64, vals[i].i);
-            } else {
-                buf_putc(&b, '[');
-                for (size_t j = 0; j < vals[i].n; j++) {
-                    buf_puts(&b, j ? ", " : "");
-                    json_string(&b, vals[i].list[j]);
-                }
-                buf_putc(&b, ']');
-            }
+            json_value(&b, &o->cols[i], &vals[i]);
         }
-        buf_putc(&b, '}');
+        buf_puts(&b, o->format == OUT_JSON ? "}" : "}\n");
         break;
     case OUT_CSV:
         for (size_t i = 0; i < o->ncols; i++) {
             buf_reset(&t);
             buf_reset(&c);
-            cell_text(&t, &o->cols[i], &vals[i]);
+            cell_text(&t, &o->cols[i], &vals[i], false);
             buf_put_clean(&c, buf_cstr(&t), t.len);
             if (i)
                 buf_putc(&b, ',');
-            csv_field(&b, buf_cstr(&c), o->cols[i].type != OUT_INT);
+            csv_field(&b, buf_cstr(&c), o->cols[i].type != OUT_INT && o->cols[i].type != OUT_TIME);
         }
         buf_puts(&b, "\r\n");
         break;
@@ -162,7 +225,7 @@ void out_row(struct out *o, const struct out_val *vals)
         for (size_t i = 0; i < o->ncols; i++) {
             buf_reset(&t);
             buf_reset(&c);
-            cell_text(&t, &o->cols[i], &vals[i]);
+            cell_text(&t, &o->cols[i], &vals[i], true);
             buf_put_clean(&c, buf_cstr(&t), t.len);
             o->cells[o->rows * o->ncols + i] = xstrndup(buf_cstr(&c), c.len);
         }
@@ -186,13 +249,99 @@ static size_t display_width(const char *s)
     return w;
 }
 
-/* print_table - aligned columns with a header line */
+/* shown - is column i in the table? */
+static bool shown(const struct out *o, const bool *dropped, size_t i)
+{
+    return (o->wide || o->cols[i].in_table) && !dropped[i];
+}
+
+/* cut_to - cut the widest shown text columns down to min while total > o->width */
+static void cut_to(const struct out *o, const bool *dropped, size_t *width, size_t *total,
+                   size_t min)
+{
+    while (*total > o->width) {
+        size_t widest = o->ncols;
+
+        for (size_t i = 0; i < o->ncols; i++)
+            if (shown(o, dropped, i) &&
+                (o->cols[i].type == OUT_STR || o->cols[i].type == OUT_LIST) && width[i] > min &&
+                (widest == o->ncols || width[i] > width[widest]))
+                widest = i;
+        if (widest == o->ncols)
+            return;
+        width[widest]--;
+        (*total)--;
+    }
+}
+
+/*
+ * fit - make the table fit o->width: cut the widest text columns down to
+ * CUT_SOFT, then leave out columns from the right (never the first), then
+ * cut down to CUT_MIN; if it still does not fit, the lines run over
+ */
+static void fit(const struct out *o, size_t *width, bool *dropped)
+{
+    size_t total = 0, n = 0;
+
+    for (size_t i = 0; i < o->ncols; i++)
+        if (shown(o, dropped, i)) {
+            total += width[i];
+            n++;
+        }
+    total += n ? 2 * (n - 1) : 0;
+    if (o->wide || o->width == 0)
+        return;
+    cut_to(o, dropped, width, &total, CUT_SOFT);
+    for (size_t i = o->ncols; total > o->width && n > 1 && i-- > 0;) {
+        if (!shown(o, dropped, i))
+            continue;
+        dropped[i] = true;
+        total -= width[i] + 2;
+        n--;
+    }
+    cut_to(o, dropped, width, &total, CUT_MIN);
+}
+
+/* put_cell - s in w display columns (cut with an ellipsis if longer), padded unless last */
+static void put_cell(struct buf *line, const char *s, size_t w, bool last, bool bold)
+{
+    size_t have = display_width(s), used = 0;
+
+    if (bold)
+        buf_puts(line, "\033[1m");
+    if (have <= w) {
+        buf_puts(line, s);
+        used = have;
+    } else {
+        const char *p = s;
+
+        while (*p && used + 1 < w) {
+            const char *q = p + 1;
+
+            while ((*q & 0xc0) == 0x80)
+                q++;
+            buf_add(line, p, (size_t)(q - p));
+            p = q;
+            used++;
+        }
+        buf_puts(line, "\u2026");
+        used++;
+    }
+    if (bold)
+        buf_puts(line, "\033[0m");
+    while (!last && used++ < w + 2)
+        buf_putc(line, ' ');
+}
+
+/* print_table - aligned columns with a header line, fitted to the width */
 static void print_table(struct out *o)
 {
     size_t *width = xcalloc(o->ncols, sizeof(*width));
+    bool *dropped = xcalloc(o->ncols, sizeof(*dropped));
+    size_t last = 0, n;
 
     for (size_t i = 0; i < o->ncols; i++) {
-        width[i] = strlen(o->cols[i].name);
+        width[i] = display_width(o->cols[i].name);
         for (size_t r = 0; r < o->rows; r++) {
             size_t w = display_width(o->cells[r * o->ncols + i]);
 
@@ -200,27 +349,27 @@ static void print_table(struct out *o)
                 width[i] = w;
         }
     }
+    fit(o, width, dropped);
+    for (size_t i = 0; i < o->ncols; i++)
+        if (shown(o, dropped, i))
+            last = i;
     for (size_t r = 0; r <= o->rows; r++) {
         struct buf line = BUF_INIT;
-        size_t last = 0;
 
-        for (size_t i = 0; i < o->ncols; i++)
-            if (o->cols[i].in_table)
-                last = i;
         for (size_t i = 0; i < o->ncols; i++) {
             const char *s = r == 0 ? o->cols[i].name : o->cells[(r - 1) * o->ncols + i];
 
-            if (!o->cols[i].in_table)
-                continue;
-            buf_puts(&line, s);
-            if (i != last)
-                for (size_t pad = display_width(s); pad < width[i] + 2; pad++)
-                    buf_putc(&line, ' ');
+            if (shown(o, dropped, i))
+                put_cell(&line, s, width[i], i == last, r == 0 && o->color);
         }
-        fprintf(o->fp, "%s\n", buf_cstr(&line));
+        n = line.len; /* no trailing blanks (an empty last cell) */
+        while (n > 0 && buf_cstr(&line)[n - 1] == ' ')
+            n--;
+        fprintf(o->fp, "%.*s\n", (int)n, buf_cstr(&line));
         buf_free(&line);
     }
     free(width);
+    free(dropped);
 }
 
 /* out_end - finish and free */

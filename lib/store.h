@@ -102,19 +102,31 @@ size_t store_added(const struct store *s);
  * their token is not in tracked_messages (a discarded open is not in store_added()) */
 size_t store_discarded(const struct store *s);
 
-/* Filter for store_report_messages(); zero/NULL fields do not filter. */
+/*
+ * Filter for store_report_messages(); zero/NULL fields do not filter.
+ * Text compares without regard to (ASCII) case.
+ */
 struct store_msg_filter {
-    int64_t since;         /* received_at >= since (0 = no bound) */
-    int64_t until;         /* received_at < until (0 = no bound) */
-    const char *sender;    /* equals mail_from or header_from, case-insensitive */
-    const char *recipient; /* one of the recipients, case-insensitive */
-    size_t limit;          /* 0 = all */
+    int64_t since;                  /* received_at >= since (0 = no bound) */
+    int64_t until;                  /* received_at < until (0 = no bound) */
+    const char *sender;             /* equals mail_from or header_from */
+    const char *sender_domain;      /* mail_from or header_from is an address @ exactly it */
+    const char *recipient;          /* one of the recipients */
+    const char *from_domain;        /* header_from's domain is it or a subdomain of it */
+    const char *direction;          /* "inbound" or "outbound" */
+    const char *action;             /* accept, reject, ... */
+    const char *spf, *dkim, *dmarc; /* a result row of that method has this result */
+    const char *queue_id;           /* equals queue_id (exact) */
+    const char *message_id;         /* equals message_id, with or without its <> */
+    const char *subject;            /* the subject contains it */
+    size_t limit;                   /* 0 = all; else only the newest limit messages */
 };
 
 /*
  * store_report_messages - call fn once per matching message, oldest
- * first, with a record that is only valid during the call. A non-zero
- * return from fn stops the walk (not an error).
+ * first (with a limit: the newest limit of them, still oldest first),
+ * with a record that is only valid during the call. A non-zero return
+ * from fn stops the walk (not an error).
  */
 enum store_status store_report_messages(struct store *s, const struct store_msg_filter *f,
                                         int (*fn)(const struct ledger_msg *m, void *arg),
@@ -125,6 +137,21 @@ struct store_auth_filter {
     int64_t since;      /* received_at >= since */
     int64_t until;      /* received_at < until */
     const char *domain; /* header.from domain, or a subdomain of it (case-insensitive) */
+};
+
+#define STORE_AUTH_TOP 5 /* reasons and selectors kept per domain */
+
+/* A failing result (fail, softfail, temperror, permerror, policy) and its reason. */
+struct store_auth_reason {
+    const char *method, *result; /* "dkim", "fail" */
+    const char *reason;          /* "" when the result had none */
+    int64_t count;               /* results (rows) of the domain's messages */
+};
+
+/* A DKIM selector seen on the domain's mail: signing domain (d=), selector (s=). */
+struct store_auth_selector {
+    const char *domain, *selector;
+    int64_t count; /* signatures */
 };
 
 /*
@@ -139,6 +166,12 @@ struct store_auth_row {
     int64_t dkim_pass, dkim_fail;
     int64_t dmarc_pass, dmarc_fail;
     int64_t rejected, quarantined;
+    /* the most frequent failure reasons, most first (at most STORE_AUTH_TOP) */
+    const struct store_auth_reason *reasons;
+    size_t nreasons;
+    /* the DKIM selectors seen, most used first (at most STORE_AUTH_TOP) */
+    const struct store_auth_selector *selectors;
+    size_t nselectors;
 };
 
 /*

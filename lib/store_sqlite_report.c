@@ -119,30 +119,74 @@ int sqlite_bind_named_str(sqlite3_stmt *st, const char *name, const char *v)
     return i > 0 ? sqlite_bind_str(st, i, v) : SQLITE_OK;
 }
 
+/* A filter that is one bound text value: the SQL it adds, its parameter, its value. */
+struct text_filter {
+    const char *sql, *param, *value;
+};
+
 /* sqlite_report_messages - call fn for each matching message, oldest first */
 enum store_status sqlite_report_messages(struct store *s, const struct store_msg_filter *f,
                                          int (*fn)(const struct ledger_msg *m, void *arg),
                                          void *arg)
 {
     struct sqlite_store *ss = sqlite_of(s);
-    struct buf sql = BUF_INIT;
+    struct buf sql = BUF_INIT, like = BUF_INIT;
     sqlite3_stmt *st = NULL, *rq = NULL, *ra = NULL;
     enum store_status status = STORE_OK;
     int rc;
 
+    if (f->subject) { /* "%TEXT%" with LIKE's own characters escaped */
+        buf_putc(&like, '%');
+        for (const char *p = f->subject; *p; p++) {
+            if (*p == '%' || *p == '_' || *p == '\\')
+                buf_putc(&like, '\\');
+            buf_putc(&like, *p);
+        }
+        buf_putc(&like, '%');
+    }
+    const struct text_filter tf[] = {
+        {" AND (mail_from = :sender COLLATE NOCASE OR header_from = :sender COLLATE NOCASE)",
+         ":sender", f->sender},
+        {" AND (substr(mail_from, -length(:sdom) - 1) COLLATE NOCASE = '@' || :sdom"
+         " OR substr(header_from, -length(:sdom) - 1) COLLATE NOCASE = '@' || :sdom)",
+         ":sdom", f->sender_domain},
+        {" AND id IN (SELECT message_id FROM message_recipients"
+         " WHERE address = :rcpt COLLATE NOCASE)",
+         ":rcpt", f->recipient},
+        {" AND (substr(header_from, -length(:fdom) - 1) COLLATE NOCASE = '@' || :fdom"
+         " OR substr(header_from, -length(:fdom) - 1) COLLATE NOCASE = '.' || :fdom)",
+         ":fdom", f->from_domain},
+        {" AND direction = :dir", ":dir", f->direction},
+        {" AND action = :action COLLATE NOCASE", ":action", f->action},
+        {" AND EXISTS (SELECT 1 FROM message_auth a WHERE a.message_id = messages.id"
+         " AND a.method = 'spf' AND a.result = :spf COLLATE NOCASE)",
+         ":spf", f->spf},
+        {" AND EXISTS (SELECT 1 FROM message_auth a WHERE a.message_id = messages.id"
+         " AND a.method = 'dkim' AND a.result = :dkim COLLATE NOCASE)",
+         ":dkim", f->dkim},
+        {" AND EXISTS (SELECT 1 FROM message_auth a WHERE a.message_id = messages.id"
+         " AND a.method = 'dmarc' AND a.result = :dmarc COLLATE NOCASE)",
+         ":dmarc", f->dmarc},
+        {" AND queue_id = :qid", ":qid", f->queue_id},
+        {" AND (message_id = :mid OR message_id = '<' || :mid || '>')", ":mid", f->message_id},
+        {" AND subject LIKE :subj ESCAPE '\\'", ":subj", f->subject ? buf_cstr(&like) : NULL},
+    };
+    const size_t ntf = sizeof(tf) / sizeof(tf[0]);
+
     /* Only constant fragments go into the text; every value is bound. */
+    if (f->limit) /* the newest limit rows, shown oldest first */
+        buf_puts(&sql, "SELECT * FROM (");
     buf_puts(&sql, sql_report_cols);
     if (f->since)
         buf_puts(&sql, " AND received_at >= :since");
     if (f->until)
         buf_puts(&sql, " AND received_at < :until");
-    if (f->sender)
-        buf_puts(&sql, " AND (mail_from = :sender COLLATE NOCASE"
-                       " OR header_from = :sender COLLATE NOCASE)");
-    if (f->recipient)
-        buf_puts(&sql, " AND id IN (SELECT message_id FROM message_recipients"
-                       " WHERE address = :rcpt COLLATE NOCASE)");
-    buf_puts(&sql, " ORDER BY received_at, id LIMIT :limit");
+    for (size_t i = 0; i < ntf; i++)
+        if (tf[i].value)
+            buf_puts(&sql, tf[i].sql);
+    if (f->limit)
+        buf_puts(&sql, " ORDER BY received_at DESC, id DESC LIMIT :limit)");
+    buf_puts(&sql, " ORDER BY received_at, id");
     rc = sqlite3_prepare_v2(ss->db, buf_cstr(&sql), -1, &st, NULL);
     if (rc == SQLITE_OK)
         rc = sqlite3_prepare_v2(ss->db, sql_report_rcpts, -1, &rq, NULL);
@@ -152,12 +196,10 @@ enum store_status sqlite_report_messages(struct store *s, const struct store_msg
         rc = sqlite_bind_named_int(st, ":since", f->since);
     if (rc == SQLITE_OK)
         rc = sqlite_bind_named_int(st, ":until", f->until);
+    for (size_t i = 0; i < ntf && rc == SQLITE_OK; i++)
+        rc = sqlite_bind_named_str(st, tf[i].param, tf[i].value);
     if (rc == SQLITE_OK)
-        rc = sqlite_bind_named_str(st, ":sender", f->sender);
-    if (rc == SQLITE_OK)
-        rc = sqlite_bind_named_str(st, ":rcpt", f->recipient);
-    if (rc == SQLITE_OK)
-        rc = sqlite_bind_named_int(st, ":limit", f->limit ? (sqlite3_int64)f->limit : -1);
+        rc = sqlite_bind_named_int(st, ":limit", (sqlite3_int64)f->limit);
     /* A read transaction makes the rows and their recipients one snapshot. */
     if (rc == SQLITE_OK)
         rc = sqlite_exec(ss->db, "BEGIN");
@@ -182,26 +224,171 @@ enum store_status sqlite_report_messages(struct store *s, const struct store_msg
     sqlite3_finalize(ra);
     sqlite_rollback(ss); /* ends the read transaction */
     buf_free(&sql);
+    buf_free(&like);
     return status;
 }
 
+/* Inbound messages in the time range with their header.from domain (as DMARC saw it). */
+static const char sql_auth_msgs[] =
+    "SELECT m.id AS id, m.action AS action,"
+    "  coalesce((SELECT lower(identity) FROM message_auth a WHERE a.message_id = m.id"
+    "   AND a.method = 'dmarc' ORDER BY position LIMIT 1), '') AS dom"
+    "  FROM messages m WHERE m.direction = 'inbound'";
 /* One row per inbound message with its results, then counted per domain. */
 static const char sql_report_auth_head[] =
     "SELECT dom, count(*), sum(spf = 'pass'), sum(spf IN ('fail', 'softfail')),"
     " sum(dkim_pass), sum(dkim_any AND NOT dkim_pass), sum(dmarc = 'pass'),"
     " sum(dmarc = 'fail'), sum(action = 'reject'), sum(action = 'quarantine')"
-    " FROM (SELECT m.action AS action,"
-    "  coalesce((SELECT lower(identity) FROM message_auth a WHERE a.message_id = m.id"
-    "   AND a.method = 'dmarc' ORDER BY position LIMIT 1), '') AS dom,"
-    "  (SELECT result FROM message_auth a WHERE a.message_id = m.id AND a.method = 'spf'"
+    " FROM (SELECT x.dom AS dom, x.action AS action,"
+    "  (SELECT result FROM message_auth a WHERE a.message_id = x.id AND a.method = 'spf'"
     "   ORDER BY position LIMIT 1) AS spf,"
-    "  EXISTS (SELECT 1 FROM message_auth a WHERE a.message_id = m.id AND a.method = 'dkim'"
+    "  EXISTS (SELECT 1 FROM message_auth a WHERE a.message_id = x.id AND a.method = 'dkim'"
     "   AND a.result = 'pass') AS dkim_pass,"
-    "  EXISTS (SELECT 1 FROM message_auth a WHERE a.message_id = m.id"
+    "  EXISTS (SELECT 1 FROM message_auth a WHERE a.message_id = x.id"
     "   AND a.method = 'dkim') AS dkim_any,"
-    "  (SELECT result FROM message_auth a WHERE a.message_id = m.id AND a.method = 'dmarc'"
+    "  (SELECT result FROM message_auth a WHERE a.message_id = x.id AND a.method = 'dmarc'"
     "   ORDER BY position LIMIT 1) AS dmarc"
-    "  FROM messages m WHERE m.direction = 'inbound'";
+    "  FROM (";
+/* Failing results per domain and method, result, reason: most frequent first. */
+static const char sql_auth_reasons_head[] =
+    "SELECT x.dom, a.method, a.result, coalesce(a.reason, ''), count(*) AS n"
+    " FROM message_auth a JOIN (";
+static const char sql_auth_reasons_tail[] =
+    " AND a.method IN ('spf', 'dkim', 'dmarc')"
+    " AND a.result IN ('fail', 'softfail', 'temperror', 'permerror', 'policy')"
+    " GROUP BY 1, 2, 3, 4 ORDER BY 1, n DESC, 2, 3, 4";
+/* DKIM signatures per domain and signing domain, selector: most frequent first. */
+static const char sql_auth_selectors_head[] =
+    "SELECT x.dom, lower(a.identity), lower(a.selector), '', count(*) AS n"
+    " FROM message_auth a JOIN (";
+static const char sql_auth_selectors_tail[] = " AND a.method = 'dkim' AND a.selector IS NOT NULL"
+                                              " GROUP BY 1, 2, 3 ORDER BY 1, n DESC, 2, 3";
+
+/* One domain's top reasons or selectors (whichever list it is in). */
+struct top_group {
+    char *dom;
+    size_t n;
+    struct store_auth_reason r[STORE_AUTH_TOP];
+    struct store_auth_selector s[STORE_AUTH_TOP];
+};
+
+struct top_list {
+    struct top_group *g; /* ordered by dom (as SQLite's BINARY collation: strcmp) */
+    size_t n;
+};
+
+/* auth_source - the inbound messages of f, as subquery x, then "dom" filter, into sql */
+static void auth_source(struct buf *sql, const struct store_auth_filter *f, const char *tail)
+{
+    buf_puts(sql, sql_auth_msgs);
+    if (f->since)
+        buf_puts(sql, " AND m.received_at >= :since");
+    if (f->until)
+        buf_puts(sql, " AND m.received_at < :until");
+    buf_puts(sql, ") x");
+    buf_puts(sql, tail);
+    if (f->domain)
+        buf_puts(sql, " x.dom = lower(:dom) OR substr(x.dom, -length(:dom) - 1) ="
+                      " '.' || lower(:dom))");
+    else
+        buf_puts(sql, " 1)");
+}
+
+/* auth_prepare - prepare sql and bind f's values */
+static int auth_prepare(struct sqlite_store *ss, const struct buf *sql,
+                        const struct store_auth_filter *f, sqlite3_stmt **st)
+{
+    int rc = sqlite3_prepare_v2(ss->db, buf_cstr(sql), -1, st, NULL);
+
+    if (rc == SQLITE_OK)
+        rc = sqlite_bind_named_int(*st, ":since", f->since);
+    if (rc == SQLITE_OK)
+        rc = sqlite_bind_named_int(*st, ":until", f->until);
+    if (rc == SQLITE_OK)
+        rc = sqlite_bind_named_str(*st, ":dom", f->domain);
+    return rc;
+}
+
+/* col - text column i ("" for NULL), copied; caller frees */
+static char *col(sqlite3_stmt *st, int i)
+{
+    char *t = sqlite_col_str(st, i);
+
+    return t ? t : xstrdup("");
+}
+
+/* load_top - the first STORE_AUTH_TOP rows per domain of a reasons or selectors query */
+static int load_top(struct sqlite_store *ss, const struct store_auth_filter *f, bool selectors,
+                    struct top_list *out)
+{
+    struct buf sql = BUF_INIT;
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    buf_puts(&sql, selectors ? sql_auth_selectors_head : sql_auth_reasons_head);
+    auth_source(&sql, f, " ON a.message_id = x.id WHERE (");
+    buf_puts(&sql, selectors ? sql_auth_selectors_tail : sql_auth_reasons_tail);
+    rc = auth_prepare(ss, &sql, f, &st);
+    while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const unsigned char *dom = sqlite3_column_text(st, 0);
+        struct top_group *g = out->n ? &out->g[out->n - 1] : NULL;
+
+        rc = SQLITE_OK;
+        dom = dom ? dom : (const unsigned char *)"";
+        if (g == NULL || strcmp(g->dom, (const char *)dom) != 0) {
+            out->g = xrealloc(out->g, (out->n + 1) * sizeof(*out->g));
+            g = memset(&out->g[out->n++], 0, sizeof(*g));
+            g->dom = xstrdup((const char *)dom);
+        }
+        if (g->n >= STORE_AUTH_TOP)
+            continue;
+        if (selectors)
+            g->s[g->n] =
+                (struct store_auth_selector){col(st, 1), col(st, 2), sqlite3_column_int64(st, 4)};
+        else
+            g->r[g->n] = (struct store_auth_reason){col(st, 1), col(st, 2), col(st, 3),
+                                                    sqlite3_column_int64(st, 4)};
+        g->n++;
+    }
+    sqlite3_finalize(st);
+    buf_free(&sql);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* top_find - the group of dom in l, NULL if none */
+static const struct top_group *top_find(const struct top_list *l, const char *dom)
+{
+    size_t lo = 0, hi = l->n;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(l->g[mid].dom, dom);
+
+        if (c == 0)
+            return &l->g[mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+/* top_free - free a list load_top() filled */
+static void top_free(struct top_list *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        for (size_t j = 0; j < l->g[i].n; j++) {
+            free((char *)l->g[i].r[j].method);
+            free((char *)l->g[i].r[j].result);
+            free((char *)l->g[i].r[j].reason);
+            free((char *)l->g[i].s[j].domain);
+            free((char *)l->g[i].s[j].selector);
+        }
+        free(l->g[i].dom);
+    }
+    free(l->g);
+}
 
 /* sqlite_report_auth - per header.from domain counts of inbound mail */
 enum store_status sqlite_report_auth(struct store *s, const struct store_auth_filter *f,
@@ -209,6 +396,7 @@ enum store_status sqlite_report_auth(struct store *s, const struct store_auth_fi
                                      void *arg)
 {
     struct sqlite_store *ss = sqlite_of(s);
+    struct top_list reasons = {NULL, 0}, sels = {NULL, 0};
     struct buf sql = BUF_INIT;
     sqlite3_stmt *st = NULL;
     enum store_status status = STORE_OK;
@@ -216,26 +404,22 @@ enum store_status sqlite_report_auth(struct store *s, const struct store_auth_fi
 
     /* Only constant fragments go into the text; every value is bound. */
     buf_puts(&sql, sql_report_auth_head);
-    if (f->since)
-        buf_puts(&sql, " AND m.received_at >= :since");
-    if (f->until)
-        buf_puts(&sql, " AND m.received_at < :until");
-    buf_puts(&sql, ")");
-    if (f->domain)
-        buf_puts(&sql, " WHERE dom = lower(:dom) OR substr(dom, -length(:dom) - 1) ="
-                       " '.' || lower(:dom)");
-    buf_puts(&sql, " GROUP BY dom ORDER BY count(*) DESC, dom");
-    rc = sqlite3_prepare_v2(ss->db, buf_cstr(&sql), -1, &st, NULL);
+    auth_source(&sql, f, " WHERE (");
+    buf_puts(&sql, ") GROUP BY dom ORDER BY count(*) DESC, dom");
+    /* One read transaction: the counts, reasons and selectors are one snapshot. */
+    rc = sqlite_exec(ss->db, "BEGIN");
     if (rc == SQLITE_OK)
-        rc = sqlite_bind_named_int(st, ":since", f->since);
+        rc = load_top(ss, f, false, &reasons);
     if (rc == SQLITE_OK)
-        rc = sqlite_bind_named_int(st, ":until", f->until);
+        rc = load_top(ss, f, true, &sels);
     if (rc == SQLITE_OK)
-        rc = sqlite_bind_named_str(st, ":dom", f->domain);
+        rc = auth_prepare(ss, &sql, f, &st);
     while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         const unsigned char *dom = sqlite3_column_text(st, 0);
+        const char *d = dom ? (const char *)dom : "";
+        const struct top_group *tr = top_find(&reasons, d), *ts = top_find(&sels, d);
         struct store_auth_row r = {
-            .domain = dom ? (const char *)dom : "",
+            .domain = d,
             .messages = sqlite3_column_int64(st, 1),
             .spf_pass = sqlite3_column_int64(st, 2),
             .spf_fail = sqlite3_column_int64(st, 3),
@@ -245,6 +429,10 @@ enum store_status sqlite_report_auth(struct store *s, const struct store_auth_fi
             .dmarc_fail = sqlite3_column_int64(st, 7),
             .rejected = sqlite3_column_int64(st, 8),
             .quarantined = sqlite3_column_int64(st, 9),
+            .reasons = tr ? tr->r : NULL,
+            .nreasons = tr ? tr->n : 0,
+            .selectors = ts ? ts->s : NULL,
+            .nselectors = ts ? ts->n : 0,
         };
 
         if (fn(&r, arg)) {
@@ -256,6 +444,9 @@ enum store_status sqlite_report_auth(struct store *s, const struct store_auth_fi
     if (rc != SQLITE_DONE)
         status = sqlite_fail(ss, rc, "auth report");
     sqlite3_finalize(st);
+    sqlite_rollback(ss); /* ends the read transaction */
+    top_free(&reasons);
+    top_free(&sels);
     buf_free(&sql);
     return status;
 }

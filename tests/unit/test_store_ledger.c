@@ -103,8 +103,9 @@ static const struct filter_case filter_cases[] = {
     {"recipient-nocase", {.recipient = "BOB@b.example"}, {0, 1, 4, -1}},
     {"recipient-second", {.recipient = "dave@d.example"}, {1, -1}},
     {"recipient-none", {.recipient = "nobody@b.example"}, {-1}},
-    {"limit", {.limit = 2}, {0, 1, -1}},
-    {"all-filters", {.since = 1, .until = 4000, .recipient = "bob@b.example", .limit = 1}, {0, -1}},
+    /* a limit keeps the newest (issue 20), still reported oldest first */
+    {"limit", {.limit = 2}, {3, 4, -1}},
+    {"all-filters", {.since = 1, .until = 4000, .recipient = "bob@b.example", .limit = 1}, {1, -1}},
     {"sender-and-recipient", {.sender = "alice@a.example", .recipient = "bob@b.example"}, {0, -1}},
 };
 
