@@ -136,7 +136,8 @@ int ledger_spool_msgs(struct ledger *l, struct ledger_msg *const *msgs, size_t n
 /* ledger_journal.c: the write-ahead journal */
 /* ledger_journal_init - name the journal files (at start, no I/O) */
 void ledger_journal_init(struct ledger *l);
-/* ledger_journal_recover - move both journals' records to the spool; enable journaling (writer) */
+/* ledger_journal_recover - move both journals' records to the spool (or, where it cannot take
+ * them, the database); enable journaling; keep what could not be moved (writer) */
 void ledger_journal_recover(struct ledger *l);
 /* ledger_journal_write - append an encoded record; on 0 jmu is HELD (caller enqueues,
  * then ledger_journal_unlock); on an errno jmu is released */

@@ -19,8 +19,10 @@
  * nothing needed and is emptied; only then may the writer switch again.
  *
  * At start the writer moves both files' records to the spool (replayed
- * as usual; records are idempotent by uid) before producers may journal;
- * until then, and whenever an append fails, answers wait for the writer.
+ * as usual; records are idempotent by uid), or into the database where
+ * the spool cannot take them, before producers may journal; until then,
+ * and whenever an append fails, answers wait for the writer. A file it
+ * could not empty so is kept, also at a clean stop, for the next start.
  * This file must never empty a journal whose records are not yet
  * committed or spooled.
  */
@@ -40,6 +42,28 @@ void ledger_journal_init(struct ledger *l)
     l->jpath[1] = xasprintf("%s.journal.1", l->spool_path);
 }
 
+/*
+ * recover_batch - settle the n records of l->batch read from a journal:
+ * to the spool or, if the spool cannot take them all (unusable, full),
+ * straight into the database (records are idempotent by uid, so a part
+ * also spooled lands once); false if neither took every one of them.
+ */
+static bool recover_batch(struct ledger *l, size_t n)
+{
+    if (ledger_spool_msgs(l, l->batch, n) == 0)
+        return true;
+    if (ledger_commit(l, l->batch, n) != n)
+        return false;
+    for (size_t k = 0; k < n; k++)
+        if (l->lost[k])
+            return false; /* refused and not saved: keep the journal's copy */
+    pthread_mutex_lock(&l->mu);
+    l->st.replayed += l->added;
+    l->st.discarded += l->discarded;
+    pthread_mutex_unlock(&l->mu);
+    return true;
+}
+
 /* recover_one - move journal i's records to the spool; false (logged) if not all went */
 static bool recover_one(struct ledger *l, int i)
 {
@@ -52,7 +76,7 @@ static bool recover_one(struct ledger *l, int i)
     }
     spool_set_sync(l->jr[i], l->o.sync);
     for (;;) {
-        int rc;
+        bool ok;
 
         if (spool_next(l->jr[i], l->batch, max, &n) != 0) {
             warn("ledger: journal %s: read: %s", l->jpath[i], strerror(errno));
@@ -60,12 +84,12 @@ static bool recover_one(struct ledger *l, int i)
         }
         if (n == 0)
             break;
-        rc = ledger_spool_msgs(l, l->batch, n);
+        ok = recover_batch(l, n);
         for (size_t k = 0; k < n; k++)
             l->batch[k] = ledger_msg_free(l->batch[k]);
-        if (rc != 0) {
-            warn("ledger: journal %s: cannot move its records to the spool; kept for the "
-                 "next start, journaling off",
+        if (!ok) {
+            warn("ledger: journal %s: cannot move its records to the spool or the database; "
+                 "kept for the next start, journaling off",
                  l->jpath[i]);
             return false;
         }
@@ -84,6 +108,9 @@ void ledger_journal_recover(struct ledger *l)
     bool ok = recover_one(l, 0);
 
     ok = recover_one(l, 1) && ok;
+    if (!ok)
+        l->jkeep = true; /* what could not be moved stays for the next start: not emptied
+                            at stop (ledger_journal_finish) */
     pthread_mutex_lock(&l->jmu);
     l->jready = ok && l->o.journal;
     l->jcur = 0;

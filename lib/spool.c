@@ -117,6 +117,14 @@ static int attach(struct spool *sp, int fd, char *err, size_t errlen)
     size_t n;
     bool torn;
 
+    if (fstat(fd, &st) != 0) {
+        snprintf_cut(err, errlen, "fstat %s: %s", sp->path, strerror(errno));
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode)) { /* a FIFO or device would block every append */
+        snprintf_cut(err, errlen, "%s: not a regular file", sp->path);
+        return -1;
+    }
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
         snprintf_cut(err, errlen, "%s: %s", sp->path,
                      errno == EWOULDBLOCK ? "in use by another process" : strerror(errno));
@@ -154,7 +162,8 @@ static int attach(struct spool *sp, int fd, char *err, size_t errlen)
 /* open_file - open (create = also create) the spool file; 0 if missing and !create */
 static int open_file(struct spool *sp, bool create, char *err, size_t errlen)
 {
-    int flags = O_RDWR | O_APPEND | O_CLOEXEC | O_NOFOLLOW | (create ? O_CREAT : 0);
+    /* O_NONBLOCK: opening a FIFO planted at the path must not block (attach refuses it). */
+    int flags = O_RDWR | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | (create ? O_CREAT : 0);
     int fd = open(sp->path, flags, 0600);
 
     if (fd < 0) {

@@ -238,6 +238,20 @@ static void reload(const char *path, const struct config *running)
     info("configuration reloaded from %s", path);
 }
 
+/*
+ * give_files - the database, its side files, the spool and the ledger's
+ * journal files to user, handed over through descriptors; anything
+ * planted there stops start-up untouched (daemon_db_give)
+ */
+static void give_files(const char *database, const char *spool, const struct daemon_user *user)
+{
+    char *j0 = xasprintf("%s.journal.0", spool), *j1 = xasprintf("%s.journal.1", spool);
+
+    daemon_db_give(database, (const char *const[]){spool, j0, j1, NULL}, user);
+    free(j0);
+    free(j1);
+}
+
 int main(int argc, char **argv)
 {
     struct daemon_args args;
@@ -312,9 +326,7 @@ int main(int argc, char **argv)
                       (size_t)cfg->milter_max_buffer_mb << 20);
     /* Before detaching, so that the command that starts the daemon fails. */
     spool = config_spool_path(cfg);
-    /* The database, side files and spool are user's, handed over through
-       descriptors; anything planted there stops start-up untouched. */
-    daemon_db_give(cfg->database, (const char *const[]){spool, NULL}, &user);
+    give_files(cfg->database, spool, &user);
     if (!syscheck_given(cfg, &user))
         die("database: not usable by user %s; not started", user.name);
     if (!foreground)

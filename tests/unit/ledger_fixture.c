@@ -360,3 +360,54 @@ int ledger_fixture_teardown(void **state)
     (void)state;
     return tmpdir_remove(tmpdir);
 }
+
+/* journal_path - "<spool>.journal.<i>" into out[320] */
+const char *journal_path(char *out, const char *spool, int i)
+{
+    assert_true(snprintf_ok(out, 320, "%s.journal.%d", spool, i));
+    return out;
+}
+
+/* spool_count - how many times the spool-format file at path holds record seq (missing: 0) */
+int spool_count(const char *path, int seq)
+{
+    int seqs[JOURNAL_RECS_MAX], k = 0;
+    long n = spool_file_seqs(path, seqs, JOURNAL_RECS_MAX);
+
+    assert_true(n >= 0);
+    for (long i = 0; i < n; i++)
+        k += seqs[i] == seq;
+    return k;
+}
+
+/* journal_count - how many times both journal files together hold record seq */
+int journal_count(const char *spool, int seq)
+{
+    char j[320];
+
+    return spool_count(journal_path(j, spool, 0), seq) +
+           spool_count(journal_path(j, spool, 1), seq);
+}
+
+/* journal_bytes - both journal files' sizes together (a missing file counts 0) */
+long long journal_bytes(const char *spool)
+{
+    char j[320];
+    long long n = 0;
+
+    for (int i = 0; i < 2; i++)
+        if (file_size(journal_path(j, spool, i)) > 0)
+            n += file_size(j);
+    return n;
+}
+
+/* journal_case - a migrated database and a spool path in a fresh directory; journal on */
+void journal_case(char *dir, char *db, char *spool, struct ledger_opts *o)
+{
+    join(db, case_dir(dir, true), "ledger.db");
+    migrated_db(db);
+    join(spool, dir, "ledger.spool");
+    test_opts(o, db);
+    o->spool_path = spool;
+    o->journal = true;
+}

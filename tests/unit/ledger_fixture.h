@@ -91,6 +91,19 @@ bool spool_holds(const char *path, int seq);
 /* switch_thread_ids - the calling thread's effective uid and gid only (a writer started
  * in between runs as them; root ignores permission bits); true if it worked */
 bool switch_thread_ids(uid_t uid, gid_t gid);
+#define JOURNAL_RECS_MAX 256 /* records journal_count() reads from one file at most */
+/* journal_path - "<spool>.journal.<i>" into out[320] */
+const char *journal_path(char *out, const char *spool, int i);
+/* spool_count - how many times the spool-format file at path holds record seq (missing: 0;
+ * at most JOURNAL_RECS_MAX records read) */
+int spool_count(const char *path, int seq);
+/* journal_count - how many times both journal files together hold record seq */
+int journal_count(const char *spool, int seq);
+/* journal_bytes - both journal files' sizes together (a missing file counts 0) */
+long long journal_bytes(const char *spool);
+/* journal_case - a migrated database (dir/ledger.db) and spool path (dir/ledger.spool) in a
+ * fresh directory dir[256] (db, spool: [300]); test_opts with the journal on */
+void journal_case(char *dir, char *db, char *spool, struct ledger_opts *o);
 /* ledger_fixture_dir - the private temporary directory of this run */
 const char *ledger_fixture_dir(void);
 /* ledger_fixture_setup - a private temporary directory */

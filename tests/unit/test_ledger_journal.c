@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sqlite3.h>
 
 #include "ledger.h"
 #include "ledger_msg.h"
@@ -29,41 +30,6 @@
 
 #define WAIT_MS 5000 /* wait_ms of the answers: a journaled one must not come near it */
 #define SLOW_MS 5000 /* flush_ms where the writer must not commit during the case */
-
-/* journal_path - "<spool>.journal.<i>" into out[320] */
-static const char *journal_path(char *out, const char *spool, int i)
-{
-    assert_true(snprintf_ok(out, 320, "%s.journal.%d", spool, i));
-    return out;
-}
-
-/* journal_bytes - both journal files' sizes together (a missing file counts 0) */
-static long long journal_bytes(const char *spool)
-{
-    char j[320];
-    long long n = 0;
-
-    for (int i = 0; i < 2; i++)
-        if (file_size(journal_path(j, spool, i)) > 0)
-            n += file_size(j);
-    return n;
-}
-
-/* journal_count - how many times both journal files together hold record seq */
-static int journal_count(const char *spool, int seq)
-{
-    char j[320];
-    int seqs[256], k = 0;
-
-    for (int i = 0; i < 2; i++) {
-        long n = spool_file_seqs(journal_path(j, spool, i), seqs, 256);
-
-        assert_true(n >= 0);
-        for (long r = 0; r < n; r++)
-            k += seqs[r] == seq;
-    }
-    return k;
-}
 
 /* write_journal - records first..last-1 with the uids of msgs[] appended to the journal file */
 static void write_journal(const char *path, struct ledger_msg **msgs, int first, int last)
@@ -86,17 +52,6 @@ static struct ledger *start_ready(const struct ledger_opts *o)
     return l;
 }
 
-/* new_case - a migrated database and a spool path in a fresh directory; journal on */
-static void new_case(char *dir, char *db, char *spool, struct ledger_opts *o)
-{
-    join(db, case_dir(dir, true), "ledger.db");
-    migrated_db(db);
-    join(spool, dir, "ledger.spool");
-    test_opts(o, db);
-    o->spool_path = spool;
-    o->journal = true;
-}
-
 /*
  * test_answers_before_commit - with a writer that commits only every
  * SLOW_MS, answers are "journaled" at once: nothing is in the database
@@ -112,7 +67,7 @@ static void test_answers_before_commit(void **state)
     const int n = 100;
 
     (void)state;
-    new_case(dir, db, spool, &o);
+    journal_case(dir, db, spool, &o);
     o.flush_ms = SLOW_MS;
     l = start_ready(&o);
     for (int i = 0; i < n; i++)
@@ -131,34 +86,84 @@ static void test_answers_before_commit(void **state)
 }
 
 /*
- * test_emptied_while_running - with small batches the files are switched
- * and emptied in turn: after 2000 records, what the journal holds is at
- * most about one batch, not everything since the start.
+ * test_emptied_while_running - the files are switched and emptied in
+ * turn while the writer runs, not only at stop: after 2000 records are
+ * committed, two more records (each a batch of its own: one switch and
+ * one emptying each) leave the journal with at most those two.
  */
 static void test_emptied_while_running(void **state)
 {
     char dir[256], db[300], spool[300];
     struct ledger_opts o;
     struct ledger *l;
-    const int n = 2000, batch = 16;
+    const int n = 2000;
     struct ledger_msg *probe = make_msg(n);
     long long one = (long long)encoded_len(probe);
+    uint64_t deadline;
 
     (void)state;
     ledger_msg_free(probe);
-    new_case(dir, db, spool, &o);
-    o.batch_max = batch;
+    journal_case(dir, db, spool, &o);
+    o.batch_max = 16;
     o.flush_ms = 1;
     l = start_ready(&o);
     for (int i = 0; i < n; i++)
         assert_int_equal(timed_wait(l, i, WAIT_MS).ack, LEDGER_ACK_JOURNALED);
+    for (int i = n; i < n + 2; i++) {
+        assert_true(ledger_flush(l, 20000));
+        assert_int_equal(timed_wait(l, i, WAIT_MS).ack, LEDGER_ACK_JOURNALED);
+    }
     assert_true(ledger_flush(l, 20000));
-    expect_range(db, 0, n);
-    /* The file producers append to now is emptied only at the next switch. */
-    if (journal_bytes(spool) > 4 * batch * one)
+    expect_range(db, 0, n + 2);
+    /* The writer empties a file right after the batch that settles it. */
+    deadline = now_ms() + 2000;
+    while (journal_bytes(spool) > 2 * one && now_ms() < deadline)
+        sleep_ms(10);
+    if (journal_bytes(spool) > 2 * one)
         fail_msg("journal holds %lld bytes after %d records committed (one is %lld bytes)",
-                 journal_bytes(spool), n, one);
+                 journal_bytes(spool), n + 2, one);
     ledger_stop(l, 1000);
+}
+
+/*
+ * test_locked_not_emptied - with the database locked the writer switches
+ * files and its batch fails: a file must not be emptied while records it
+ * holds are still only in memory. Every
+ * answered record stays in a journal file or the spool, and all land
+ * once the lock goes.
+ */
+static void test_locked_not_emptied(void **state)
+{
+    char dir[256], db[300], spool[300];
+    struct ledger_opts o;
+    struct ledger *l;
+    sqlite3 *other;
+    const int n = 60;
+
+    (void)state;
+    journal_case(dir, db, spool, &o);
+    o.batch_max = 8;
+    o.flush_ms = 1;
+    l = start_ready(&o);
+    assert_int_equal(sqlite3_open_v2(db, &other, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(other, "BEGIN EXCLUSIVE", NULL, NULL, NULL), SQLITE_OK);
+    for (int i = 0; i < n; i++) {
+        assert_int_equal(timed_wait(l, i, WAIT_MS).ack, LEDGER_ACK_JOURNALED);
+        if (i % 10 == 9)
+            sleep_ms(20); /* the writer switches files and starts its batch */
+    }
+    /* Its batch waits out SQLite's busy timeout (5 s, store_sqlite.c), fails,
+       and the writer then empties whatever file it may. */
+    sleep_ms(5800);
+    for (int i = 0; i < n; i++)
+        if (journal_count(spool, i) + spool_count(spool, i) == 0)
+            fail_msg("record %d answered journaled; in neither journal file nor the spool", i);
+    assert_int_equal(sqlite3_exec(other, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(other);
+    assert_true(ledger_flush(l, 20000));
+    expect_set(db, 0, n);
+    ledger_stop(l, 1000);
+    assert_int_equal(journal_bytes(spool), 0);
 }
 
 struct recover_case {
@@ -189,7 +194,7 @@ static void test_recovered_at_start(void **state)
 
         for (int i = 0; i < 80; i++)
             msgs[i] = make_msg(i);
-        new_case(dir, db, spool, &o);
+        journal_case(dir, db, spool, &o);
         o.journal = false;
         l = ledger_start(&o);
         for (int i = 0; i < 20; i++) { /* committed before the "crash": the same uids */
@@ -223,7 +228,7 @@ static void test_off_no_files(void **state)
     struct stat st;
 
     (void)state;
-    new_case(dir, db, spool, &o);
+    journal_case(dir, db, spool, &o);
     o.journal = false;
     l = start_ready(&o);
     for (int i = 0; i < 5; i++)
@@ -247,7 +252,7 @@ static void test_unwritable_waits(void **state)
     struct ledger *l;
 
     (void)state;
-    new_case(dir, db, spool, &o);
+    journal_case(dir, db, spool, &o);
     o.spool_max_bytes = 16; /* smaller than any record */
     l = start_ready(&o);
     for (int i = 0; i < 5; i++)
@@ -276,7 +281,7 @@ static void test_dropped_kept(void **state)
     uint64_t t0;
 
     (void)state;
-    new_case(dir, db, spool, &o);
+    journal_case(dir, db, spool, &o);
     assert_true(snprintf_ok(rejected, sizeof(rejected), "%s.rejected", spool));
     assert_int_equal(mkdir(rejected, 0700), 0);
     l = start_ready(&o);
@@ -307,8 +312,9 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_answers_before_commit), cmocka_unit_test(test_emptied_while_running),
-        cmocka_unit_test(test_recovered_at_start),    cmocka_unit_test(test_off_no_files),
-        cmocka_unit_test(test_unwritable_waits),      cmocka_unit_test(test_dropped_kept),
+        cmocka_unit_test(test_locked_not_emptied),    cmocka_unit_test(test_recovered_at_start),
+        cmocka_unit_test(test_off_no_files),          cmocka_unit_test(test_unwritable_waits),
+        cmocka_unit_test(test_dropped_kept),
     };
 
     return cmocka_run_group_tests(tests, ledger_fixture_setup, ledger_fixture_teardown);
