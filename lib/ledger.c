@@ -191,7 +191,11 @@ static void *writer_main(void *arg)
         uint64_t now = ledger_mono_ms(), deadline;
         bool db_due = now >= l->retry_at, replay = l->spool_pending;
         bool urgent = l->waiters > 0; /* someone's answer waits for a record */
-        bool spool_due = (crowded(l) || urgent) && now >= l->spool_retry_at;
+        /* While backing off, the queue goes to the spool when crowded, when an
+           answer waits, and with the journal (its files are emptied only once
+           their records left the queue; the spool is what status shows). */
+        bool to_spool = crowded(l) || urgent || (l->o.journal && l->count > 0);
+        bool spool_due = to_spool && now >= l->spool_retry_at;
 
         log_drops(l, now);
         if (l->stopping && (l->count == 0 || !db_due || now >= l->stop_deadline))
@@ -207,7 +211,7 @@ static void *writer_main(void *arg)
                 continue;
             }
             deadline = l->retry_at;
-            if ((crowded(l) || urgent) && l->spool_retry_at < deadline)
+            if (to_spool && l->spool_retry_at < deadline)
                 deadline = l->spool_retry_at;
         } else if (replay || l->count >= l->o.batch_max ||
                    (l->count > 0 && (now >= l->batch_deadline || l->stopping || urgent))) {
