@@ -131,11 +131,12 @@ def person_fetch(state, html_path, url):
 
 
 def accepted_at(database, token):
-    """accepted_at - when the token's message was accepted (tracked_messages.created_at)"""
+    """accepted_at - when the token's message was accepted, in seconds (created_ms: the
+    open_min_seconds rule compares milliseconds; created_at is cut to the second)"""
     con = sqlite3.connect("file:%s?mode=ro" % database, uri=True, timeout=10)
     try:
-        return con.execute("SELECT created_at FROM tracked_messages WHERE token = ?",
-                           (token,)).fetchone()[0]
+        return con.execute("SELECT coalesce(created_ms, created_at * 1000) / 1000.0"
+                           " FROM tracked_messages WHERE token = ?", (token,)).fetchone()[0]
     finally:
         con.close()
 

@@ -153,7 +153,8 @@ static const struct cfg_key cfg_keys[] = {
     {"open_ip_storage", CFG_ENUM, OFF(open_ip_storage), "truncate", 0, 0, ip_storage_choices, NULL,
      "an opener's address kept as is (full), as its /24 or /48 (truncate), or not (none)"},
     {"open_min_seconds", CFG_UINT, OFF(open_min_seconds), "2", 0, 86400, NULL, NULL,
-     "an open sooner than this after the message was accepted is a scanner's"},
+     "an open sooner than this after the message was accepted is a scanner's (applied when the "
+     "open is written: the accept time is in the database)"},
     {"tracker_metrics_allow", CFG_LIST, OFF(tracker_metrics_allow), "127.0.0.0/8, ::1", 0, 0, NULL,
      config_check_net, "clients that may read the tracker's /metrics and /healthz"},
     {"tracker_max_connections", CFG_UINT, OFF(tracker_max_connections), "1000", 1, 100000, NULL,

@@ -64,6 +64,18 @@ static const struct {
 };
 #define N_STR_FIELDS (sizeof(str_fields) / sizeof(str_fields[0]))
 
+/* The integer fields a record has only when they are not 0 (a message's bytes stay as they
+ * were), by spool name. */
+static const struct {
+    const char *name;
+    size_t off;
+} opt_int_fields[] = {
+    {"track_ms", offsetof(struct ledger_msg, track_ms)},
+    {"open_ms", offsetof(struct ledger_msg, open_ms)},
+    {"open_min_ms", offsetof(struct ledger_msg, open_min_ms)},
+};
+#define N_OPT_INT_FIELDS (sizeof(opt_int_fields) / sizeof(opt_int_fields[0]))
+
 /* The fields of an authentication result, by spool name ("auth" starts one). */
 static const struct {
     const char *name;
@@ -89,6 +101,12 @@ static char **auth_field(struct ledger_auth *a, size_t off)
 static char **str_field(struct ledger_msg *m, size_t off)
 {
     return (char **)((char *)m + off);
+}
+
+/* int_field - address of the integer field at offset off of m */
+static int64_t *int_field(struct ledger_msg *m, size_t off)
+{
+    return (int64_t *)((char *)m + off);
 }
 
 /*
@@ -307,6 +325,12 @@ void ledger_msg_encode(const struct ledger_msg *m, struct buf *out)
     put_str(out, "direction", ledger_direction_name(m->direction));
     put_int(out, "size", m->size);
     put_int(out, "received_at", m->received_at);
+    for (size_t i = 0; i < N_OPT_INT_FIELDS; i++) {
+        int64_t v = *int_field((struct ledger_msg *)m, opt_int_fields[i].off);
+
+        if (v != 0)
+            put_int(out, opt_int_fields[i].name, v);
+    }
     for (size_t i = 0; i < N_STR_FIELDS; i++)
         put_str(out, str_fields[i].name, *str_field((struct ledger_msg *)m, str_fields[i].off));
     for (size_t i = 0; i < m->nrcpts; i++)
@@ -461,6 +485,9 @@ static bool apply_field(struct ledger_msg *m, const char *name, size_t nlen, con
             }
         }
     } else {
+        for (size_t i = 0; i < N_OPT_INT_FIELDS; i++)
+            if (name_is(name, nlen, opt_int_fields[i].name))
+                return parse_int(v, vlen, int_field(m, opt_int_fields[i].off));
         for (size_t i = 0; i < N_STR_FIELDS; i++) {
             if (name_is(name, nlen, str_fields[i].name)) {
                 char **f = str_field(m, str_fields[i].off);

@@ -76,17 +76,24 @@ struct ledger_msg {
     char *track_token;   /* the token in the pixel URL */
     char *track_outcome; /* injected, no-html, skipped-signed, ... */
     char *track_reason;  /* a short comment on the outcome */
+    int64_t track_ms;    /* when the tracked message was accepted, ms since the epoch; 0 = unknown
+                            (then received_at stands for it) */
 
     /* LEDGER_OPEN only (received_at is the time of the request, host the
        tracker's; a message's fields above stay NULL/0). The token is
        checked against tracked_messages when the record is written: an
        open of an unknown token is discarded then, and counted. */
-    char *open_token;  /* the token of the pixel URL (well-formed, not yet known) */
-    char *open_ip;     /* client address as open_ip_storage keeps it; NULL = none */
-    char *open_agent;  /* User-Agent as sent (the tracker bounds it); NULL = none sent */
-    char *open_method; /* GET or HEAD */
-    char *open_class;  /* human, proxy, prefetch, scanner */
-    char *open_reason; /* which rule decided the class, in words */
+    char *open_token;    /* the token of the pixel URL (well-formed, not yet known) */
+    char *open_ip;       /* client address as open_ip_storage keeps it; NULL = none */
+    char *open_agent;    /* User-Agent as sent (the tracker bounds it); NULL = none sent */
+    char *open_method;   /* GET or HEAD */
+    char *open_class;    /* human, proxy, prefetch, scanner */
+    char *open_reason;   /* which rule decided the class, in words */
+    int64_t open_ms;     /* the request's time in ms since the epoch; 0 = received_at * 1000 */
+    int64_t open_min_ms; /* open_min_seconds in ms when the request came: an open sooner than
+                            this after its message was accepted is stored as a scanner's,
+                            decided when written (the accept time is in the database); 0 = no
+                            such rule */
 };
 
 /* ledger_msg_new - empty record with a fresh time-ordered uid; caller frees */

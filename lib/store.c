@@ -352,6 +352,12 @@ enum store_status store_put_tracked(struct store *s, const struct store_tracked 
     return s->ops->put_tracked(s, t);
 }
 
+/* store_token_key - the token key */
+enum store_status store_token_key(struct store *s, unsigned char key[32])
+{
+    return s->ops->token_key(s, key);
+}
+
 /* store_forget_tracked - remove one token's row */
 enum store_status store_forget_tracked(struct store *s, const char *token)
 {

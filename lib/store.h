@@ -314,12 +314,19 @@ struct store_tracked {
     const char *outcome; /* "injected", "no-html", "skipped-signed", ... */
     const char *reason;  /* NULL = nothing to say */
     int64_t created_at;
+    int64_t created_ms; /* the same time in milliseconds; 0 = created_at * 1000 */
     char *const *rcpts;
     size_t nrcpts;
 };
 
 /* store_put_tracked - record one tracked message in its own transaction */
 enum store_status store_put_tracked(struct store *s, const struct store_tracked *t);
+/*
+ * store_token_key - the database's token key (schema token_key: one row,
+ * made once by the migration) into key; the key that makes and checks
+ * pixel tokens (track.h). STORE_ERROR if there is none.
+ */
+enum store_status store_token_key(struct store *s, unsigned char key[32]);
 /*
  * store_forget_tracked - remove the row of token (and its recipients):
  * for a copy recorded but then not handed on, which will be retried with

@@ -51,6 +51,7 @@ struct store_ops {
     enum store_status (*remove_track_rule)(struct store *s, int64_t id);
     enum store_status (*put_tracked)(struct store *s, const struct store_tracked *t);
     enum store_status (*forget_tracked)(struct store *s, const char *token);
+    enum store_status (*token_key)(struct store *s, unsigned char key[32]);
 };
 
 /* The part of every backend handle that store.c knows. */

@@ -421,6 +421,7 @@ static int insert_tracked_of(struct sqlite_store *ss, const struct ledger_msg *m
         .outcome = m->track_outcome ? m->track_outcome : "unknown",
         .reason = m->track_reason,
         .created_at = m->received_at,
+        .created_ms = m->track_ms,
         .rcpts = m->rcpts,
         .nrcpts = m->nrcpts,
     };
@@ -550,4 +551,5 @@ static const struct store_ops sqlite_ops = {
     .remove_track_rule = sqlite_remove_track_rule,
     .put_tracked = sqlite_put_tracked,
     .forget_tracked = sqlite_forget_tracked,
+    .token_key = sqlite_token_key,
 };

@@ -23,6 +23,7 @@ struct sqlite_store {
     sqlite3_stmt *ins_auth;                       /* cached by put_messages */
     sqlite3_stmt *ins_tracked, *ins_tracked_rcpt; /* cached by sqlite_insert_tracked */
     sqlite3_stmt *ins_open, *open_seen;           /* cached by sqlite_insert_open */
+    sqlite3_stmt *open_first;                     /* cached by sqlite_insert_open */
 };
 
 /*
@@ -79,6 +80,7 @@ enum store_status sqlite_set_track_rule_enabled(struct store *s, int64_t id, boo
 enum store_status sqlite_remove_track_rule(struct store *s, int64_t id);
 enum store_status sqlite_put_tracked(struct store *s, const struct store_tracked *t);
 enum store_status sqlite_forget_tracked(struct store *s, const char *token);
+enum store_status sqlite_token_key(struct store *s, unsigned char key[32]);
 /*
  * sqlite_insert_tracked - insert t and its recipients inside the caller's
  * transaction (the ledger's batch or put_tracked's own); SQLite result code

@@ -1,7 +1,8 @@
 /*
  * store_sqlite_track.c - the SQLite backend's tracking tables (schema
- * 004_tracking): rules, and tracked messages with their recipients.
- * Every statement prepared with bound values.
+ * 004_tracking, token_key): rules, tracked messages with their
+ * recipients, and the token key. Every statement prepared with bound
+ * values; the key is never put in an error message.
  */
 #include <string.h>
 
@@ -22,10 +23,12 @@ static const char sql_rule_enable[] = "UPDATE tracking_rules SET enabled = ?2 WH
 static const char sql_rule_delete[] = "DELETE FROM tracking_rules WHERE id = ?1";
 static const char sql_tracked_insert[] =
     "INSERT INTO tracked_messages (token, message_uid, queue_id, mail_from, header_from, subject,"
-    " mode, outcome, reason, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+    " mode, outcome, reason, created_at, created_ms)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
 static const char sql_tracked_delete[] = "DELETE FROM tracked_messages WHERE token = ?1";
 static const char sql_tracked_rcpt_insert[] =
     "INSERT INTO tracked_recipients (tracked_id, position, address) VALUES (?1, ?2, ?3)";
+static const char sql_token_key[] = "SELECT key FROM token_key WHERE id = 1";
 
 /* sqlite_put_track_rule - insert one rule unless the same one exists */
 enum store_status sqlite_put_track_rule(struct store *s, const struct store_track_rule *r,
@@ -183,6 +186,8 @@ int sqlite_insert_tracked(struct sqlite_store *ss, const struct store_tracked *t
     if (rc == SQLITE_OK)
         rc = sqlite3_bind_int64(st, 10, t->created_at);
     if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(st, 11, t->created_ms ? t->created_ms : t->created_at * 1000);
+    if (rc == SQLITE_OK)
         rc = sqlite3_step(st);
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
@@ -230,6 +235,29 @@ enum store_status sqlite_forget_tracked(struct store *s, const char *token)
     return rc == SQLITE_DONE
                ? STORE_OK
                : sqlite_fail(ss, rc == SQLITE_OK ? SQLITE_ERROR : rc, "forget tracked message");
+}
+
+/* sqlite_token_key - the one row of token_key */
+enum store_status sqlite_token_key(struct store *s, unsigned char key[32])
+{
+    struct sqlite_store *ss = sqlite_of(s);
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(ss->db, sql_token_key, -1, &st, NULL);
+    enum store_status status = STORE_OK;
+
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_BLOB &&
+        sqlite3_column_bytes(st, 0) == 32) {
+        memcpy(key, sqlite3_column_blob(st, 0), 32);
+    } else if (rc == SQLITE_ROW || rc == SQLITE_DONE) {
+        store_set_error(s, "the database has no token key of 32 bytes");
+        status = STORE_ERROR;
+    } else {
+        status = sqlite_fail(ss, rc, "read the token key");
+    }
+    sqlite3_finalize(st);
+    return status;
 }
 
 /* sqlite_track_finalize - free the cached statements */

@@ -1,7 +1,16 @@
 /*
  * track.c - tracking rule patterns, rule snapshots, tokens and pixel URLs
  * (see track.h).
+ *
+ * Tokens: HMAC-SHA256 (RFC 2104) over OpenSSL's SHA-256, with the key's
+ * pads computed once (track_key_set), so checking a token costs two
+ * digests of two blocks each and no allocation of ours. The key never
+ * leaves struct track_key and is never logged; a tag is compared with
+ * CRYPTO_memcmp().
  */
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
 
@@ -15,6 +24,7 @@ struct track_rules {
     size_t nsender;
     char **rcpt; /* enabled recipient patterns */
     size_t nrcpt;
+    struct track_key key; /* the database's token key */
 };
 
 /* domain_ok - a domain name: labels of letters, digits, '-', '_' or UTF-8, no empty label */
@@ -137,7 +147,15 @@ struct track_rules *track_rules_load(struct store *s, char *err, size_t errlen)
             debug("track_rules_load: error message cut");
         return track_rules_unref(t);
     }
+    if (!track_key_load(s, &t->key, err, errlen))
+        return track_rules_unref(t);
     return t;
+}
+
+/* track_rules_key - the key of the snapshot */
+const struct track_key *track_rules_key(const struct track_rules *r)
+{
+    return &r->key;
 }
 
 /* track_rules_count - enabled rules */
@@ -165,6 +183,7 @@ struct track_rules *track_rules_unref(struct track_rules *r)
         free(r->rcpt[i]);
     free(r->sender);
     free(r->rcpt);
+    OPENSSL_cleanse(&r->key, sizeof(r->key));
     free(r);
     return NULL;
 }
@@ -207,32 +226,147 @@ bool track_rules_same(const struct track_rules *r, const struct track_rules *o)
     if (r == NULL || o == NULL)
         return r == o;
     return same_list(r->sender, r->nsender, o->sender, o->nsender) &&
-           same_list(r->rcpt, r->nrcpt, o->rcpt, o->nrcpt);
+           same_list(r->rcpt, r->nrcpt, o->rcpt, o->nrcpt) &&
+           CRYPTO_memcmp(&r->key, &o->key, sizeof(r->key)) == 0;
 }
 
-/* track_token_new - 128 random bits as 22 base64url characters */
-void track_token_new(char out[TRACK_TOKEN_LEN + 1])
-{
-    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    unsigned char rnd[16];
-    size_t o = 0;
-    unsigned acc = 0;
-    int bits = 0;
+static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-    random_bytes(rnd, sizeof(rnd));
-    for (size_t i = 0; i < sizeof(rnd); i++) {
-        acc = (acc << 8) | rnd[i];
-        bits += 8;
-        while (bits >= 6) {
-            bits -= 6;
-            out[o++] = b64[(acc >> bits) & 63];
-        }
+#define TOKEN_BYTES (TRACK_TOKEN_RAND + TRACK_TOKEN_TAG)
+#define LABEL_LEN   (sizeof(TRACK_TOKEN_LABEL) - 1)
+#define SHA_BLOCK   64
+#define SHA_LEN     32
+
+static pthread_once_t sha_once = PTHREAD_ONCE_INIT;
+static EVP_MD *sha_md; /* fetched once: an implicit fetch per digest costs a lookup */
+
+/* sha_fetch - OpenSSL's SHA-256, once */
+static void sha_fetch(void)
+{
+    if ((sha_md = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL)
+        die("OpenSSL: no SHA-256");
+}
+
+/* track_key_set - the key XOR 0x36 and 0x5c, each padded to a block (RFC 2104) */
+void track_key_set(struct track_key *k, const unsigned char raw[TRACK_KEY_LEN])
+{
+    memset(k->ipad, 0x36, sizeof(k->ipad));
+    memset(k->opad, 0x5c, sizeof(k->opad));
+    for (size_t i = 0; i < TRACK_KEY_LEN; i++) {
+        k->ipad[i] ^= raw[i];
+        k->opad[i] ^= raw[i];
     }
-    if (bits > 0)
-        out[o++] = b64[(acc << (6 - bits)) & 63];
+}
+
+/* track_key_load - the key from the database */
+bool track_key_load(struct store *s, struct track_key *k, char *err, size_t errlen)
+{
+    unsigned char raw[TRACK_KEY_LEN];
+
+    if (store_token_key(s, raw) != STORE_OK) {
+        if (!snprintf_ok(err, errlen, "token key: %s", store_error(s)))
+            debug("track_key_load: error message cut");
+        return false;
+    }
+    track_key_set(k, raw);
+    OPENSSL_cleanse(raw, sizeof(raw));
+    return true;
+}
+
+/* token_tag - HMAC-SHA256(key, TRACK_TOKEN_LABEL || rnd) into tag */
+static void token_tag(const struct track_key *k, const unsigned char rnd[TRACK_TOKEN_RAND],
+                      unsigned char tag[SHA_LEN])
+{
+    unsigned char in[SHA_BLOCK + LABEL_LEN + TRACK_TOKEN_RAND], out[SHA_BLOCK + SHA_LEN];
+    unsigned n1 = 0, n2 = 0;
+    int ok;
+
+    pthread_once(&sha_once, sha_fetch);
+    memcpy(in, k->ipad, SHA_BLOCK);
+    memcpy(in + SHA_BLOCK, TRACK_TOKEN_LABEL, LABEL_LEN);
+    memcpy(in + SHA_BLOCK + LABEL_LEN, rnd, TRACK_TOKEN_RAND);
+    memcpy(out, k->opad, SHA_BLOCK);
+    ok = EVP_Digest(in, sizeof(in), out + SHA_BLOCK, &n1, sha_md, NULL) == 1 &&
+         EVP_Digest(out, sizeof(out), tag, &n2, sha_md, NULL) == 1 && n1 == SHA_LEN &&
+         n2 == SHA_LEN;
+    OPENSSL_cleanse(in, sizeof(in));
+    OPENSSL_cleanse(out, sizeof(out));
+    if (!ok)
+        bug("track: SHA-256 failed");
+}
+
+/* track_token_new - random bytes and their tag, in base64url */
+void track_token_new(const struct track_key *k, char out[TRACK_TOKEN_LEN + 1])
+{
+    unsigned char b[TOKEN_BYTES], tag[SHA_LEN];
+    size_t o = 0;
+
+    random_bytes(b, TRACK_TOKEN_RAND);
+    token_tag(k, b, tag);
+    memcpy(b + TRACK_TOKEN_RAND, tag, TRACK_TOKEN_TAG);
+    /* 21 bytes are 7 groups of 3: 28 characters, no padding, no partial character */
+    for (size_t i = 0; i < TOKEN_BYTES; i += 3) {
+        unsigned v = (unsigned)b[i] << 16 | (unsigned)b[i + 1] << 8 | b[i + 2];
+
+        out[o++] = b64url[v >> 18];
+        out[o++] = b64url[(v >> 12) & 63];
+        out[o++] = b64url[(v >> 6) & 63];
+        out[o++] = b64url[v & 63];
+    }
     out[o] = '\0';
     if (o != TRACK_TOKEN_LEN)
         bug("track_token_new: %zu characters", o);
+}
+
+/* sextet - the value of base64url character c, -1 if it is none */
+static int sextet(unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    return c == '-' ? 62 : c == '_' ? 63 : -1;
+}
+
+/* token_bytes - the 21 bytes of a well-formed token s[0..n); false if it is not one */
+static bool token_bytes(const char *s, size_t n, unsigned char b[TOKEN_BYTES])
+{
+    if (n != TRACK_TOKEN_LEN)
+        return false;
+    for (size_t i = 0, o = 0; i < n; i += 4) {
+        int v0 = sextet((unsigned char)s[i]), v1 = sextet((unsigned char)s[i + 1]);
+        int v2 = sextet((unsigned char)s[i + 2]), v3 = sextet((unsigned char)s[i + 3]);
+        unsigned v;
+
+        if ((v0 | v1 | v2 | v3) < 0)
+            return false;
+        v = (unsigned)v0 << 18 | (unsigned)v1 << 12 | (unsigned)v2 << 6 | (unsigned)v3;
+        b[o++] = (unsigned char)(v >> 16);
+        b[o++] = (unsigned char)(v >> 8);
+        b[o++] = (unsigned char)v;
+    }
+    return true;
+}
+
+/* track_token_wellformed - the shape of a token */
+bool track_token_wellformed(const char *s, size_t n)
+{
+    unsigned char b[TOKEN_BYTES];
+
+    return token_bytes(s, n, b);
+}
+
+/* track_token_valid - well-formed, and the tag matches (constant time) */
+bool track_token_valid(const struct track_key *k, const char *s, size_t n)
+{
+    unsigned char b[TOKEN_BYTES], tag[SHA_LEN];
+
+    if (!token_bytes(s, n, b))
+        return false;
+    token_tag(k, b, tag);
+    return CRYPTO_memcmp(tag, b + TRACK_TOKEN_RAND, TRACK_TOKEN_TAG) == 0;
 }
 
 /* track_pixel_url - base + "/o/" + token + ".gif" */

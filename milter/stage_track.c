@@ -14,6 +14,7 @@
 #include "smfi.h"
 #include "stage_track.h"
 #include "store.h"
+#include "timeutil.h"
 #include "track.h"
 #include "util.h"
 
@@ -227,7 +228,7 @@ void track_stage_eoh(struct conn *c)
         buf_free(&t->hdrs);
         return;
     }
-    track_token_new(t->token);
+    track_token_new(track_rules_key(t->rules), t->token); /* matched: t->rules has a rule */
     t->holding = !t->too_large;
     if (t->holding)
         header_text(c, t);
@@ -431,6 +432,7 @@ bool track_stage_eom(struct conn *c, SMFICTX *ctx, const char **cte, const char 
     if (!t->tracked)
         return false;
     ledger_msg_set(&c->msg->track_token, t->token);
+    c->msg->track_ms = time_now_us() / 1000; /* accepted now: open_min_seconds counts from here */
     held = t->holding;
     t->holding = false;
     if (!held) {

@@ -36,6 +36,7 @@
 #include "mailaddr.h"
 #include "pipe.h"
 #include "store.h"
+#include "timeutil.h"
 #include "util.h"
 
 #define PIPE_IDENT    "postmeter-pixelfilter"
@@ -65,6 +66,7 @@ struct pipe_run {
         size_t n;
     } outcomes[PIPE_OUTCOMES];
     size_t untracked;
+    const struct track_key *key; /* the token key, while track_all() holds the rules */
 };
 
 /* pipe_atexit - an exit() we did not choose (die() on out of memory, ...) defers the mail */
@@ -210,6 +212,7 @@ static int put_row(struct pipe_run *r, const char *rcpt, const char *token, cons
         .outcome = outcome,
         .reason = reason && *reason ? reason : NULL,
         .created_at = (int64_t)time(NULL),
+        .created_ms = time_now_us() / 1000,
         .rcpts = rcpts,
         .nrcpts = 1,
     };
@@ -230,7 +233,7 @@ static int track_one(struct pipe_run *r, const struct buf *msg, bool too_large, 
 
     *sent = false;
     plain->rcpt = rcpt;
-    track_token_new(plain->token);
+    track_token_new(r->key, plain->token);
     plain->reason[0] = '\0';
     if (too_large) {
         plain->outcome = "too-large";
@@ -325,6 +328,7 @@ static int track_all(struct pipe_run *r, const struct buf *msg, size_t in_len)
         rc = pipe_fail(r->qid, "database %s: tracking rules: %s", r->c->database, err);
         goto out;
     }
+    r->key = track_rules_key(rules);
     for (size_t i = 0; i < a->nrcpts && rc == 0; i++) {
         bool sent;
 
@@ -339,6 +343,7 @@ static int track_all(struct pipe_run *r, const struct buf *msg, size_t in_len)
             nplain++;
         }
     }
+    r->key = NULL;
     track_rules_unref(rules);
     /* The copies without a pixel are all the same message: one sendmail run. */
     for (size_t i = 0; i < nplain && rc == 0; i++) {

@@ -10,8 +10,12 @@
  * as case-insensitive substrings of the User-Agent (bounded by the
  * server's header size limit); nothing here allocates.
  *
- * Not here: the "too soon after acceptance" rule (open_min_seconds)
- * needs the message's accept time, which only the database knows.
+ * One rule of the table is applied elsewhere: "too soon after
+ * acceptance" (open_min_seconds) needs the message's accept time, which
+ * only the database knows. The tracker puts the threshold in the open's
+ * record and the writer's store step applies it (lib/store_sqlite_opens.c,
+ * sql_open_insert), as the last scanner rule: it turns a prefetch, proxy
+ * or human open into a scanner's, never changes a scanner's reason.
  */
 #include <string.h>
 #include <strings.h>
@@ -69,6 +73,11 @@ static const struct rule rules[] = {
     {RULE_AGENT_HAS, "PhantomJS", NULL, OPEN_SCANNER, "headless browser"},
     /* Mail filtering networks (Microsoft 365's, Barracuda's) in the data files. */
     {RULE_NETWORK, NULL, NULL, OPEN_SCANNER, "scanner network"},
+    /* (Not a row here: an open sooner than open_min_seconds after its message was accepted
+       is a scanner's - security gateways fetch images as the mail passes them, before any
+       reader could. Its signal is the tracked message's accept time in the database, so the
+       writer's store step applies it: lib/store_sqlite_opens.c, reason "opened N ms after
+       acceptance (open_min_seconds)".) */
 
     /* --- prefetch: fetched for the reader before anyone looked --- */
     /* Prefetch request headers: Sec-Purpose (Fetch standard; Chrome's prefetches),

@@ -6,8 +6,10 @@
  * bind the listening sockets as root (a port below 1024 needs it), hand
  * the database and the tracker's spool to the service user (through
  * descriptors: daemon_db.c), detach, write the pid file, drop
- * privileges, create or migrate the database as the user, start the
- * ledger writer, then the HTTP servers (serve.c, their own threads).
+ * privileges, create or migrate the database as the user, read the
+ * token key (tokenkey.c; if the database does not answer, the servers
+ * start anyway and the main thread tries again every few seconds), start
+ * the ledger writer, then the HTTP servers (serve.c, their own threads).
  *
  * Signals are blocked in every thread; the main thread takes them with
  * sigtimedwait(): SIGHUP reloads what can change without a restart (the
@@ -118,8 +120,8 @@ static void reload(const char *path, struct serve *s, struct tracker_conf **runn
          classify_nets_count(tc->nets));
 }
 
-/* run - take signals until SIGTERM or SIGINT */
-static void run(const char *path, const sigset_t *sigs, struct serve *s,
+/* run - take signals until SIGTERM or SIGINT; read the token key while it is missing */
+static void run(const char *path, const char *database, const sigset_t *sigs, struct serve *s,
                 struct tracker_conf **running)
 {
     for (;;) {
@@ -133,6 +135,7 @@ static void run(const char *path, const sigset_t *sigs, struct serve *s,
             return;
         } else if (sig < 0 && errno != EAGAIN && errno != EINTR)
             die("sigtimedwait: %s", strerror(errno));
+        tracker_key_try(database); /* the one the writer uses: it changes only on restart */
     }
 }
 
@@ -148,7 +151,7 @@ int main(int argc, char **argv)
     struct ledger_stats st;
     struct serve *s;
     sigset_t sigs;
-    char *spool, *pid_file;
+    char *spool, *pid_file, *database;
     int *fds;
     size_t nfds;
 
@@ -189,7 +192,9 @@ int main(int argc, char **argv)
     pid_file = xstrdup(tc->cfg->tracker_pid_file);
     daemon_write_pidfile(pid_file);
     daemon_drop_privileges(&user);
-    daemon_db_migrate(tc->cfg->database); /* as the user: root opens nothing in its directory */
+    daemon_db_migrate(tc->cfg->database);  /* as the user: root opens nothing in its directory */
+    database = xstrdup(tc->cfg->database); /* tc is replaced by a reload; this is not */
+    tracker_key_try(database);
 
     daemon_db_ledger_opts(tc->cfg, spool, &lopts);
     lopts.journal = false; /* a pixel's answer never waits for a record */
@@ -199,7 +204,7 @@ int main(int argc, char **argv)
          "network(s)",
          POSTMETER_VERSION, tc->prefix, nfds, classify_nets_count(tc->nets));
 
-    run(path, &sigs, s, &tc);
+    run(path, database, &sigs, s, &tc);
 
     s = serve_stop(s);
     ledger = ledger_stop_stats(ledger, 10000, &st);
@@ -209,6 +214,8 @@ int main(int argc, char **argv)
          (unsigned long long)st.spooled, (unsigned long long)st.discarded,
          (unsigned long long)st.dropped);
     daemon_remove_pidfile(pid_file);
+    tracker_key_free();
+    free(database);
     tracker_conf_free(tc);
     free(pid_file);
     free(spool);

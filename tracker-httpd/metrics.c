@@ -15,8 +15,9 @@
 
 static const char *const method_names[METHOD_N] = {"GET", "HEAD", "other"};
 static const char *const outcome_names[OUTCOME_N] = {
-    "open",    "blank",  "not_found",          "healthz",
-    "metrics", "denied", "method_not_allowed", "bad_request"};
+    "open",      "blank",          "not_found",          "healthz",
+    "metrics",   "denied",         "method_not_allowed", "bad_request",
+    "bad_token", "open_unverified"};
 
 /* Upper bounds of the duration buckets in nanoseconds (then +Inf): sub-millisecond first. */
 static const uint64_t bucket_ns[] = {25000,   50000,   100000,   250000,   500000,    1000000,
@@ -113,6 +114,9 @@ void metrics_render(struct ledger *l, struct buf *out)
     family(out, "postmeter_tracker_database_up", "gauge",
            "1 if the last attempt at the database succeeded.");
     buf_printf(out, "postmeter_tracker_database_up %d\n", st.db_ok ? 1 : 0);
+    family(out, "postmeter_tracker_token_key_loaded", "gauge",
+           "1 once the token key is read: forged tokens are answered and not queued.");
+    buf_printf(out, "postmeter_tracker_token_key_loaded %d\n", tracker_key() != NULL ? 1 : 0);
     tracker_cap_render(out);
 }
 

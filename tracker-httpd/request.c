@@ -7,7 +7,9 @@
  * Everything here is linear in the request's bytes, which the server's
  * header size limit bounds, and allocates nothing. It must never decide
  * anything from whether a token is known: that is the writer's business,
- * after the answer went out.
+ * after the answer went out. Whether a token's tag is right (a token a
+ * postmeter host made) is decided here, from the token and the key
+ * alone.
  */
 #include <string.h>
 
@@ -16,20 +18,18 @@
 #include "tracker.h"
 #include "util.h"
 
-/*
- * tracker_token_ok - TRACK_TOKEN_LEN base64url characters whose last
- * carries 2 bits of the 128 (track_token_new): A, Q, g or w
- */
+/* tracker_token_ok - TRACK_TOKEN_LEN base64url characters (track.h) */
 bool tracker_token_ok(const char *s, size_t n)
 {
-    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    return track_token_wellformed(s, n);
+}
 
-    if (n != TRACK_TOKEN_LEN)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (s[i] == '\0' || strchr(b64, s[i]) == NULL)
-            return false;
-    return strchr("AQgw", s[n - 1]) != NULL;
+/* tracker_token_verdict - valid, forged, or not checkable yet */
+enum tracker_token tracker_token_verdict(const struct track_key *key, const char *token, size_t n)
+{
+    if (key == NULL)
+        return TOKEN_UNVERIFIED;
+    return track_token_valid(key, token, n) ? TOKEN_VALID : TOKEN_FORGED;
 }
 
 /* tracker_route - what the path asks for */

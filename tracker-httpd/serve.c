@@ -7,8 +7,10 @@
  * headers below), 404 and 405. Every path under the prefix gets the very
  * same GIF answer whether its token is well-formed, known or not, so the
  * endpoint tells nobody which tokens exist; only a well-formed token
- * makes an open, handed to the ledger writer's queue (ledger_put: never
- * waits for the database). A request never waits on anything but the
+ * whose tag is the token key's (track.h; any well-formed token while the
+ * key is not read, tokenkey.c) makes an open, handed to the ledger
+ * writer's queue (ledger_put: never waits for the database). A forged
+ * token is counted (outcome bad_token) and never logged. A request never waits on anything but the
  * settings' read lock, held for microseconds.
  *
  * Bounds: tracker_max_connections shared equally by the listening
@@ -37,6 +39,7 @@
 #include "guard.h"
 #include "log.h"
 #include "ratecap.h"
+#include "timeutil.h"
 #include "track.h"
 #include "tracker.h"
 #include "util.h"
@@ -151,6 +154,7 @@ static void record(struct serve *s, const struct tracker_conf *tc, struct MHD_Co
     struct classify_result res;
     char ip[NETADDR_STRLEN + 4];
     struct buf reason = BUF_INIT;
+    int64_t ms = time_now_us() / 1000;
 
     classify(tc->nets, &req, &res);
     classify_reason(&res, &reason);
@@ -167,7 +171,10 @@ static void record(struct serve *s, const struct tracker_conf *tc, struct MHD_Co
     ledger_msg_set(&m->open_class, classify_class_name(res.cls));
     m->open_reason = buf_steal(&reason);
     ledger_msg_set(&m->host, config_effective_hostname(tc->cfg));
-    m->received_at = (int64_t)time(NULL);
+    m->received_at = ms / 1000;
+    m->open_ms = ms;
+    /* the open_min_seconds rule needs the message's accept time: the writer applies it */
+    m->open_min_ms = (int64_t)tc->cfg->open_min_seconds * 1000;
     ledger_put(s->ledger, m);
     metrics_open(res.cls);
 }
@@ -213,6 +220,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     enum tracker_outcome outcome;
     const struct tracker_conf *tc;
     const char *token;
+    enum tracker_token verdict;
     struct netaddr client;
     bool have_client;
     struct MHD_Response *r = NULL;
@@ -252,9 +260,15 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     have_client = client_of(conn, tc, &client);
     switch (tracker_route(tc->prefix, url, &token)) {
     case ROUTE_PIXEL:
+        r = s->gif;
+        verdict = tracker_token_verdict(tracker_key(), token, TRACK_TOKEN_LEN);
+        if (verdict == TOKEN_FORGED) {
+            outcome = OUTCOME_FORGED; /* never the cap's business: it counts real tokens */
+            break;
+        }
+        outcome = verdict == TOKEN_VALID ? OUTCOME_OPEN : OUTCOME_UNVERIFIED;
         if (tracker_cap_open(tc->cfg, token, TRACK_TOKEN_LEN, have_client ? &client : NULL))
             record(s, tc, conn, method, token, have_client ? &client : NULL);
-        r = s->gif, outcome = OUTCOME_OPEN;
         break;
     case ROUTE_BLANK:
         r = s->gif, outcome = OUTCOME_BLANK;

@@ -1,8 +1,9 @@
 /*
  * tracker.h - postmeter-tracker's parts: the settings a reload may
  * replace (conf.c), what a request is made of (request.c: route, token,
- * client address, stored address), the counters (metrics.c), the
- * listening sockets (listen.c) and the HTTP servers (serve.c).
+ * client address, stored address), the token key (tokenkey.c), the
+ * counters (metrics.c), the listening sockets (listen.c) and the HTTP
+ * servers (serve.c).
  *
  * The tracker never reaches milter/, auth/ or pixelfilter/ code, and a
  * request never waits for the database: an open is handed to the ledger
@@ -21,6 +22,7 @@
 #include "config.h"
 #include "ledger.h"
 #include "netaddr.h"
+#include "track.h"
 
 #define TRACKER_AGENT_MAX  512 /* bytes of a User-Agent kept in an open */
 #define TRACKER_XFF_MAX    64  /* X-Forwarded-For addresses looked at, right to left */
@@ -57,8 +59,28 @@ enum tracker_route {
     ROUTE_NOT_FOUND, /* outside the prefix */
 };
 
-/* tracker_token_ok - s[0..n) is a token track_token_new() could have made */
+/* tracker_token_ok - s[0..n) has the shape of a token track_token_new() makes */
 bool tracker_token_ok(const char *s, size_t n);
+
+/* What the tracker makes of a well-formed token. */
+enum tracker_token {
+    TOKEN_VALID,      /* its tag is the key's: queued (the writer still looks it up) */
+    TOKEN_FORGED,     /* its tag is not: the same answer, counted, nothing queued */
+    TOKEN_UNVERIFIED, /* no key yet: queued, the writer discards it if unknown */
+};
+/* tracker_token_verdict - what to do with well-formed token[0..n) under key (NULL: none yet) */
+enum tracker_token tracker_token_verdict(const struct track_key *key, const char *token, size_t n);
+
+/* tracker_key - the token key, NULL while it is not read (any thread) */
+const struct track_key *tracker_key(void);
+/*
+ * tracker_key_try - read the token key from database unless it is read
+ * or the last failed attempt is less than a few seconds old (main
+ * thread; the first failure is logged); true once it is read
+ */
+bool tracker_key_try(const char *database);
+/* tracker_key_free - forget the key (at exit, with no request thread left) */
+void tracker_key_free(void);
 /* tracker_route - what url asks for; a pixel's token is *token (TRACK_TOKEN_LEN bytes in url) */
 enum tracker_route tracker_route(const char *prefix, const char *url, const char **token);
 /*
@@ -78,14 +100,17 @@ size_t tracker_agent_cut(const char *agent);
 /* Request methods and outcomes, as /metrics counts them. */
 enum tracker_method { METHOD_GET, METHOD_HEAD, METHOD_OTHER, METHOD_N };
 enum tracker_outcome {
-    OUTCOME_OPEN,      /* a pixel with a well-formed token: an open was recorded */
+    OUTCOME_OPEN,      /* a pixel with a valid token: an open was recorded (unless capped) */
     OUTCOME_BLANK,     /* the GIF, nothing recorded (malformed token, other path) */
     OUTCOME_NOT_FOUND, /* outside the prefix */
     OUTCOME_HEALTHZ,
     OUTCOME_METRICS,
-    OUTCOME_DENIED, /* /metrics or /healthz from outside tracker_metrics_allow */
-    OUTCOME_METHOD, /* not GET or HEAD: 405 */
-    OUTCOME_BAD,    /* a GET or HEAD with a body: 400, the body never read */
+    OUTCOME_DENIED,     /* /metrics or /healthz from outside tracker_metrics_allow */
+    OUTCOME_METHOD,     /* not GET or HEAD: 405 */
+    OUTCOME_BAD,        /* a GET or HEAD with a body: 400, the body never read */
+    OUTCOME_FORGED,     /* a well-formed token whose tag is wrong: the GIF, nothing recorded */
+    OUTCOME_UNVERIFIED, /* a well-formed token while the key is not read: recorded (unless
+                           capped), checked when written */
     OUTCOME_N
 };
 

@@ -57,7 +57,7 @@ RUN_MESSAGES = 2000       # smtp-source -m of one run (runs repeat until the kil
 SENT_BEFORE_KILL = (100, 400)  # new deliveries since the restart before a kill (random)
 BASE = "https://t.example.test/px"
 TRACKED = "news@example.test"
-TOKEN_RE = re.compile(rb"https://t\.example\.test/px/o/([A-Za-z0-9_-]{22})\.gif")
+TOKEN_RE = re.compile(rb"https://t\.example\.test/px/o/([A-Za-z0-9_-]{28})\.gif")
 SENT_RE = re.compile(r"postfix-pmtest/\w+\[\d+\]: ([0-9A-Za-z]+): to=<([^>]*)>,.* status=sent ")
 SEED = int(os.environ.get("PMTEST_SEED") or time.time_ns() % 1000000007)
 RNG = random.Random(SEED)

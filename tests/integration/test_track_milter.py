@@ -32,7 +32,7 @@ from pmtest.harness import (OUTBOUND_IP, check, check_eq, header_value,
 import test_outbound_sign as sign  # keygen() and verify_all() with python3-dkim
 
 BASE = "https://t.example.test/px"
-PIXEL_RE = re.compile(rb'<img src="https://t\.example\.test/px/o/([A-Za-z0-9_-]{22})\.gif" '
+PIXEL_RE = re.compile(rb'<img src="https://t\.example\.test/px/o/([A-Za-z0-9_-]{28})\.gif" '
                       rb'width="1" height="1" alt="" '
                       rb'style="display:block;border:0;width:1px;height:1px">')
 HTML = ("<!DOCTYPE html>\n<html><head><title>News</title></head>\n<body>\n"

@@ -22,14 +22,12 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pmtest.harness import check, check_eq, free_port, main_with_harness, wait_for
-from pmtest.tracker import Tracker, get, log_tail, without_date
+from pmtest.tracker import Tracker, get, log_tail, mint, token_key, without_date
 
 PORT = free_port()
 BASE = "http://127.0.0.1:%d/px" % PORT
 N, P = 3, 5
-TOKEN_A = "CapTokenAaaaaaaaaaaa0w"
-TOKEN_B = "CapTokenBbbbbbbbbbbb0w"
-UNKNOWN = "CapTokenUnknownUnknowA"  # well-formed, in no tracked_messages row
+TOKEN_A = TOKEN_B = UNKNOWN = None  # minted under the database's key by test_setup
 CHROME = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
           "Chrome/120.0.0.0 Safari/537.36")
 
@@ -82,6 +80,10 @@ def test_setup(h):
         "tracker_opens_window_s": "3600",
     })
     t.start()  # migrates the database
+    global TOKEN_A, TOKEN_B, UNKNOWN
+    key = token_key(h.database)
+    TOKEN_A, TOKEN_B = mint(key), mint(key)
+    UNKNOWN = mint(key)  # a token a host made, in no tracked_messages row (pruned, say)
     con = sqlite3.connect(h.database, timeout=10)
     for tok in (TOKEN_A, TOKEN_B):
         con.execute("INSERT INTO tracked_messages (token, mode, outcome, created_at)"

@@ -26,11 +26,11 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pmtest.harness import check, free_port, main_with_harness, wait_for
-from pmtest.tracker import Tracker, get, log_tail
+from pmtest.tracker import Tracker, get, log_tail, mint, token_key
 
 PORT = free_port()
 BASE = "http://127.0.0.1:%d/px" % PORT
-TOKEN = "AdvTokenAdvTokenAdv00w"  # well-formed; inserted into tracked_messages below
+TOKEN = None  # minted under the database's key and put into tracked_messages by test_setup
 TIMEOUT_S = 2
 SLOW_IPS = ["127.0.0.%d" % i for i in range(11, 15)]
 PER_IP = 5
@@ -46,6 +46,8 @@ def test_setup(h):
         "open_ip_storage": "full",
     })
     t.start()  # migrates the database
+    global TOKEN
+    TOKEN = mint(token_key(h.database))
     con = sqlite3.connect(h.database, timeout=10)
     con.execute("INSERT INTO tracked_messages (token, mode, outcome, created_at)"
                 " VALUES (?, 'pipe', 'injected', 0)", (TOKEN,))

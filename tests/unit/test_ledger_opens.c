@@ -49,9 +49,9 @@ static bool is_known(int seq)
 static const char *token(char *out, int seq)
 {
     if (is_known(seq))
-        snprintf(out, 32, "tracked%015d", seq % NTOKENS);
+        snprintf(out, 32, "tracked%021d", seq % NTOKENS);
     else
-        snprintf(out, 32, "unknown%015d", seq);
+        snprintf(out, 32, "unknown%021d", seq);
     return out;
 }
 
@@ -114,7 +114,7 @@ static void tracked_db(const char *path)
         const struct store_tracked tr = {
             .token = t, .mode = "pipe", .outcome = "injected", .created_at = 1795000000};
 
-        snprintf(t, sizeof(t), "tracked%015d", i); /* token() of a known open */
+        snprintf(t, sizeof(t), "tracked%021d", i); /* token() of a known open */
         assert_int_equal(store_put_tracked(s, &tr), STORE_OK);
     }
     store_close(s);

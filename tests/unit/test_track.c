@@ -197,10 +197,13 @@ static void test_tokens_and_urls(void **state)
 {
     char a[TRACK_TOKEN_LEN + 1], b[TRACK_TOKEN_LEN + 1];
     struct buf url = BUF_INIT, why = BUF_INIT;
+    const unsigned char raw[TRACK_KEY_LEN] = {0};
+    struct track_key key;
 
     (void)state;
-    track_token_new(a);
-    track_token_new(b);
+    track_key_set(&key, raw);
+    track_token_new(&key, a);
+    track_token_new(&key, b);
     assert_int_equal(strlen(a), TRACK_TOKEN_LEN);
     assert_int_equal(strspn(a, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"),
                      TRACK_TOKEN_LEN);
@@ -325,9 +328,12 @@ static void test_store_tracked(void **state)
     struct store_tracked t = {
         .mode = "pipe", .outcome = "injected", .created_at = 5, .rcpts = rcpts, .nrcpts = 2};
     struct ledger_msg *m = ledger_msg_new();
+    const unsigned char raw[TRACK_KEY_LEN] = {0};
+    struct track_key key;
 
     (void)state;
-    track_token_new(tok);
+    track_key_set(&key, raw);
+    track_token_new(&key, tok);
     t.token = tok;
     assert_int_equal(store_put_tracked(s, &t), STORE_OK);
     assert_int_not_equal(store_put_tracked(s, &t), STORE_OK); /* the token is unique */
@@ -338,13 +344,13 @@ static void test_store_tracked(void **state)
     ledger_msg_set(&m->action, "accept");
     ledger_msg_set(&m->mail_from, "news@example.org");
     ledger_msg_add_rcpt(m, "c@y.example");
-    track_token_new(tok);
+    track_token_new(&key, tok);
     ledger_msg_set(&m->track_token, tok);
     ledger_msg_set(&m->track_outcome, "no-html");
     assert_int_equal(store_put_messages(s, &m, 1), STORE_OK);
     assert_int_equal(store_put_messages(s, &m, 1), STORE_OK); /* a replay adds nothing */
     /* a third one, forgotten again (a copy that was never sent) */
-    track_token_new(tok);
+    track_token_new(&key, tok);
     t.token = tok;
     assert_int_equal(store_put_tracked(s, &t), STORE_OK);
     assert_int_equal(store_forget_tracked(s, tok), STORE_OK);

@@ -6,12 +6,17 @@ and any overrides), runs postmeter-tracker -f as a child (sanitizer
 reports into the harness's sanitizer dir, which Harness.stop() checks)
 and stops it with SIGTERM. raw_request() sends bytes as they are and
 returns the whole answer, for byte-for-byte comparisons; split_response()
-takes it apart.
+takes it apart. token_key() and mint() make tokens as postmeter-milter
+does (lib/track.c), for rows a test puts into tracked_messages itself.
 """
 
+import base64
+import hashlib
+import hmac
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import time
 
@@ -165,3 +170,22 @@ def log_tail(t, n=40):
     """log_tail - the tracker's last log lines into the test's output"""
     for line in t.log_text().splitlines()[-n:]:
         log("tracker: " + line)
+
+
+TOKEN_LABEL = b"postmeter-open-token-v1"  # TRACK_TOKEN_LABEL
+
+
+def token_key(database):
+    """token_key - the database's token key (table token_key), bytes"""
+    con = sqlite3.connect("file:%s?mode=ro" % database, uri=True, timeout=30)
+    try:
+        return bytes(con.execute("SELECT key FROM token_key WHERE id = 1").fetchone()[0])
+    finally:
+        con.close()
+
+
+def mint(key, rnd=None):
+    """mint - a token under key: 12 random bytes and 9 of their HMAC-SHA256, base64url"""
+    rnd = os.urandom(12) if rnd is None else rnd
+    tag = hmac.new(key, TOKEN_LABEL + rnd, hashlib.sha256).digest()[:9]
+    return base64.urlsafe_b64encode(rnd + tag).decode()
