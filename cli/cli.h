@@ -28,6 +28,7 @@ int cmd_config(const struct config *c, int argc, char **argv);
 int cmd_db(const struct config *c, int argc, char **argv);
 int cmd_dkim(const struct config *c, int argc, char **argv);
 int cmd_dns(const struct config *c, int argc, char **argv);
+int cmd_prune(const struct config *c, int argc, char **argv);
 int cmd_report(const struct config *c, int argc, char **argv);
 int cmd_spf(const struct config *c, int argc, char **argv);
 int cmd_status(const struct config *c, int argc, char **argv);

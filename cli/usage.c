@@ -42,7 +42,10 @@ static const struct cli_command commands[] = {
     {"report", "auth", cmd_report, CLI_NEED_DB, "[--domain D] [--since T] [--until T] [--format F]",
      "SPF/DKIM/DMARC counts, failure reasons, DKIM selectors per From domain",
      REPORT_COMMON "  --domain D              domain D and its subdomains only\n"},
-    /* prune (cli/cmd_prune.c) goes here: {"prune", NULL, cmd_prune, CLI_NEED_DB, ...}, */
+    {"prune", NULL, cmd_prune, CLI_NEED_DB, "--older-than AGE [--dry-run]",
+     "remove the ledger's, tracking's and opens' rows older than AGE (90d, 12h)",
+     "  --older-than AGE        a number of days (90d) or hours (12h)\n"
+     "  --dry-run               print what would be removed, remove nothing\n"},
     {"db", "migrate", cmd_db, CLI_NEED_DB, "", "create the database or bring its schema up to date",
      NULL},
     {"db", "check", cmd_db, CLI_NEED_DB, "", "integrity check and schema version", NULL},

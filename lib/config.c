@@ -97,6 +97,9 @@ static const struct cfg_key cfg_keys[] = {
      "for the writer (not with ledger_sync)"},
     {"ledger_cache_mb", CFG_UINT, OFF(ledger_cache_mb), "32", 2, 4096, NULL, NULL,
      "database page cache of the ledger writer in MiB while busy (big batches; else 2)"},
+    {"retention_days", CFG_UINT, OFF(retention_days), "0", 0, 36500, NULL, NULL,
+     "postmeter-milter removes ledger, tracking and open rows older than this many days, "
+     "once a day (0: keep everything)"},
     {"log_subject", CFG_BOOL, OFF(log_subject), "no", 0, 0, NULL, NULL,
      "store the Subject header in the ledger"},
     {"log_messages", CFG_BOOL, OFF(log_messages), "yes", 0, 0, NULL, NULL,

@@ -61,6 +61,7 @@ struct config {
     unsigned ledger_flush_ms;
     unsigned ledger_spool_max_mb;
     unsigned ledger_cache_mb;
+    unsigned retention_days; /* the milter's writer prunes older rows daily; 0 = never */
     unsigned ledger_wait_ms; /* the answer waits this long for the writer, then spools itself */
     bool ledger_sync;        /* fsync before the answer */
     bool ledger_journal;     /* the answer waits for a journal append, not the writer */

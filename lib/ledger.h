@@ -59,6 +59,8 @@ struct ledger_opts {
                                  big batch */
     bool sync;                /* fsync commits (SQLite synchronous=FULL) and spool
                                  appends before ledger_put_wait() returns */
+    unsigned retention_days;  /* prune rows older than this once a day between
+                                 batches (ledger_prune.h); 0 = never */
     bool journal;             /* ledger_put_wait() appends the record to a write-ahead
                                  journal (<spool>.journal.0/.1) and answers at once
                                  (LEDGER_ACK_JOURNALED); see ledger_journal.c */

@@ -6,6 +6,7 @@
 #include <malloc.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "ledger_int.h"
 #include "log.h"
@@ -226,4 +227,16 @@ size_t ledger_commit(struct ledger *l, struct ledger_msg *const *msgs, size_t n)
         }
     }
     return n;
+}
+
+/* ledger_prune_work - one batch of the daily prune, on the writer's connection */
+bool ledger_prune_work(struct ledger *l)
+{
+    bool more;
+
+    if (!ensure_store(l))
+        return false;
+    more = ledger_prune_tick(l->store, &l->prune, time(NULL), l->o.retention_days);
+    l->last_use = ledger_mono_ms();
+    return more;
 }

@@ -12,6 +12,7 @@
 #include <sys/types.h>
 
 #include "ledger.h"
+#include "ledger_prune.h"
 
 #define BACKOFF_MIN_MS 100   /* first pause after a failed attempt */
 #define LOG_EVERY_MS   60000 /* repeat a failure warning at most this often */
@@ -85,6 +86,7 @@ struct ledger {
 
     /* The writer thread's own. */
     struct store *store;
+    struct ledger_prune_state prune; /* retention_days: the daily prune */
     dev_t dev;
     ino_t ino;
     struct spool *rejected;
@@ -115,6 +117,16 @@ size_t ledger_copy_head(struct ledger *l, struct ledger_msg **out, bool *self, s
 /* ledger_db.c: the writer's database work */
 /* ledger_commit - write msgs[0..n); how many are settled (fewer: the database broke) */
 size_t ledger_commit(struct ledger *l, struct ledger_msg *const *msgs, size_t n);
+/* ledger_wait_until - wait on cv until deadline (ms, 0 = no deadline); mu held */
+void ledger_wait_until(struct ledger *l, pthread_cond_t *cv, uint64_t deadline);
+/* ledger_leave - a caller of ledger_put*() is done with l; mu held, and released here */
+void ledger_leave(struct ledger *l);
+/* ledger_enqueue - append m (mem bytes) to the ring for waiter w (NULL: nobody waits) at
+ * *slot; false if the queue is full or closed; mu held */
+bool ledger_enqueue(struct ledger *l, struct ledger_msg *m, size_t mem, struct ledger_waiter *w,
+                    size_t *slot);
+/* ledger_prune_work - one batch of the daily prune (o.retention_days); true if more is left */
+bool ledger_prune_work(struct ledger *l);
 /* ledger_close_store - close the writer's connection */
 void ledger_close_store(struct ledger *l);
 

@@ -334,4 +334,54 @@ enum store_status store_token_key(struct store *s, unsigned char key[32]);
  */
 enum store_status store_forget_tracked(struct store *s, const char *token);
 
+/*
+ * Retention (postmeter prune, retention_days; store_prune.c): rows older
+ * than a cut (a time; rows AT the cut stay) are removed in small
+ * batches, each its own short transaction, so that other writers of the
+ * database wait one batch at most. What goes:
+ *  - an open (pixel_opens) by its opened_at;
+ *  - a tracked message (tracked_messages, with its tracked_recipients)
+ *    by its created_at, once no open of it is left: one with an open
+ *    at or after the cut stays, and so that open keeps its message;
+ *  - a ledger message (messages, with its message_recipients and
+ *    message_auth) by its received_at.
+ * A batch removes opens first, then tracked messages, then messages.
+ * Nothing in this contract is SQLite's: a backend keeps no state between
+ * batches and finds the oldest rows by their time index each time (the
+ * PostgreSQL one can run the same DELETE ... WHERE id IN (SELECT ...
+ * LIMIT n) statements, children first, in one transaction).
+ */
+enum store_prune_table {
+    STORE_PRUNE_MESSAGES = 0,
+    STORE_PRUNE_RCPTS,         /* message_recipients, with their message */
+    STORE_PRUNE_AUTH,          /* message_auth, with their message */
+    STORE_PRUNE_TRACKED,       /* tracked_messages */
+    STORE_PRUNE_TRACKED_RCPTS, /* tracked_recipients, with their tracked message */
+    STORE_PRUNE_OPENS,         /* pixel_opens */
+    STORE_PRUNE_TABLES
+};
+
+/* Rows per table, indexed by enum store_prune_table. */
+struct store_prune_counts {
+    int64_t n[STORE_PRUNE_TABLES];
+};
+
+/* store_prune_table_name - the table's name ("messages", "pixel_opens", ...) */
+const char *store_prune_table_name(enum store_prune_table t);
+/*
+ * store_prune_count - how many rows of each table a prune at cut would
+ * remove now, into *c (overwritten), removing nothing (a dry run)
+ */
+enum store_status store_prune_count(struct store *s, int64_t cut, struct store_prune_counts *c);
+/*
+ * store_prune_batch - remove, in ONE transaction, up to limit (>= 1)
+ * opens, tracked messages and messages (each with the rows that belong
+ * to it) older than cut, and add the rows removed to *c. *more is false
+ * when nothing older than cut was left to remove; true means call again
+ * (the last call of a run may find nothing). All or nothing: on failure
+ * nothing of the batch is removed and *c is unchanged.
+ */
+enum store_status store_prune_batch(struct store *s, int64_t cut, unsigned limit,
+                                    struct store_prune_counts *c, bool *more);
+
 #endif

@@ -52,6 +52,10 @@ struct store_ops {
     enum store_status (*put_tracked)(struct store *s, const struct store_tracked *t);
     enum store_status (*forget_tracked)(struct store *s, const char *token);
     enum store_status (*token_key)(struct store *s, unsigned char key[32]);
+    /* retention: cut and limit already checked by store_prune.c */
+    enum store_status (*prune_count)(struct store *s, int64_t cut, struct store_prune_counts *c);
+    enum store_status (*prune_batch)(struct store *s, int64_t cut, unsigned limit,
+                                     struct store_prune_counts *c, bool *more);
 };
 
 /* The part of every backend handle that store.c knows. */

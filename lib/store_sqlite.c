@@ -552,4 +552,6 @@ static const struct store_ops sqlite_ops = {
     .put_tracked = sqlite_put_tracked,
     .forget_tracked = sqlite_forget_tracked,
     .token_key = sqlite_token_key,
+    .prune_count = sqlite_prune_count,
+    .prune_batch = sqlite_prune_batch,
 };

@@ -2,7 +2,7 @@
  * store_sqlite_int.h - what the SQLite backend's files share (internal to
  * lib/: store_sqlite.c, store_sqlite_files.c, store_sqlite_report.c,
  * store_sqlite_keys.c, store_sqlite_track.c, store_sqlite_status.c,
- * store_sqlite_opens.c).
+ * store_sqlite_opens.c, store_sqlite_prune.c).
  */
 #ifndef POSTMETER_STORE_SQLITE_INT_H
 #define POSTMETER_STORE_SQLITE_INT_H
@@ -97,5 +97,9 @@ void sqlite_track_finalize(struct sqlite_store *ss);
 int sqlite_insert_open(struct sqlite_store *ss, const struct ledger_msg *m);
 /* sqlite_opens_finalize - free the statements sqlite_insert_open caches */
 void sqlite_opens_finalize(struct sqlite_store *ss);
+/* retention (store_sqlite_prune.c) */
+enum store_status sqlite_prune_count(struct store *s, int64_t cut, struct store_prune_counts *c);
+enum store_status sqlite_prune_batch(struct store *s, int64_t cut, unsigned limit,
+                                     struct store_prune_counts *c, bool *more);
 
 #endif

@@ -337,6 +337,7 @@ int main(int argc, char **argv)
     daemon_db_migrate(cfg->database); /* as the user: root opens nothing in its directory */
 
     daemon_db_ledger_opts(cfg, spool, &lopts);
+    lopts.retention_days = cfg->retention_days; /* the milter's writer prunes, not the tracker's */
     ledger = ledger_start(&lopts);
     /* DNS and the inbound checks: dns_servers and the DKIM limits change on restart only. */
     if ((dns = dns_open(cfg->dns_servers, cfg->dns_timeout_ms, err, sizeof(err))) == NULL)
