@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cmd_report_summary.h"
 #include "timearg.h"
 #include "usage.h"
 #include "util.h"
@@ -42,6 +43,22 @@ static const struct cli_command commands[] = {
     {"report", "auth", cmd_report, CLI_NEED_DB, "[--domain D] [--since T] [--until T] [--format F]",
      "SPF/DKIM/DMARC counts, failure reasons, DKIM selectors per From domain",
      REPORT_COMMON "  --domain D              domain D and its subdomains only\n"},
+    {"report", "summary", cmd_report_summary, CLI_NEED_DB,
+     "[--since T] [--until T] [--top N] [--format table|html]",
+     "mail in and out, actions, authentication rates, failing From domains, open rates, the "
+     "ledger's health",
+     "  --since T, --until T    received at or after T, before T (default: the last 24 h)\n"
+     "  --top N                 failing From domains listed (default 10, at most 100)\n"
+     "  --format F              table (default) or html: one page with charts\n"},
+    {"report", "opens", cmd_report_opens, CLI_NEED_DB,
+     "[--by message|sender|recipient|day|subject] [--sender A|@D] [--since T] [--until T] "
+     "[--format F]",
+     "tracked mail: estimated (people) and raw open rates, time to the first human open",
+     "  --since T, --until T    tracked at or after T, before T (default: all)\n"
+     "  --by G                  one row per message, sender, recipient, day or subject\n"
+     "  --sender A              envelope or header sender A; @D or D: any address of D\n"
+     "  --format F              table (default), csv, json, ndjson or html\n"
+     "  --wide                  the table shows every column and cuts none\n"},
     {"prune", NULL, cmd_prune, CLI_NEED_DB, "--older-than AGE [--dry-run]",
      "remove the ledger's, tracking's and opens' rows older than AGE (90d, 12h)",
      "  --older-than AGE        a number of days (90d) or hours (12h)\n"
@@ -305,7 +322,11 @@ int cli_help(int argc, char **argv)
         if ((cmd = cli_find(argc, argv, &status)) == NULL)
             return status;
         print_one(cmd, true);
-        printf("\n%s%s", globals_text, cmd->run == cmd_report ? times_text : "");
+        printf("\n%s%s", globals_text,
+               (cmd->run == cmd_report || cmd->run == cmd_report_summary ||
+                cmd->run == cmd_report_opens)
+                   ? times_text
+                   : "");
         return CLI_OK;
     }
     printf("usage: postmeter [-c FILE] [--utc] COMMAND [ARGS]\n\ncommands:\n");

@@ -11,6 +11,7 @@
 #define POSTMETER_STORE_BACKEND_H
 
 #include "store.h"
+#include "store_summary.h"
 
 #define STORE_ERR_LEN 512
 
@@ -56,6 +57,14 @@ struct store_ops {
     enum store_status (*prune_count)(struct store *s, int64_t cut, struct store_prune_counts *c);
     enum store_status (*prune_batch)(struct store *s, int64_t cut, unsigned limit,
                                      struct store_prune_counts *c, bool *more);
+    /* report summary and report opens (store_summary.c makes groups and rates) */
+    enum store_status (*summary)(struct store *s, const struct store_summary_filter *f,
+                                 struct store_summary *out,
+                                 int (*fn)(const struct store_opens_item *it, void *arg),
+                                 void *arg);
+    enum store_status (*opens_walk)(struct store *s, const struct store_opens_filter *f,
+                                    int (*fn)(const struct store_opens_item *it, void *arg),
+                                    void *arg);
 };
 
 /* The part of every backend handle that store.c knows. */

@@ -26,6 +26,7 @@
 
 #include "log.h"
 #include "store_sqlite_int.h"
+#include "store_sqlite_summary.h"
 #include "util.h"
 
 #define SQLITE_BUSY_MS 5000 /* wait this long for a lock before giving up */
@@ -554,4 +555,6 @@ static const struct store_ops sqlite_ops = {
     .token_key = sqlite_token_key,
     .prune_count = sqlite_prune_count,
     .prune_batch = sqlite_prune_batch,
+    .summary = sqlite_summary,
+    .opens_walk = sqlite_opens_walk,
 };
