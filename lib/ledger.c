@@ -88,6 +88,7 @@ void ledger_take_head(struct ledger *l, size_t k, enum ledger_ack fate)
             l->waiters--;
         }
         l->ring_self[l->head] = false;
+        l->ring_jnl[l->head] = false;
         l->ring[l->head] = NULL;
         l->bytes -= l->ring_mem[l->head];
         l->head = (l->head + 1) % l->o.queue_max;
@@ -153,10 +154,14 @@ static void log_drops(struct ledger *l, uint64_t now)
     l->drop_log_at = now + DROP_LOG_MS;
 }
 
-/* finish - at stop: spool what is still in memory, drop (counted) what cannot be */
+/*
+ * finish - at stop: spool what is still in memory; what cannot be is
+ * kept in the journal if it is there (the files stay for the next
+ * start), else dropped (counted)
+ */
 static void finish(struct ledger *l)
 {
-    size_t left;
+    size_t left, kept = 0;
 
     pthread_mutex_lock(&l->mu);
     left = l->count;
@@ -166,16 +171,25 @@ static void finish(struct ledger *l)
     pthread_mutex_lock(&l->mu);
     left = l->count;
     if (left > 0) {
-        l->st.dropped += left;
-        for (size_t i = 0; i < left; i++)
-            ledger_msg_free(l->ring[(l->head + i) % l->o.queue_max]);
+        for (size_t i = 0; i < left; i++) {
+            size_t at = (l->head + i) % l->o.queue_max;
+
+            kept += l->ring_jnl[at];
+            ledger_msg_free(l->ring[at]);
+        }
+        l->st.dropped += left - kept;
+        l->st.journal_kept += kept;
         ledger_take_head(l, left, LEDGER_ACK_DROPPED);
     }
     l->closed = true; /* from now on a producer spools its record itself */
     pthread_mutex_unlock(&l->mu);
-    ledger_journal_finish(l, left > 0 || l->jkeep); /* a dropped record: keep its journal */
-    if (left > 0)
-        warn("ledger: %zu records dropped at stop: database and spool %s unusable", left,
+    ledger_journal_finish(l, left > 0 || l->jkeep); /* what is left: keep its journal */
+    if (kept > 0)
+        warn("ledger: %zu records kept in the journal %s.journal.0/.1 at stop for the next start: "
+             "database and spool %s unusable",
+             kept, l->spool_path, l->spool_path);
+    if (left > kept)
+        warn("ledger: %zu records dropped at stop: database and spool %s unusable", left - kept,
              l->spool_path);
     ledger_close_store(l);
 }
@@ -300,6 +314,7 @@ struct ledger *ledger_start(const struct ledger_opts *opts)
     l->ring_mem = xcalloc(l->o.queue_max, sizeof(*l->ring_mem));
     l->ring_wait = xcalloc(l->o.queue_max, sizeof(*l->ring_wait));
     l->ring_self = xcalloc(l->o.queue_max, sizeof(*l->ring_self));
+    l->ring_jnl = xcalloc(l->o.queue_max, sizeof(*l->ring_jnl));
     l->batch = xcalloc(l->o.batch_max, sizeof(*l->batch));
     l->lost = xcalloc(l->o.batch_max, sizeof(*l->lost));
     pthread_mutex_init(&l->mu, NULL);
@@ -358,22 +373,38 @@ bool ledger_enqueue(struct ledger *l, struct ledger_msg *m, size_t mem, struct l
 }
 
 /*
- * ledger_put - hand over a record; never waits for I/O. Its size is
- * counted before the lock is taken (linear in its recipients).
+ * ledger_put - hand over a record; waits for no I/O while the queue has
+ * room. Its size is counted before the lock is taken (linear in its
+ * recipients). A full queue does not drop it: the caller appends it to
+ * the spool itself (a flood the writer cannot keep up with slows its
+ * producers down instead of losing records); dropped only if the spool
+ * cannot take it either.
  */
 void ledger_put(struct ledger *l, struct ledger_msg *m)
 {
     size_t mem = ledger_msg_mem(m), at;
+    struct buf rec = BUF_INIT;
     bool taken;
+    int err;
 
     pthread_mutex_lock(&l->mu);
     l->users++;
     taken = ledger_enqueue(l, m, mem, NULL, &at);
-    if (!taken)
+    if (taken) {
+        ledger_leave(l);
+        return;
+    }
+    pthread_mutex_unlock(&l->mu);
+    ledger_msg_encode(m, &rec);
+    ledger_msg_free(m);
+    err = ledger_spool_bytes(l, rec.data, rec.len);
+    buf_free(&rec);
+    pthread_mutex_lock(&l->mu);
+    if (err == 0)
+        l->st.spooled++;
+    else
         l->st.dropped++; /* logged by the writer */
     ledger_leave(l);
-    if (!taken)
-        ledger_msg_free(m);
 }
 
 /* ledger_flush - wait until everything in memory now is stored (see ledger.h) */
@@ -456,6 +487,7 @@ struct ledger *ledger_stop_stats(struct ledger *l, unsigned timeout_ms, struct l
     free(l->ring_mem);
     free(l->ring_wait);
     free(l->ring_self);
+    free(l->ring_jnl);
     free(l->batch);
     free(l->lost);
     free(l->database);

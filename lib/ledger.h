@@ -10,7 +10,9 @@
  * past a high-water mark (three quarters of either bound) the writer
  * moves them to an append-only spool file next to the database and
  * replays that file, in order, once the database is back. Mail is never
- * delayed for the database.
+ * delayed for the database. A producer that finds the queue full (the
+ * writer cannot keep up even by spooling) appends its record to the
+ * spool itself: it pays that write, nothing is dropped.
  *
  * Nothing is dropped silently: if both bounds (queue and spool) are hit,
  * the record is dropped, a counter goes up and a warning is logged. The
@@ -105,6 +107,9 @@ struct ledger_stats {
                                                 itself (ledger_put_wait past wait_ms) */
     uint64_t unsafe;                         /* ledger_put_wait() returned LEDGER_ACK_MEMORY */
     uint64_t journaled;                      /* ledger_put_wait() answers LEDGER_ACK_JOURNALED */
+    uint64_t journal_kept;                   /* journaled records neither stored nor spooled at
+                                                stop: left in the journal for the next start
+                                                (not in dropped) */
     uint64_t waits;                          /* ledger_put_wait() calls that waited */
     uint64_t wait_hist[LEDGER_WAIT_BUCKETS]; /* their waits, log-linear buckets
                               of microseconds (four per power of two, 19%
@@ -125,7 +130,9 @@ struct ledger;
  * database at start is logged and retried, not fatal.
  */
 struct ledger *ledger_start(const struct ledger_opts *opts);
-/* ledger_put - hand over a record (takes ownership); never blocks on I/O */
+/* ledger_put - hand over a record (takes ownership); no I/O while the queue has room; with
+ * the queue full the caller appends the record to the spool itself (dropped, counted and
+ * logged, only if that fails too) */
 void ledger_put(struct ledger *l, struct ledger_msg *m);
 
 /* What ledger_put_wait() got for the record, and so what survives a crash. */

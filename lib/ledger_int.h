@@ -49,6 +49,7 @@ struct ledger {
     size_t *ring_mem; /* ledger_msg_mem() of each ring entry, as ledger_put() counted it */
     struct ledger_waiter **ring_wait; /* who waits for each ring entry (NULL: nobody) */
     bool *ring_self;                  /* the entry's producer spooled a copy itself */
+    bool *ring_jnl;                   /* the entry is in a journal file (journal_put) */
     unsigned users;                   /* callers inside ledger_put*() now */
     bool closed;                      /* the writer has finished: nothing more is taken */
     size_t waiters;                   /* ring entries someone waits for */

@@ -129,6 +129,8 @@ static bool journal_put(struct ledger *l, struct ledger_msg *m, size_t mem, uint
     pthread_mutex_lock(&l->mu);
     l->users++;
     taken = ledger_enqueue(l, m, mem, NULL, &at);
+    if (taken)
+        l->ring_jnl[at] = true; /* at stop, kept in the journal if it cannot be stored */
     ledger_journal_unlock(l);
     *ack = LEDGER_ACK_JOURNALED;
     if (taken)

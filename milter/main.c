@@ -408,9 +408,13 @@ int main(int argc, char **argv)
     dns_close(dns);
     milter_teardown();
     ledger = ledger_stop_stats(ledger, 10000, &st); /* counts what the stop dropped too */
-    info("stopped: %llu record(s) in, %llu written, %llu spooled, %llu dropped",
+    /* written counts rows stored, replayed ones too: a record spooled and
+       replayed in this run is in written and in spooled, and in replayed. */
+    info("stopped: %llu record(s) in, %llu written, %llu spooled, %llu dropped, %llu kept in the "
+         "journal, %llu replayed from the spool",
          (unsigned long long)st.put, (unsigned long long)(st.written + st.replayed),
-         (unsigned long long)st.spooled, (unsigned long long)st.dropped);
+         (unsigned long long)st.spooled, (unsigned long long)st.dropped,
+         (unsigned long long)st.journal_kept, (unsigned long long)st.replayed);
     info("ledger: answers waited for %llu record(s): median %llu us, p99 %llu us; %llu "
          "journaled, %llu self-spooled, %llu only in memory",
          (unsigned long long)st.waits, (unsigned long long)ledger_wait_percentile(&st, 50),

@@ -207,6 +207,43 @@ static void test_outage_spooled(void **state)
     ledger_stop(l, 1000);
 }
 
+/*
+ * test_kept_at_stop - a stop with the database and the spool unusable
+ * leaves journaled records in the journal, counted as kept, not dropped;
+ * the next start stores them.
+ */
+static void test_kept_at_stop(void **state)
+{
+    char dir[256], db[300], dbdir[300], spool[300];
+    struct ledger_opts o;
+    struct ledger_stats st;
+    struct ledger *l;
+    const int n = 5;
+
+    (void)state;
+    case_dir(dir, true);
+    join(db, join(dbdir, dir, "db"), "ledger.db"); /* its directory does not exist yet */
+    join(spool, dir, "ledger.spool");
+    assert_int_equal(mkdir(spool, 0700), 0); /* the spool cannot be a file */
+    test_opts(&o, db);
+    o.spool_path = spool;
+    o.journal = true;
+    l = start_ready(&o);
+    for (int i = 0; i < n; i++)
+        assert_int_equal(timed_wait(l, i, WAIT_MS).ack, LEDGER_ACK_JOURNALED);
+    ledger_stop_stats(l, 200, &st);
+    assert_int_equal(st.journal_kept, n);
+    assert_int_equal(st.dropped, 0);
+    for (int i = 0; i < n; i++)
+        assert_int_equal(journal_count(spool, i), 1);
+
+    assert_int_equal(mkdir(dbdir, 0700), 0);
+    l = start_ready(&o);
+    expect_set(db, 0, n);
+    ledger_stop(l, 1000);
+    assert_int_equal(journal_bytes(spool), 0);
+}
+
 struct recover_case {
     const char *name;
     bool journal; /* o.journal of the run that finds the files */
@@ -356,6 +393,7 @@ int main(void)
         cmocka_unit_test(test_locked_not_emptied),    cmocka_unit_test(test_outage_spooled),
         cmocka_unit_test(test_recovered_at_start),    cmocka_unit_test(test_off_no_files),
         cmocka_unit_test(test_unwritable_waits),      cmocka_unit_test(test_dropped_kept),
+        cmocka_unit_test(test_kept_at_stop),
     };
 
     return cmocka_run_group_tests(tests, ledger_fixture_setup, ledger_fixture_teardown);
