@@ -8,7 +8,8 @@
  * descriptors: daemon_db.c), detach, write the pid file, drop
  * privileges, create or migrate the database as the user, read the
  * token key (tokenkey.c; if the database does not answer, the servers
- * start anyway and the main thread tries again every few seconds), start
+ * start anyway and the main thread tries again every few seconds; once
+ * read, it is read again in case the database is made anew), start
  * the ledger writer, then the HTTP servers (serve.c, their own threads).
  *
  * Signals are blocked in every thread; the main thread takes them with
@@ -127,6 +128,7 @@ static void run(const char *path, const char *database, const sigset_t *sigs, st
     for (;;) {
         struct timespec second = {1, 0};
         int sig = sigtimedwait(sigs, NULL, &second);
+        struct track_key *old;
 
         if (sig == SIGHUP)
             reload(path, s, running);
@@ -135,7 +137,13 @@ static void run(const char *path, const char *database, const sigset_t *sigs, st
             return;
         } else if (sig < 0 && errno != EAGAIN && errno != EINTR)
             die("sigtimedwait: %s", strerror(errno));
-        tracker_key_try(database); /* the one the writer uses: it changes only on restart */
+        /* the one the writer uses (it changes only on restart); a key replaced by a new one
+           is freed once no request is left that may hold it */
+        tracker_key_try(database, &old);
+        if (old != NULL) {
+            serve_quiesce(s);
+            old = tracker_key_retire(old);
+        }
     }
 }
 
@@ -152,6 +160,7 @@ int main(int argc, char **argv)
     struct serve *s;
     sigset_t sigs;
     char *spool, *pid_file, *database;
+    struct track_key *old_key;
     int *fds;
     size_t nfds;
 
@@ -194,7 +203,8 @@ int main(int argc, char **argv)
     daemon_drop_privileges(&user);
     daemon_db_migrate(tc->cfg->database);  /* as the user: root opens nothing in its directory */
     database = xstrdup(tc->cfg->database); /* tc is replaced by a reload; this is not */
-    tracker_key_try(database);
+    tracker_key_try(database, &old_key);   /* no request yet: a replaced key goes at once */
+    old_key = tracker_key_retire(old_key);
 
     daemon_db_ledger_opts(tc->cfg, spool, &lopts);
     lopts.journal = false; /* a pixel's answer never waits for a record */

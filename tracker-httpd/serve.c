@@ -435,6 +435,13 @@ struct tracker_conf *serve_replace(struct serve *s, struct tracker_conf *conf)
     return old;
 }
 
+/* serve_quiesce - every request reads the token key inside the settings' read lock: wait it out */
+void serve_quiesce(struct serve *s)
+{
+    pthread_rwlock_wrlock(&s->lock);
+    pthread_rwlock_unlock(&s->lock);
+}
+
 /* serve_stop - every socket stops accepting, then each server stops */
 struct serve *serve_stop(struct serve *s)
 {

@@ -76,9 +76,15 @@ const struct track_key *tracker_key(void);
 /*
  * tracker_key_try - read the token key from database unless it is read
  * or the last failed attempt is less than a few seconds old (main
- * thread; the first failure is logged); true once it is read
+ * thread; the first failure is logged); true once it is read. Once read,
+ * it is read again when another file is at the path and every half
+ * minute: a different key (the database made anew) is published and the
+ * one it replaced is *replaced (else NULL), for tracker_key_retire() once
+ * no request can hold it (serve_quiesce()).
  */
-bool tracker_key_try(const char *database);
+bool tracker_key_try(const char *database, struct track_key **replaced);
+/* tracker_key_retire - free a key tracker_key_try() replaced (NULL: nothing); returns NULL */
+struct track_key *tracker_key_retire(struct track_key *k);
 /* tracker_key_free - forget the key (at exit, with no request thread left) */
 void tracker_key_free(void);
 /* tracker_route - what url asks for; a pixel's token is *token (TRACK_TOKEN_LEN bytes in url) */
@@ -135,6 +141,8 @@ struct serve;
 struct serve *serve_start(const int *fds, size_t n, struct tracker_conf *conf, struct ledger *l);
 /* serve_replace - make conf current (takes it); returns the previous one, no longer in use */
 struct tracker_conf *serve_replace(struct serve *s, struct tracker_conf *conf);
+/* serve_quiesce - return once no request that began before the call is still being handled */
+void serve_quiesce(struct serve *s);
 /* serve_stop - stop accepting, close every connection, stop the threads; returns NULL */
 struct serve *serve_stop(struct serve *s);
 
