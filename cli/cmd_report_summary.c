@@ -18,6 +18,7 @@
 #include "cmd_report_summary.h"
 #include "output.h"
 #include "report_html.h"
+#include "report_mail.h"
 #include "status.h"
 #include "timearg.h"
 #include "timeutil.h"
@@ -34,6 +35,7 @@ struct sum_args {
     enum out_format format;
     unsigned top;
     struct store_opens_filter of;
+    const char *mail_to; /* --mail-to ADDR (report_mail.h) */
 };
 
 /* local_offset - seconds east of UTC at t where days start (0 with --utc) */
@@ -108,6 +110,9 @@ static int sum_parse(const struct option *opts, bool opens, int argc, char **arg
             break;
         case 'w':
             a->wide = true;
+            break;
+        case 'M':
+            a->mail_to = optarg;
             break;
         default:
             return cli_bad_option(ch, argv);
@@ -321,11 +326,9 @@ static void health(const struct config *c, struct report_health *h)
 int cmd_report_summary(const struct config *c, int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"since", required_argument, NULL, 's'},
-        {"until", required_argument, NULL, 'u'},
-        {"top", required_argument, NULL, 't'},
-        {"format", required_argument, NULL, 'F'},
-        {NULL, 0, NULL, 0},
+        {"since", required_argument, NULL, 's'},   {"until", required_argument, NULL, 'u'},
+        {"top", required_argument, NULL, 't'},     {"format", required_argument, NULL, 'F'},
+        {"mail-to", required_argument, NULL, 'M'}, {NULL, 0, NULL, 0},
     };
     struct sum_args a;
     struct store_summary_filter f;
@@ -348,12 +351,14 @@ int cmd_report_summary(const struct config *c, int argc, char **argv)
     }
     store_close(st);
     health(c, &h);
-    if (a.html)
+    if (a.mail_to)
+        status = report_mail_summary(c, a.mail_to, &s, &h, summary_text);
+    else if (a.html)
         report_html_summary(&s, &h, stdout);
     else
         summary_text(&s, &h);
     store_summary_free(&s);
-    return CLI_OK;
+    return a.mail_to ? status : CLI_OK;
 }
 
 /* The groups of report opens, kept for the page (strings copied). */

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cmd_report_story.h"
 #include "cmd_report_summary.h"
 #include "timearg.h"
 #include "usage.h"
@@ -44,12 +45,13 @@ static const struct cli_command commands[] = {
      "SPF/DKIM/DMARC counts, failure reasons, DKIM selectors per From domain",
      REPORT_COMMON "  --domain D              domain D and its subdomains only\n"},
     {"report", "summary", cmd_report_summary, CLI_NEED_DB,
-     "[--since T] [--until T] [--top N] [--format table|html]",
+     "[--since T] [--until T] [--top N] [--format table|html] [--mail-to ADDR]",
      "mail in and out, actions, authentication rates, failing From domains, open rates, the "
      "ledger's health",
      "  --since T, --until T    received at or after T, before T (default: the last 24 h)\n"
      "  --top N                 failing From domains listed (default 10, at most 100)\n"
-     "  --format F              table (default) or html: one page with charts\n"},
+     "  --format F              table (default) or html: one page with charts\n"
+     "  --mail-to ADDR          mail both (text + HTML) to ADDR through sendmail(1)\n"},
     {"report", "opens", cmd_report_opens, CLI_NEED_DB,
      "[--by message|sender|recipient|day|subject] [--sender A|@D] [--since T] [--until T] "
      "[--format F]",
@@ -58,6 +60,21 @@ static const struct cli_command commands[] = {
      "  --by G                  one row per message, sender, recipient, day or subject\n"
      "  --sender A              envelope or header sender A; @D or D: any address of D\n"
      "  --format F              table (default), csv, json, ndjson or html\n"
+     "  --wide                  the table shows every column and cuts none\n"},
+    {"report", "open", cmd_report_open, CLI_NEED_DB,
+     "TOKEN | --message-id ID | --queue-id Q [--format F] [--wide]",
+     "one tracked message's story: ledger row, recipients, auth, outcome, every open",
+     "  --message-id ID         the tracked rows of the messages with Message-ID ID\n"
+     "  --queue-id Q            the tracked rows of queue id Q\n"
+     "  --format F              table (default: a story to read), csv, json or ndjson\n"
+     "                          (one row per open); field names in postmeter(1)\n"
+     "  --wide                  the table shows every column and cuts none\n"},
+    {"report", "message", cmd_report_message, CLI_NEED_DB,
+     "QUEUEID | --message-id ID [--format F] [--wide]",
+     "any message's story, with why it got its DMARC result in words",
+     "  --message-id ID         the messages with Message-ID ID (with or without <>)\n"
+     "  --format F              table (default: a story to read), csv, json or ndjson\n"
+     "                          (one row per message); field names in postmeter(1)\n"
      "  --wide                  the table shows every column and cuts none\n"},
     {"prune", NULL, cmd_prune, CLI_NEED_DB, "--older-than AGE [--dry-run]",
      "remove the ledger's, tracking's and opens' rows older than AGE (90d, 12h)",

@@ -153,6 +153,18 @@ enum store_status store_ledger_summary(struct store *s, int64_t since, int64_t *
     return s->ops->ledger_summary(s, since, rows, newest);
 }
 
+/* store_story_tracked - tracked rows by token, queue id or ledger uid (store_story.h) */
+enum store_status store_story_tracked(struct store *s, enum store_story_by by, const char *value,
+                                      int (*fn)(const struct store_story_tracked *t, void *arg),
+                                      void *arg)
+{
+    if (value == NULL || *value == '\0') {
+        store_set_error(s, "story: nothing to look up");
+        return STORE_ERROR;
+    }
+    return s->ops->story_tracked(s, by, value, fn, arg);
+}
+
 static const char *const dkim_alg_names[] = {"rsa-sha256", "ed25519-sha256"};
 static const char *const dkim_state_names[] = {"active", "pending", "retired"};
 

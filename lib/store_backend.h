@@ -11,6 +11,7 @@
 #define POSTMETER_STORE_BACKEND_H
 
 #include "store.h"
+#include "store_story.h"
 #include "store_summary.h"
 
 #define STORE_ERR_LEN 512
@@ -65,6 +66,10 @@ struct store_ops {
     enum store_status (*opens_walk)(struct store *s, const struct store_opens_filter *f,
                                     int (*fn)(const struct store_opens_item *it, void *arg),
                                     void *arg);
+    /* report open and report message (store_story.h) */
+    enum store_status (*story_tracked)(struct store *s, enum store_story_by by, const char *value,
+                                       int (*fn)(const struct store_story_tracked *t, void *arg),
+                                       void *arg);
 };
 
 /* The part of every backend handle that store.c knows. */

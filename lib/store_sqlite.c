@@ -26,6 +26,7 @@
 
 #include "log.h"
 #include "store_sqlite_int.h"
+#include "store_sqlite_story.h"
 #include "store_sqlite_summary.h"
 #include "util.h"
 
@@ -557,4 +558,5 @@ static const struct store_ops sqlite_ops = {
     .prune_batch = sqlite_prune_batch,
     .summary = sqlite_summary,
     .opens_walk = sqlite_opens_walk,
+    .story_tracked = sqlite_story_tracked,
 };
