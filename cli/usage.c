@@ -13,6 +13,7 @@
 
 #include "cmd_report_story.h"
 #include "cmd_report_summary.h"
+#include "complete.h"
 #include "timearg.h"
 #include "usage.h"
 #include "util.h"
@@ -323,6 +324,17 @@ static void print_one(const struct cli_command *cmd, bool details)
         printf("\noptions:\n%s", cmd->options);
 }
 
+/* cli_complete - "help --complete": every command's line for the bash completion (complete.h) */
+static int cli_complete(void)
+{
+    complete_print("-", NULL, "", globals_text);
+    complete_print("help", NULL, "", NULL);
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        complete_print(commands[i].name, commands[i].sub, commands[i].synopsis,
+                       commands[i].options);
+    return CLI_OK;
+}
+
 /* cli_help - usage of the command the words name, on stdout */
 int cli_help(int argc, char **argv)
 {
@@ -330,6 +342,8 @@ int cli_help(int argc, char **argv)
     char subs[256];
     int status;
 
+    if (argc == 1 && strcmp(argv[0], "--complete") == 0) /* hidden: for the bash completion */
+        return cli_complete();
     if (argc >= 1 && !subs_of(argv[0], subs, sizeof(subs))) {
         fprintf(stderr, "postmeter: help: unknown command '%s'", argv[0]);
         try_line("");

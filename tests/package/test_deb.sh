@@ -16,10 +16,13 @@
 #   4. sysusers.d and tmpfiles.d applied to an empty root (--root): user
 #      and group _postmeter, /var/lib/postmeter 0750 _postmeter:_postmeter,
 #      /var/spool/postfix/postmeter 2750 _postmeter:postfix.
-#   5. systemd-analyze verify of both units (any message fails) and
-#      systemd-analyze security --offline=true: exposure <= 2.0 each.
+#   5. systemd-analyze verify of the units and the prune timer (any
+#      message fails) and systemd-analyze security --offline=true:
+#      exposure <= 2.0 for each service (milter, tracker, prune).
 #   6. Maintainer scripts: purge removes config, database and socket
-#      directory; the milter is enabled on installation, the tracker not.
+#      directory; the milter is enabled on installation, the tracker and
+#      the prune timer not, the prune service never started; the prune
+#      service's command and age, the timer daily; the bash completion.
 #
 # A missing tool (dpkg-buildpackage, lintian, systemd-analyze, ...) is a
 # failure, not a skip. Writes only under its temporary directory, and the
@@ -139,6 +142,10 @@ ship -rw-r--r-- etc/postmeter/postmeter.conf
 ship drwxr-xr-x etc/postmeter/machine-networks.d
 ship -rw-r--r-- lib/systemd/system/postmeter-milter.service
 ship -rw-r--r-- lib/systemd/system/postmeter-tracker.service
+ship -rw-r--r-- lib/systemd/system/postmeter-prune.service
+ship -rw-r--r-- lib/systemd/system/postmeter-prune.timer
+ship -rw-r--r-- etc/default/postmeter
+ship -rw-r--r-- usr/share/bash-completion/completions/postmeter
 ship -rw-r--r-- usr/lib/sysusers.d/postmeter.conf
 ship -rw-r--r-- usr/lib/tmpfiles.d/postmeter.conf
 ship -rw-r--r-- usr/share/man/man1/postmeter.1.gz
@@ -177,8 +184,8 @@ for never in ./usr/local/ ./usr/sbin/postmeter-pixelfilter ./var/ ./usr/lib/x86_
 done
 mkdir "$tmp/ctl"
 dpkg-deb -e "$deb" "$tmp/ctl"
-if [ "$(cat "$tmp/ctl/conffiles" 2>/dev/null)" = "/etc/postmeter/postmeter.conf" ]; then
-    ok "/etc/postmeter/postmeter.conf is the one conffile"
+if [ "$(sort "$tmp/ctl/conffiles" 2>/dev/null | tr '\n' ' ')" = "/etc/default/postmeter /etc/postmeter/postmeter.conf " ]; then
+    ok "the conffiles are /etc/postmeter/postmeter.conf and /etc/default/postmeter"
 else
     bad "conffiles: '$(cat "$tmp/ctl/conffiles" 2>/dev/null)'"
 fi
@@ -291,7 +298,8 @@ cp -a "$root" "$vroot"
 mkdir -p "$vroot/bin" "$vroot/etc/systemd/system"
 cp /lib/systemd/system/*.target "$vroot/lib/systemd/system/"
 cp /bin/kill "$vroot/bin/kill"
-for unit in postmeter-milter.service postmeter-tracker.service; do
+for unit in postmeter-milter.service postmeter-tracker.service postmeter-prune.service \
+    postmeter-prune.timer; do
     rc=0
     out="$(MANPATH="$vroot/usr/share/man" systemd-analyze verify --root="$vroot" \
         "/lib/systemd/system/$unit" 2>&1)" || rc=$?
@@ -300,6 +308,7 @@ for unit in postmeter-milter.service postmeter-tracker.service; do
     else
         bad "systemd-analyze verify $unit (exit $rc): $out"
     fi
+    [ "${unit%.timer}" = "$unit" ] || continue # security rates services only
     rc=0
     out="$(systemd-analyze security --offline=true --threshold=100 "$root/lib/systemd/system/$unit" \
         2>&1)" || rc=$?
@@ -339,6 +348,36 @@ if grep -q "if deb-systemd-helper debian-installed 'postmeter-tracker.service'" 
     ok "postinst leaves postmeter-tracker disabled on a new installation"
 else
     bad "postinst enables postmeter-tracker on installation"
+fi
+if grep -q "if deb-systemd-helper debian-installed 'postmeter-prune.timer'" "$tmp/ctl/postinst" &&
+    ! grep -q "postmeter-prune.service" "$tmp/ctl/postinst"; then
+    ok "postinst leaves postmeter-prune.timer disabled and never starts postmeter-prune.service"
+else
+    bad "postinst enables postmeter-prune.timer or starts postmeter-prune.service"
+fi
+# the prune service: the package's postmeter, the age from /etc/default/postmeter (default 90d)
+punit="$root/lib/systemd/system/postmeter-prune.service"
+# shellcheck disable=SC2016 # the unit's own ${POSTMETER_PRUNE_AGE}
+if grep -qx 'ExecStart=/usr/bin/postmeter prune --older-than ${POSTMETER_PRUNE_AGE}' "$punit" &&
+    grep -qx 'Environment=POSTMETER_PRUNE_AGE=90d' "$punit" &&
+    grep -qx 'EnvironmentFile=-/etc/default/postmeter' "$punit" &&
+    grep -qx 'POSTMETER_PRUNE_AGE=90d' "$root/etc/default/postmeter" &&
+    grep -qx 'User=_postmeter' "$punit" && grep -qx 'Type=oneshot' "$punit"; then
+    ok "postmeter-prune.service: oneshot as _postmeter, prune --older-than \$POSTMETER_PRUNE_AGE (90d)"
+else
+    bad "postmeter-prune.service: ExecStart, Environment, EnvironmentFile or User unexpected"
+fi
+if grep -qx 'OnCalendar=daily' "$root/lib/systemd/system/postmeter-prune.timer"; then
+    ok "postmeter-prune.timer: daily"
+else
+    bad "postmeter-prune.timer is not daily"
+fi
+# the completion file is the source tree's
+if cmp -s "$root/usr/share/bash-completion/completions/postmeter" \
+    "$src/packaging/bash-completion/postmeter"; then
+    ok "the bash completion is packaging/bash-completion/postmeter"
+else
+    bad "the packaged bash completion differs from packaging/bash-completion/postmeter"
 fi
 
 finish

@@ -7,7 +7,9 @@
 #      (from deb.debian.org: needs the network, as tests/run.sh's apt-get).
 #   2. After installation: user _postmeter, /var/lib/postmeter 0750 and
 #      /var/spool/postfix/postmeter 2750 _postmeter:postfix, the conffile,
-#      postmeter-milter.service enabled, postmeter-tracker.service not.
+#      postmeter-milter.service enabled, postmeter-tracker.service and
+#      postmeter-prune.timer not; /etc/default/postmeter a conffile; the
+#      bash completion completes with the installed postmeter.
 #   3. postmeter-milter started as its unit says (User=, Group=, UMask=,
 #      ExecStart= read from the installed unit; systemd is not PID 1
 #      here, so setpriv does what systemd would): it listens on
@@ -16,7 +18,8 @@
 #      smtp listener moved to a free loopback port) and README.Debian's
 #      three main.cf lines: a message goes through, and postmeter report
 #      messages shows its queue id. With the milter stopped, smtpd answers
-#      451 4.7.1 (milter_default_action = tempfail).
+#      451 4.7.1 (milter_default_action = tempfail). The prune service's
+#      command, run as its unit runs it, keeps that young row.
 #   5. apt remove keeps config, database and socket directory; apt purge
 #      removes them.
 #
@@ -25,49 +28,11 @@
 # runs. The full integration mail tests (pmtest) against the installed
 # paths are not here yet.
 set -euo pipefail
+# shellcheck source=tests/package/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 debdir="${POSTMETER_DEB_DIR:?}"
-tmp="$(mktemp -d /tmp/pmtest-install.XXXXXX)"
-C="$tmp/chroot"
-passed=0
-failed=0
-milter_pid=""
-
-# shellcheck disable=SC2317 # called by the trap
-cleanup() {
-    if [ -n "$milter_pid" ]; then
-        kill "$milter_pid" 2>/dev/null || true
-    fi
-    if [ -x "$C/usr/sbin/postfix" ] && mountpoint -q "$C/proc"; then
-        chroot "$C" postfix stop >/dev/null 2>&1 || true
-    fi
-    if mountpoint -q "$C/proc"; then
-        umount "$C/proc" || umount -l "$C/proc"
-    fi
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-ok() {
-    passed=$((passed + 1))
-    echo "ok: $*"
-}
-
-bad() {
-    failed=$((failed + 1))
-    echo "FAIL: $*"
-}
-
-finish() {
-    echo "$passed passed, $failed failed"
-    [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
-    exit
-}
-
-# in_chroot CMD... - run CMD in the chroot
-in_chroot() {
-    chroot "$C" "$@"
-}
+pm_setup install
 
 # -- 1. the chroot -------------------------------------------------------------------
 debs=("$debdir"/postmeter_*.deb)
@@ -75,24 +40,8 @@ if [ "${#debs[@]}" -ne 1 ] || [ ! -f "${debs[0]}" ]; then
     bad "no single postmeter_*.deb in $debdir (test_deb.sh builds it)"
     finish
 fi
-for tool in mmdebstrap setpriv mountpoint; do
-    command -v "$tool" >/dev/null || {
-        bad "$tool is not installed (packaging/debian-packages.txt lists its package)"
-        finish
-    }
-done
 cp "${debs[0]}" "$tmp/postmeter.deb"
-start=$SECONDS
-if mmdebstrap --variant=apt --hook-dir=/usr/share/mmdebstrap/hooks/file-mirror-automount \
-    --include=postfix,swaks,procps --include="$tmp/postmeter.deb" bookworm "$C" \
-    >"$tmp/mmdebstrap.log" 2>&1; then
-    ok "mmdebstrap bookworm with postfix and ${debs[0]##*/} in $((SECONDS - start)) s"
-else
-    tail -n 40 "$tmp/mmdebstrap.log"
-    bad "mmdebstrap failed"
-    finish
-fi
-mount -t proc proc "$C/proc"
+pm_mmdebstrap "$tmp/postmeter.deb"
 
 # -- 2. what the installation made -----------------------------------------------
 if in_chroot getent passwd _postmeter | grep -q ':/usr/sbin/nologin$'; then
@@ -100,16 +49,6 @@ if in_chroot getent passwd _postmeter | grep -q ':/usr/sbin/nologin$'; then
 else
     bad "no user _postmeter with /usr/sbin/nologin"
 fi
-# statis PATH WANT - stat -c '%F %a %U %G' of PATH in the chroot is WANT
-statis() {
-    local have
-    have="$(in_chroot stat -c '%F %a %U %G' "$1" 2>&1 || true)"
-    if [ "$have" = "$2" ]; then
-        ok "$1: $2"
-    else
-        bad "$1: want $2, have $have"
-    fi
-}
 statis /var/lib/postmeter "directory 750 _postmeter _postmeter"
 statis /var/spool/postfix/postmeter "directory 2750 _postmeter postfix"
 statis /etc/postmeter/postmeter.conf "regular file 644 root root"
@@ -130,80 +69,66 @@ if [ -e "$wants/postmeter-tracker.service" ] || [ -L "$wants/postmeter-tracker.s
 else
     ok "postmeter-tracker.service is not enabled"
 fi
+if [ -e "$C/etc/systemd/system/timers.target.wants/postmeter-prune.timer" ]; then
+    bad "postmeter-prune.timer is enabled (the admin enables it)"
+elif [ -f "$C/lib/systemd/system/postmeter-prune.timer" ] &&
+    [ -f "$C/lib/systemd/system/postmeter-prune.service" ]; then
+    ok "postmeter-prune.timer and .service installed, the timer not enabled"
+else
+    bad "postmeter-prune.timer or .service missing"
+fi
+# shellcheck disable=SC2016 # dpkg-query's ${Conffiles}
+if in_chroot dpkg-query -W -f='${Conffiles}\n' postmeter | grep -q '^ /etc/default/postmeter ' &&
+    grep -qx 'POSTMETER_PRUNE_AGE=90d' "$C/etc/default/postmeter"; then
+    ok "/etc/default/postmeter is a conffile with POSTMETER_PRUNE_AGE=90d"
+else
+    bad "/etc/default/postmeter: not a conffile, or no POSTMETER_PRUNE_AGE=90d"
+fi
+# the completion as bash runs it, with the installed postmeter
+out="$(in_chroot bash -c '. /usr/share/bash-completion/completions/postmeter &&
+    COMP_WORDS=(postmeter report summary --format ""); COMP_CWORD=4; _postmeter;
+    echo "${COMPREPLY[*]}"' 2>&1 || true)"
+if [ "$out" = "table html" ]; then
+    ok "bash completion of the installed postmeter: report summary --format -> $out"
+else
+    bad "bash completion of the installed postmeter: '$out'"
+fi
 
 # -- 3. the milter, as its unit starts it -----------------------------------------
-unit="$C/lib/systemd/system/postmeter-milter.service"
-user="$(sed -n 's/^User=//p' "$unit")"
-group="$(sed -n 's/^Group=//p' "$unit")"
-umask_="$(sed -n 's/^UMask=//p' "$unit")"
-exec_start="$(sed -n 's/^ExecStart=//p' "$unit")"
-if [ -n "$user" ] && [ -n "$group" ] && [ -n "$umask_" ] && [ -n "$exec_start" ]; then
-    ok "the unit runs '$exec_start' as $user:$group with umask $umask_"
-else
-    bad "cannot read User=, Group=, UMask=, ExecStart= from the unit"
-    finish
-fi
-# shellcheck disable=SC2086 # ExecStart's words
-chroot "$C" setpriv --reuid="$user" --regid="$group" --clear-groups --inh-caps=-all \
-    sh -c "umask $umask_ && exec $exec_start" >"$tmp/milter.log" 2>&1 &
-milter_pid=$!
-sock=/var/spool/postfix/postmeter/milter.sock
-for _ in $(seq 100); do
-    [ -S "$C$sock" ] && break
-    sleep 0.1
-done
-statis "$sock" "socket 660 _postmeter postfix"
+pm_milter_start
 
 # -- 4. mail through a chrooted smtpd ------------------------------------------------
-port="$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-if grep -qE '^smtp +inet +n +- +y ' "$C/etc/postfix/master.cf" &&
-    grep -qE '^cleanup +unix +n +- +y ' "$C/etc/postfix/master.cf"; then
-    ok "Debian's master.cf runs smtpd and cleanup chrooted"
-else
-    bad "master.cf: smtpd or cleanup not chrooted"
-fi
-sed -i -E "s/^smtp( +inet +n +- +y )/127.0.0.1:$port\1/" "$C/etc/postfix/master.cf"
-# shellcheck disable=SC2016 # main.cf's own $smtpd_milters
-in_chroot postconf -e 'inet_interfaces = 127.0.0.1' 'inet_protocols = ipv4' \
-    'myhostname = pmtest.localdomain' 'mydestination = localhost' \
-    'smtpd_milters = unix:postmeter/milter.sock' 'non_smtpd_milters = $smtpd_milters' \
-    'milter_default_action = tempfail'
-in_chroot /usr/lib/postfix/configure-instance.sh - >/dev/null 2>&1 || true
-if in_chroot postfix start >"$tmp/postfix.log" 2>&1; then
-    ok "postfix started, smtpd on 127.0.0.1:$port"
-else
-    cat "$tmp/postfix.log"
-    bad "postfix start"
-fi
-for _ in $(seq 50); do
-    ss -ltn "sport = :$port" | grep -q LISTEN && break
-    sleep 0.1
-done
-out="$(in_chroot swaks --server "127.0.0.1:$port" --from sender@example.org \
-    --to root@localhost --header 'Subject: pmtest install' --body 'hello' 2>&1 || true)"
-qid="$(sed -n 's/^<- *250 2.0.0 Ok: queued as \([0-9A-Za-z]*\)$/\1/p' <<<"$out")"
+pm_postfix_start
+pm_send "pmtest install"
 if [ -n "$qid" ]; then
     ok "smtpd accepted the message through the milter: queue id $qid"
 else
-    echo "$out" | tail -n 15
+    echo "$swaks_out" | tail -n 15
     bad "smtpd did not queue the message"
 fi
-rows=""
-for _ in $(seq 50); do
-    rows="$(in_chroot postmeter report messages --format csv 2>&1 || true)"
-    [ -n "$qid" ] && grep -q "$qid" <<<"$rows" && break
-    sleep 0.2
-done
-if [ -n "$qid" ] && grep -q "$qid" <<<"$rows"; then
+if pm_ledger_has "$qid"; then
     ok "the ledger has $qid (postmeter report messages)"
 else
     echo "$rows" | tail -n 5
     cat "$tmp/milter.log"
     bad "the ledger has no row for '$qid'"
 fi
-kill "$milter_pid"
-wait "$milter_pid" || true
-milter_pid=""
+# the prune service's command, as its unit runs it (user, EnvironmentFile)
+# shellcheck disable=SC2016 # the unit's own ${POSTMETER_PRUNE_AGE}
+unit="$C/lib/systemd/system/postmeter-prune.service"
+exec_start="$(sed -n 's/^ExecStart=//p' "$unit")"
+if [ "$(sed -n 's/^User=//p' "$unit")" = _postmeter ] &&
+    [ "$exec_start" = '/usr/bin/postmeter prune --older-than ${POSTMETER_PRUNE_AGE}' ] &&
+    grep -qx 'EnvironmentFile=-/etc/default/postmeter' "$unit" &&
+    out="$(chroot "$C" setpriv --reuid=_postmeter --regid=_postmeter --clear-groups \
+        --inh-caps=-all sh -c '. /etc/default/postmeter &&
+        exec /usr/bin/postmeter prune --older-than "$POSTMETER_PRUNE_AGE"' 2>&1)" &&
+    pm_ledger_has "$qid"; then
+    ok "postmeter-prune.service's command as _postmeter: ran, kept the new row: $(tail -n 1 <<<"$out")"
+else
+    bad "postmeter-prune.service's command: $exec_start: ${out:-}"
+fi
+pm_milter_stop
 out="$(in_chroot swaks --server "127.0.0.1:$port" --from sender@example.org \
     --to root@localhost 2>&1 || true)"
 if grep -qE '^<\*\* +451 4\.7\.1 ' <<<"$out"; then
@@ -238,7 +163,8 @@ else
     bad "apt-get purge postmeter"
 fi
 for f in /etc/postmeter /var/lib/postmeter /var/spool/postfix/postmeter /usr/lib/postmeter \
-    /usr/share/postmeter /usr/sbin/postmeter-milter "$wants/postmeter-milter.service"; do
+    /usr/share/postmeter /usr/sbin/postmeter-milter "$wants/postmeter-milter.service" \
+    /etc/default/postmeter /usr/share/bash-completion/completions/postmeter; do
     if [ -e "$C${f#"$C"}" ] || [ -L "$C${f#"$C"}" ]; then
         bad "purge left ${f#"$C"}"
     else
