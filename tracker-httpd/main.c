@@ -208,6 +208,12 @@ int main(int argc, char **argv)
 
     daemon_db_ledger_opts(tc->cfg, spool, &lopts);
     lopts.journal = false; /* a pixel's answer never waits for a record */
+    /* Opens are small and a full queue spills to the spool (ledger_put):
+       a small queue and page cache keep the tracker's memory small. */
+    if (lopts.queue_max_bytes == 0 || lopts.queue_max_bytes > TRACKER_QUEUE_BYTES)
+        lopts.queue_max_bytes = TRACKER_QUEUE_BYTES;
+    if (lopts.cache_mb > TRACKER_CACHE_MB)
+        lopts.cache_mb = TRACKER_CACHE_MB;
     ledger = ledger_start(&lopts);
     s = serve_start(fds, nfds, tc, ledger);
     info("postmeter-tracker %s: pixels at %s/o/<TOKEN>.gif on %zu address(es), %zu machine "
