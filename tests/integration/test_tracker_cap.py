@@ -22,7 +22,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pmtest.harness import check, check_eq, free_port, main_with_harness, wait_for
-from pmtest.tracker import Tracker, get, log_tail, mint, token_key, without_date
+from pmtest.tracker import Tracker, get, stop_checked, mint, token_key, without_date
 
 PORT = free_port()
 BASE = "http://127.0.0.1:%d/px" % PORT
@@ -127,10 +127,7 @@ def test_unknown(h):
 
 
 def test_teardown(h):
-    t = state.get("tracker")
-    if t is not None and t.alive():
-        log_tail(t)
-        check_eq(t.stop(), 0, "exit status after SIGTERM")
+    stop_checked(state.get("tracker"))
 
 
 if __name__ == "__main__":

@@ -36,7 +36,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pmtest.harness import (OUTBOUND_IP, check, check_eq, free_port, main_with_harness,
                             make_message, new_message_id, wait_for)
-from pmtest.tracker import Tracker, get, log_tail, split_response, without_date
+from pmtest.tracker import Tracker, get, stop_checked, split_response, without_date
 import test_outbound_sign as sign  # delivered(): the copy read back over IMAP
 
 PORT = free_port()
@@ -123,8 +123,11 @@ def test_setup(h):
     found = PIXEL_RE.findall(html)
     check_eq(len(found), 1, "one pixel in the delivered HTML part")
     state["url"], state["token"] = found[0]
-    rows = h.db_query("SELECT created_at FROM tracked_messages WHERE token = ?",
-                      (state["token"],))
+    # The milter answers once the row is journaled; its writer commits
+    # within ledger_flush_ms.
+    rows = wait_for(lambda: h.db_query("SELECT created_at FROM tracked_messages WHERE token = ?",
+                                       (state["token"],)),
+                    10, "the delivered pixel's token in tracked_messages")
     check_eq(len(rows), 1, "the delivered pixel's token is in tracked_messages")
     state["accepted"] = rows[0]["created_at"]
     state["html"] = h.path("newsletter.html")
@@ -205,12 +208,7 @@ def test_unknown(h):
 
 
 def test_teardown(h):
-    t = state.get("tracker")
-    if t is not None and t.alive():
-        code = t.stop()
-        if code != 0:
-            log_tail(t)
-        check_eq(code, 0, "postmeter-tracker exit status after SIGTERM")
+    stop_checked(state.get("tracker"))
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pmtest.harness import check, check_eq, free_port, log, main_with_harness, wait_for
-from pmtest.tracker import Tracker, get, log_tail, mint, token_key, without_date
+from pmtest.tracker import Tracker, get, stop_checked, mint, token_key, without_date
 
 PORT = free_port()
 N, F = 6, 4
@@ -143,10 +143,7 @@ def test_teardown(h):
     lock = state.pop("lock", None)
     if lock is not None:
         lock.close()
-    t = state.get("tracker")
-    if t is not None and t.alive():
-        log_tail(t)
-        check_eq(t.stop(), 0, "exit status after SIGTERM")
+    stop_checked(state.get("tracker"))
 
 
 if __name__ == "__main__":

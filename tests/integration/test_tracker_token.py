@@ -33,7 +33,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pmtest.harness import check, check_eq, free_port, main_with_harness, wait_for
-from pmtest.tracker import (Tracker, get, log_tail, mint, split_response, token_key,
+from pmtest.tracker import (Tracker, get, stop_checked, mint, split_response, token_key,
                             without_date)
 
 PORT = free_port()
@@ -245,10 +245,7 @@ def test_open_min(h):
 
 
 def test_teardown(h):
-    t = state.get("tracker")
-    if t is not None and t.alive():
-        log_tail(t)
-        check_eq(t.stop(), 0, "exit status after SIGTERM")
+    stop_checked(state.get("tracker"))
 
 
 if __name__ == "__main__":

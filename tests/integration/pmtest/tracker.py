@@ -22,6 +22,7 @@ import time
 
 from pmtest import settings
 from pmtest.procs import log, wait_port
+from pmtest.runner import check_eq
 
 
 class Tracker:
@@ -170,6 +171,15 @@ def log_tail(t, n=40):
     """log_tail - the tracker's last log lines into the test's output"""
     for line in t.log_text().splitlines()[-n:]:
         log("tracker: " + line)
+
+
+def stop_checked(t):
+    """stop_checked - stop tracker t if it runs (None: nothing), its log tail shown, and check
+    that it exits 0 on SIGTERM"""
+    if t is None or not t.alive():
+        return
+    log_tail(t)
+    check_eq(t.stop(), 0, "postmeter-tracker exit status after SIGTERM")
 
 
 TOKEN_LABEL = b"postmeter-open-token-v1"  # TRACK_TOKEN_LABEL
