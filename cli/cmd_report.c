@@ -140,6 +140,7 @@ static int report_parse(const struct option *opts, int argc, char **argv, struct
 {
     int64_t now = time_now();
     int64_t *when;
+    bool given[2] = {false, false}; /* --since, --until */
     char *end;
     int ch;
 
@@ -153,6 +154,7 @@ static int report_parse(const struct option *opts, int argc, char **argv, struct
             if (!timearg_parse(optarg, now, timearg_utc(), when))
                 return cli_usage("--%s: '%s' is not a time; use %s", ch == 's' ? "since" : "until",
                                  optarg, TIMEARG_FORMS);
+            given[ch == 'u'] = true;
             break;
         case 'f':
             sender_opt(optarg, &a->f);
@@ -215,8 +217,9 @@ static int report_parse(const struct option *opts, int argc, char **argv, struct
     }
     if (optind != argc)
         return cli_usage("unexpected '%s'", argv[optind]);
-    if (a->since && a->until && a->until <= a->since)
+    if (given[0] && given[1] && a->until <= a->since)
         return cli_usage("--until is not after --since: no time is between them");
+    timearg_range(&a->since, given[0], &a->until, given[1]);
     return -1;
 }
 

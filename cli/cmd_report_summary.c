@@ -65,6 +65,7 @@ static int sum_parse(const struct option *opts, bool opens, int argc, char **arg
                      struct sum_args *a)
 {
     int64_t now = time_now(), *when;
+    bool given[2] = {false, false}; /* --since, --until */
     unsigned long n;
     char *end;
     int ch;
@@ -80,6 +81,7 @@ static int sum_parse(const struct option *opts, bool opens, int argc, char **arg
             if (!timearg_parse(optarg, now, timearg_utc(), when))
                 return cli_usage("--%s: '%s' is not a time; use %s", ch == 's' ? "since" : "until",
                                  optarg, TIMEARG_FORMS);
+            given[ch == 'u'] = true;
             break;
         case 't':
             n = strtoul(optarg, &end, 10);
@@ -120,10 +122,13 @@ static int sum_parse(const struct option *opts, bool opens, int argc, char **arg
     }
     if (optind != argc)
         return cli_usage("unexpected '%s'", argv[optind]);
-    if (!opens && a->since == 0)
-        a->since = (a->until ? a->until : now) - SUMMARY_DEFAULT_S;
-    if (a->since && a->until && a->until <= a->since)
+    if (!opens && !given[0]) {
+        a->since = (given[1] ? a->until : now) - SUMMARY_DEFAULT_S;
+        given[0] = true;
+    }
+    if (given[0] && given[1] && a->until <= a->since)
         return cli_usage("--until is not after --since: no time is between them");
+    timearg_range(&a->since, given[0], &a->until, given[1]);
     a->of.since = a->since;
     a->of.until = a->until;
     a->of.utc_offset = local_offset(a->until ? a->until : now);

@@ -95,6 +95,44 @@ static void csv_field(struct buf *b, const char *s, bool formula_check)
     buf_putc(b, '"');
 }
 
+/* bidi_len - length of the bidirectional control at p in valid UTF-8 (U+061C, U+200E,
+ * U+200F, U+202A..U+202E, U+2066..U+2069), 0 if none: one can reorder the rest of a
+ * terminal's line or a spreadsheet's cell, so a stored string could disguise others */
+static size_t bidi_len(const unsigned char *p)
+{
+    if (p[0] == 0xd8 && p[1] == 0x9c)
+        return 2;
+    if (p[0] != 0xe2)
+        return 0;
+    if (p[1] == 0x80 && (p[2] == 0x8e || p[2] == 0x8f || (p[2] >= 0xaa && p[2] <= 0xae)))
+        return 3;
+    if (p[1] == 0x81 && p[2] >= 0xa6 && p[2] <= 0xa9)
+        return 3;
+    return 0;
+}
+
+/* put_clean - s[0..len) cleaned for a terminal or a spreadsheet (buf_put_clean), and
+ * each bidirectional control '?' as well, into b */
+static void put_clean(struct buf *b, const char *s, size_t len)
+{
+    struct buf c = BUF_INIT;
+    const unsigned char *p;
+
+    buf_put_clean(&c, s, len);
+    p = (const unsigned char *)buf_cstr(&c);
+    while (*p) {
+        size_t n = bidi_len(p);
+
+        if (n) {
+            buf_putc(b, '?');
+            p += n;
+        } else {
+            buf_putc(b, (char)*p++);
+        }
+    }
+    buf_free(&c);
+}
+
 /* cell_text - a value as plain text (lists joined with ", "; times as the table or RFC 3339) */
 static void cell_text(struct buf *b, const struct out_col *c, const struct out_val *v, bool table)
 {
@@ -151,7 +189,7 @@ struct out *out_new(enum out_format f, const struct out_col *cols, size_t ncols,
     if (f == OUT_CSV) {
         for (size_t i = 0; i < ncols; i++)
             fprintf(fp, "%s%s", i ? "," : "", cols[i].name);
-        fputc('\n', fp);
+        fputs("\r\n", fp); /* RFC 4180, as the rows */
     } else if (f == OUT_JSON) {
         fputc('[', fp);
     }
@@ -213,7 +251,7 @@ void out_row(struct out *o, const struct out_val *vals)
             buf_reset(&t);
             buf_reset(&c);
             cell_text(&t, &o->cols[i], &vals[i], false);
-            buf_put_clean(&c, buf_cstr(&t), t.len);
+            put_clean(&c, buf_cstr(&t), t.len);
             if (i)
                 buf_putc(&b, ',');
             csv_field(&b, buf_cstr(&c), o->cols[i].type != OUT_INT && o->cols[i].type != OUT_TIME);
@@ -226,7 +264,7 @@ void out_row(struct out *o, const struct out_val *vals)
             buf_reset(&t);
             buf_reset(&c);
             cell_text(&t, &o->cols[i], &vals[i], true);
-            buf_put_clean(&c, buf_cstr(&t), t.len);
+            put_clean(&c, buf_cstr(&t), t.len);
             o->cells[o->rows * o->ncols + i] = xstrndup(buf_cstr(&c), c.len);
         }
         break;
@@ -391,8 +429,8 @@ void out_json_str(struct buf *b, const char *s)
     json_string(b, s);
 }
 
-/* out_text - s cleaned for a terminal */
+/* out_text - s cleaned for a terminal (no control, no bidirectional control) */
 void out_text(struct buf *b, const char *s)
 {
-    buf_put_clean(b, s, strlen(s));
+    put_clean(b, s, strlen(s));
 }

@@ -187,11 +187,23 @@ static void build(const struct config *c, const char *addr, const struct store_s
     buf_free(&boundary);
 }
 
-/* send_mail - m to sendmail -i -- addr; the exit status */
+static volatile sig_atomic_t mail_timed_out;
+static volatile pid_t mail_pid; /* the sendmail running, 0 if none */
+
+/* on_alarm - REPORT_MAIL_TIMEOUT_S passed: kill sendmail (the write or the wait then ends) */
+static void on_alarm(int sig)
+{
+    (void)sig;
+    mail_timed_out = 1;
+    if (mail_pid > 0)
+        kill(mail_pid, SIGKILL);
+}
+
+/* send_mail - m to sendmail -i -- addr, killed after REPORT_MAIL_TIMEOUT_S; the exit status */
 static int send_mail(const char *addr, const struct buf *m)
 {
     char *const argv[] = {"sendmail", "-i", "--", (char *)addr, NULL};
-    struct sigaction ign = {.sa_handler = SIG_IGN}, old;
+    struct sigaction ign = {.sa_handler = SIG_IGN}, old, alrm = {.sa_handler = on_alarm}, old_alrm;
     int fd[2], status;
     size_t off = 0;
     pid_t pid;
@@ -214,7 +226,11 @@ static int send_mail(const char *addr, const struct buf *m)
     }
     close(fd[0]);
     sigaction(SIGPIPE, &ign, &old); /* a sendmail that dies early is an error, not our death */
-    while (off < m->len) {
+    mail_timed_out = 0;
+    mail_pid = pid;
+    sigaction(SIGALRM, &alrm, &old_alrm); /* no SA_RESTART: write and waitpid return EINTR */
+    alarm(REPORT_MAIL_TIMEOUT_S);
+    while (off < m->len && !mail_timed_out) {
         ssize_t w = write(fd[1], buf_cstr(m) + off, m->len - off);
 
         if (w < 0 && errno == EINTR)
@@ -228,6 +244,16 @@ static int send_mail(const char *addr, const struct buf *m)
     while (waitpid(pid, &status, 0) < 0)
         if (errno != EINTR)
             die("report summary: waitpid: %s", strerror(errno));
+    alarm(0);
+    mail_pid = 0;
+    sigaction(SIGALRM, &old_alrm, NULL);
+    if (mail_timed_out) {
+        fprintf(stderr,
+                "postmeter: report summary: %s had not finished after %d s and was killed; the "
+                "mail to %s may not have been sent\n",
+                REPORT_MAIL_SENDMAIL, REPORT_MAIL_TIMEOUT_S, addr);
+        return CLI_FAIL;
+    }
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && off == m->len)
         return CLI_OK;
     if (WIFEXITED(status) && WEXITSTATUS(status) != 0)

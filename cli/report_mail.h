@@ -15,6 +15,9 @@
 
 /* The sendmail(1) program the mail goes to (Postfix's, or any compatible one). */
 #define REPORT_MAIL_SENDMAIL "/usr/sbin/sendmail"
+/* A sendmail that has not taken the mail and exited by then is killed (a hung
+ * one must not hang cron's or the timer's run for ever); Postfix's takes ms. */
+#define REPORT_MAIL_TIMEOUT_S 60
 
 /* report_mail_addr_ok - ADDR is one plain address (local@domain, no space, quote or comma) */
 bool report_mail_addr_ok(const char *addr);
@@ -28,7 +31,8 @@ void report_mail_qp(const char *p, size_t n, struct buf *out);
  * temporary file), the HTML part report_html_summary()'s page, both
  * quoted-printable. Through REPORT_MAIL_SENDMAIL -i -- ADDR (argv, no
  * shell). The exit status: CLI_OK once sendmail took it, CLI_FAIL with
- * a message if it could not run or exited non-zero, CLI_USAGE for an
+ * a message if it could not run, exited non-zero or had not finished in
+ * REPORT_MAIL_TIMEOUT_S (then it is killed), CLI_USAGE for an
  * address that is not one plain address.
  */
 int report_mail_summary(const struct config *c, const char *addr, const struct store_summary *s,

@@ -190,6 +190,15 @@ bool timearg_parse(const char *s, int64_t now, bool utc, int64_t *out)
     return parse_iso(s, utc, out);
 }
 
+/* timearg_range - since / until as given into the store's range (timearg.h) */
+void timearg_range(int64_t *since, bool since_given, int64_t *until, bool until_given)
+{
+    if (since_given && *since < 0)
+        *since = 0;
+    if (until_given && *until <= 0)
+        *until = 1;
+}
+
 /* timearg_format - t as local (or UTC) time with its offset into out[TIMEARG_LEN] */
 char *timearg_format(int64_t t, bool utc, bool machine, char *out)
 {

@@ -42,6 +42,15 @@ bool timearg_parse(const char *s, int64_t now, bool utc, int64_t *out);
  */
 char *timearg_format(int64_t t, bool utc, bool machine, char *out);
 
+/*
+ * timearg_range - a report's --since / --until as parsed (given: the option
+ * was there) made what the store takes, where 0 means "not given" and no
+ * time is negative: a since before the epoch becomes 0 (from the first
+ * record: no row is older), an until at or before it 1 (no row is that
+ * old). Call it after checking until > since on the times as given.
+ */
+void timearg_range(int64_t *since, bool since_given, int64_t *until, bool until_given);
+
 /* timearg_set_utc - read and show times in UTC from now on (postmeter --utc) */
 void timearg_set_utc(bool utc);
 /* timearg_utc - whether --utc was given */

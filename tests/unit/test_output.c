@@ -88,7 +88,7 @@ static void test_text_cells(void **state)
         char *csv = render(OUT_CSV, OUT_STR, &v), *table = render(OUT_TABLE, OUT_STR, &v);
         char want[512];
 
-        assert_true((size_t)snprintf(want, sizeof(want), "v\n%s\r\n", c->csv) < sizeof(want));
+        assert_true((size_t)snprintf(want, sizeof(want), "v\r\n%s\r\n", c->csv) < sizeof(want));
         if (strcmp(csv, want) != 0)
             fail_msg("case %zu csv: got '%s' want '%s'", i, csv, want);
         assert_true((size_t)snprintf(want, sizeof(want), "v\n%s\n", c->table) < sizeof(want));
@@ -111,13 +111,13 @@ static void test_csv_numbers_and_lists(void **state)
 
     (void)state;
     s = render(OUT_CSV, OUT_INT, &neg);
-    assert_string_equal(s, "v\n-5\r\n");
+    assert_string_equal(s, "v\r\n-5\r\n");
     free(s);
     s = render(OUT_CSV, OUT_LIST, &l1);
-    assert_string_equal(s, "v\n\"'=1+1, b@example.test\"\r\n");
+    assert_string_equal(s, "v\r\n\"'=1+1, b@example.test\"\r\n");
     free(s);
     s = render(OUT_CSV, OUT_LIST, &l2);
-    assert_string_equal(s, "v\n\"a@example.test, =1+1\"\r\n");
+    assert_string_equal(s, "v\r\n\"a@example.test, =1+1\"\r\n");
     free(s);
 }
 
