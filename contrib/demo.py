@@ -464,7 +464,8 @@ The demo keeps running in the background. To look around:
                    --from someone@remote.test --to {u}          # inbound
              swaks --server 127.0.0.1:{smtp} --from {u} --to carol@remote.test   # outbound
   ledger     {cli} -c {conf} report messages [--format json]
-             sqlite3 {db} 'SELECT token, outcome, mail_from FROM tracked_messages'
+             {cli} -c {conf} report summary --format html > report.html
+             {cli} -c {conf} report open --queue-id QUEUEID   # a message's opens
              sqlite3 {db}
 {tracker}
   commands   what the start ran at its end; again any time:

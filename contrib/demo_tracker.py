@@ -215,5 +215,5 @@ def info_lines(info):
         "  tracker    postmeter-tracker on %s (pixels under %s/o/)" % (url, base_url(
             info["tracker_port"])),
         "             curl %s/healthz; curl -s %s/metrics | grep opens_total" % (url, url),
-        "             opens: see the closing list's sqlite3 line below",
+        "             opens: report opens in the closing list below",
     ]
