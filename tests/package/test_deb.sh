@@ -18,7 +18,11 @@
 #      /var/spool/postfix/postmeter 2750 _postmeter:postfix.
 #   5. systemd-analyze verify of the units and the prune timer (any
 #      message fails) and systemd-analyze security --offline=true:
-#      exposure <= 2.0 for each service (milter, tracker, prune).
+#      exposure <= 2.0 for each service (milter, tracker, prune). Each
+#      file a daemon writes with the defaults (database, spool, journals,
+#      status file, the tracker's spool, the socket) is under its unit's
+#      StateDirectory= or ReadWritePaths=; README.Debian's Hardening says
+#      which units need a drop-in when they move (ledger_spool too).
 #   6. Maintainer scripts: purge removes config, database and socket
 #      directory; the milter is enabled on installation, the tracker and
 #      the prune timer not, the prune service never started; the prune
@@ -328,6 +332,54 @@ for unit in postmeter-milter.service postmeter-tracker.service postmeter-prune.s
         bad "systemd-analyze security --threshold=$THRESHOLD_X10 ($THRESHOLD) $unit exits $rc"
     fi
 done
+
+# ProtectSystem=strict leaves each unit only StateDirectory= and
+# ReadWritePaths= to write: every file its daemon writes with the
+# defaults must be under one (database, -wal, -shm, the spool, the
+# milter's journals and status file, the tracker's spool, the socket)
+db="$(sed -n 's/^#database = //p' <<<"$defaults")"
+spool="$(sed -n 's/^#ledger_spool = //p' <<<"$defaults")"
+spool="${spool:-$db.spool}"
+sock="$(sed -n 's/^#milter_socket = unix://p' <<<"$defaults")"
+# writable UNIT PATH... - each PATH is under a writable directory of UNIT
+writable() {
+    local name="$1" unit="$root/lib/systemd/system/$1" dirs path d under
+    shift
+    # StateDirectory= names are under /var/lib, ReadWritePaths= are absolute
+    dirs="$(sed -n 's/^StateDirectory=//p' "$unit" | tr ' ' '\n' | sed '/^$/d; s|^|/var/lib/|'
+        sed -n 's/^ReadWritePaths=//p' "$unit" | tr ' ' '\n' | sed '/^$/d; s/^-//')"
+    for path in "$@"; do
+        under=""
+        for d in $dirs; do
+            case "$path" in "$d"/*) under="$d" ;; esac
+        done
+        if [ -n "$under" ]; then
+            ok "$name may write $path (under $under)"
+        else
+            bad "$name cannot write $path: not under StateDirectory= or ReadWritePaths= ($dirs)"
+        fi
+    done
+}
+writable postmeter-milter.service "$db" "$db-wal" "$db-shm" "$spool" "$spool.journal.0" \
+    "$spool.journal.1" "$db.milter-status" "$sock"
+writable postmeter-tracker.service "$db" "$db-wal" "$db-shm" "$spool.tracker"
+writable postmeter-prune.service "$db" "$db-wal" "$db-shm"
+# README.Debian's Hardening section tells how to move them, for every unit that writes
+# (its text up to the next underlined title, on one line)
+hardening="$(awk '/^Hardening$/ {on = 1; n = 0} on && /^-+$/ && ++n > 1 {exit} on {print}' \
+    <(zcat "$root/usr/share/doc/postmeter/README.Debian.gz") | tr -s '\n ' '  ')"
+for unit in postmeter-milter postmeter-tracker postmeter-prune; do
+    if grep -qF "\"systemctl edit $unit\"" <<<"$hardening"; then
+        ok "README.Debian's Hardening: a moved database needs a drop-in for $unit"
+    else
+        bad "README.Debian's Hardening does not say $unit needs ReadWritePaths= for a moved database"
+    fi
+done
+if grep -qF 'ledger_spool' <<<"$hardening"; then
+    ok "README.Debian's Hardening names ledger_spool"
+else
+    bad "README.Debian's Hardening does not name ledger_spool (the spool and journals move with it)"
+fi
 
 # -- 6. maintainer scripts ---------------------------------------------------------
 if grep -qx '    rm -rf /etc/postmeter /var/lib/postmeter /var/spool/postfix/postmeter' \

@@ -20,8 +20,15 @@
 #      messages shows its queue id. With the milter stopped, smtpd answers
 #      451 4.7.1 (milter_default_action = tempfail). The prune service's
 #      command, run as its unit runs it, keeps that young row.
-#   5. apt remove keeps config, database and socket directory; apt purge
-#      removes them.
+#   4b. Modes a local user meets: /etc/postmeter, the database 0640, nothing
+#      in /var/lib/postmeter or the socket directory open to others; a
+#      DKIM key made by root (dkim keygen) 0640 root:_postmeter in a 0750
+#      directory.
+#   5. apt remove keeps config, database and socket directory, and warns
+#      that main.cf still names the socket (all mail now defers); apt
+#      purge removes them, but neither follows links the service user
+#      planted in its directories nor touches a database the admin moved
+#      to /srv, and the user _postmeter stays.
 #
 # Everything happens in a temporary directory; the chroot shares the
 # host's network (loopback port only) and gets /proc mounted while it
@@ -128,6 +135,29 @@ if [ "$(sed -n 's/^User=//p' "$unit")" = _postmeter ] &&
 else
     bad "postmeter-prune.service's command: $exec_start: ${out:-}"
 fi
+# -- 4b. what a local user, or the service user, can reach -----------------------------
+statis /etc/postmeter "directory 755 root root"
+statis /etc/postmeter/machine-networks.d "directory 755 root root"
+statis /var/lib/postmeter/postmeter.db "regular file 640 _postmeter _postmeter"
+# nothing of the ledger (spool, journals, -wal, -shm, status file) or the
+# socket is open to others
+open_="$(in_chroot find /var/lib/postmeter /var/spool/postfix/postmeter -perm /o=rwx \
+    -printf '%p %m; ' 2>&1 || true)"
+if [ -z "$open_" ] && [ -n "$(in_chroot find /var/lib/postmeter -name 'postmeter.db*')" ]; then
+    ok "no file in /var/lib/postmeter or the socket directory is open to others"
+else
+    bad "open to others: ${open_:-no postmeter.db*}"
+fi
+# a DKIM key made by root: its directory and file root's, the milter's group may read
+if in_chroot postmeter dkim keygen example.org --algorithm ed25519 >"$tmp/keygen.log" 2>&1; then
+    ok "postmeter dkim keygen example.org as root"
+else
+    cat "$tmp/keygen.log"
+    bad "postmeter dkim keygen example.org"
+fi
+statis /etc/postmeter/keys "directory 750 root _postmeter"
+key="$(in_chroot find /etc/postmeter/keys -type f -print -quit)"
+statis "${key:-/etc/postmeter/keys/(no key file)}" "regular file 640 root _postmeter"
 pm_milter_stop
 out="$(in_chroot swaks --server "127.0.0.1:$port" --from sender@example.org \
     --to root@localhost 2>&1 || true)"
@@ -140,6 +170,24 @@ fi
 in_chroot postfix stop >/dev/null 2>&1 || true
 
 # -- 5. remove, purge ----------------------------------------------------------------
+# What purge must leave alone: root's files that the (hostile) service user
+# points links at from its own directories, and the database an admin
+# moved out (database = /srv/postmeter/postmeter.db), which stays with its
+# owner _postmeter (the user is kept).
+mkdir -p "$C/srv/victim/sub"
+echo keep >"$C/srv/victim/sub/file"
+in_chroot install -d -o _postmeter -g _postmeter -m 0750 /srv/postmeter
+if chroot "$C" setpriv --reuid=_postmeter --regid=_postmeter --clear-groups --inh-caps=-all \
+    sh -c 'ln -s /srv/victim /var/lib/postmeter/link && mkdir /var/lib/postmeter/d &&
+        ln -s /srv/victim/sub /var/lib/postmeter/d/sub &&
+        ln -s /srv/victim /var/spool/postfix/postmeter/link &&
+        cp /var/lib/postmeter/postmeter.db /srv/postmeter/postmeter.db' 2>"$tmp/plant.log" &&
+    sed -i 's|^#database = .*|database = /srv/postmeter/postmeter.db|' \
+        "$C/etc/postmeter/postmeter.conf"; then
+    ok "as _postmeter: links to /srv/victim in its directories; the database moved to /srv/postmeter"
+else
+    bad "planting links as _postmeter: $(cat "$tmp/plant.log")"
+fi
 kept=(/etc/postmeter/postmeter.conf /var/lib/postmeter/postmeter.db /var/spool/postfix/postmeter)
 if in_chroot env DEBIAN_FRONTEND=noninteractive apt-get remove -y postmeter \
     >"$tmp/remove.log" 2>&1; then
@@ -147,6 +195,14 @@ if in_chroot env DEBIAN_FRONTEND=noninteractive apt-get remove -y postmeter \
 else
     cat "$tmp/remove.log"
     bad "apt-get remove postmeter"
+fi
+# main.cf still names the socket: with milter_default_action = tempfail
+# Postfix now defers every message, so the removal says so
+if grep -qF "postmeter: /etc/postfix/main.cf still names unix:postmeter/milter.sock" \
+    "$tmp/remove.log"; then
+    ok "apt-get remove warns that main.cf still names the milter's socket"
+else
+    bad "apt-get remove is silent about smtpd_milters = unix:postmeter/milter.sock (all mail now defers)"
 fi
 for f in "${kept[@]}"; do
     if [ -e "$C$f" ]; then
@@ -171,5 +227,15 @@ for f in /etc/postmeter /var/lib/postmeter /var/spool/postfix/postmeter /usr/lib
         ok "purge removed ${f#"$C"}"
     fi
 done
+if [ "$(cat "$C/srv/victim/sub/file" 2>/dev/null)" = keep ] && [ -d "$C/srv/victim" ]; then
+    ok "purge removed the service user's links, not what they point at"
+else
+    bad "purge followed a link of the service user into /srv/victim"
+fi
+if [ -f "$C/srv/postmeter/postmeter.db" ] && in_chroot getent passwd _postmeter >/dev/null; then
+    ok "purge left the moved database /srv/postmeter/postmeter.db and its owner _postmeter"
+else
+    bad "purge removed /srv/postmeter/postmeter.db or the user _postmeter"
+fi
 
 finish
