@@ -258,6 +258,16 @@ static void user_dir(struct syscheck *s, const char *key, const char *path, cons
                 "the directory %s does not exist; it must exist and be writable by user %s (%s "
                 "made there)",
                 dir, s->u.name, what);
+    } else if (e == EROFS) {
+        /* Under systemd, ProtectSystem=strict mounts everything read-only
+           but the unit's StateDirectory= and ReadWritePaths=. */
+        fix = xasprintf("make %s writable where it is mounted; under systemd add "
+                        "ReadWritePaths=%s with 'systemctl edit postmeter-milter'",
+                        dir, dir);
+        problem(s, key, fix,
+                "the directory %s is on a read-only file system; it must be writable by user %s "
+                "(%s made there)",
+                dir, s->u.name, what);
     } else {
         fix = xasprintf("chown %s %s (or give user %s write access to it), or set %s to a file in "
                         "a directory %s can write",

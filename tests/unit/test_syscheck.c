@@ -8,12 +8,15 @@
  * in tests/integration/test_milter_check.py.
  */
 #include <setjmp.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <pwd.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -92,6 +95,10 @@ static const struct run_case run_cases[] = {
     {"user = ~\ndatabase = @/p.db\nledger_spool = @/nospool/s\n",
      {"ledger_spool"},
      {"the directory @/nospool does not exist"}},
+    /* @/ro is a read-only mount (setup): the advice is ReadWritePaths, not chown */
+    {"user = ~\ndatabase = @/ro/p.db\n",
+     {"database"},
+     {"the directory @/ro is on a read-only file system"}},
     {"user = ~\ndatabase = @/p.db\n", {NULL}, {NULL}},
 };
 
@@ -160,15 +167,28 @@ static void test_run(void **state)
     }
 }
 
+/* setup - the test's directory, with a read-only tmpfs at @/ro in a mount namespace of ours */
 static int setup(void **state)
 {
+    char ro[sizeof(tmpdir) + 4];
+
     (void)state;
-    return tmpdir_make(tmpdir);
+    if (tmpdir_make(tmpdir) != 0 || unshare(CLONE_NEWNS) != 0 ||
+        mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
+        return -1;
+    snprintf(ro, sizeof(ro), "%s/ro", tmpdir);
+    if (mkdir(ro, 0755) != 0 || mount("pm-test-ro", ro, "tmpfs", MS_RDONLY, "size=64k") != 0)
+        return -1;
+    return 0;
 }
 
 static int teardown(void **state)
 {
+    char ro[sizeof(tmpdir) + 4];
+
     (void)state;
+    snprintf(ro, sizeof(ro), "%s/ro", tmpdir);
+    umount(ro);
     return tmpdir_remove(tmpdir);
 }
 
