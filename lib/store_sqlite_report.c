@@ -234,21 +234,43 @@ static const char sql_auth_msgs[] =
     "  coalesce((SELECT lower(identity) FROM message_auth a WHERE a.message_id = m.id"
     "   AND a.method = 'dmarc' ORDER BY position LIMIT 1), '') AS dom"
     "  FROM messages m WHERE m.direction = 'inbound'";
-/* One row per inbound message with its results, then counted per domain. */
+/*
+ * One row per inbound message with its results, then counted per domain.
+ * The results come from one walk of the message's auth rows (a join
+ * through message_auth's primary key, grouped by message) instead of a
+ * subquery per result: "the first result of a method" is the one of the
+ * lowest position, and min(position * 4 + code) keeps the positions' order
+ * and carries the result's code (0 pass, 1 fail or softfail, 2 other) in
+ * its remainder. The domain is the first dmarc row's, found by its
+ * primary key (message_id, position).
+ */
 static const char sql_report_auth_head[] =
-    "SELECT dom, count(*), sum(spf = 'pass'), sum(spf IN ('fail', 'softfail')),"
-    " sum(dkim_pass), sum(dkim_any AND NOT dkim_pass), sum(dmarc = 'pass'),"
-    " sum(dmarc = 'fail'), sum(action = 'reject'), sum(action = 'quarantine')"
-    " FROM (SELECT x.dom AS dom, x.action AS action,"
-    "  (SELECT result FROM message_auth a WHERE a.message_id = x.id AND a.method = 'spf'"
-    "   ORDER BY position LIMIT 1) AS spf,"
-    "  EXISTS (SELECT 1 FROM message_auth a WHERE a.message_id = x.id AND a.method = 'dkim'"
-    "   AND a.result = 'pass') AS dkim_pass,"
-    "  EXISTS (SELECT 1 FROM message_auth a WHERE a.message_id = x.id"
-    "   AND a.method = 'dkim') AS dkim_any,"
-    "  (SELECT result FROM message_auth a WHERE a.message_id = x.id AND a.method = 'dmarc'"
-    "   ORDER BY position LIMIT 1) AS dmarc"
-    "  FROM (";
+    "SELECT dom, count(*), sum(spf IS 0), sum(spf IS 1), sum(coalesce(dkim_pass, 0)),"
+    " sum(coalesce(dkim_any AND NOT dkim_pass, 0)), sum(dmarc IS 0), sum(dmarc IS 1),"
+    " sum(action = 'reject'), sum(action = 'quarantine')"
+    " FROM (SELECT x.* FROM (SELECT coalesce((SELECT lower(identity) FROM message_auth d"
+    "   WHERE d.message_id = y.id AND d.position = y.dpos), '') AS dom, y.*"
+    "  FROM (SELECT m.id AS id, m.action AS action,"
+    "   min(CASE WHEN a.method = 'dmarc' THEN a.position END) AS dpos,"
+    "   (min(CASE WHEN a.method = 'spf' THEN a.position * 4 + CASE a.result WHEN 'pass' THEN 0"
+    "    WHEN 'fail' THEN 1 WHEN 'softfail' THEN 1 ELSE 2 END END) % 4 + 4) % 4 AS spf,"
+    "   max(a.method = 'dkim' AND a.result = 'pass') AS dkim_pass,"
+    "   max(a.method = 'dkim') AS dkim_any,"
+    "   (min(CASE WHEN a.method = 'dmarc' THEN a.position * 4 + CASE a.result WHEN 'pass' THEN 0"
+    "    WHEN 'fail' THEN 1 ELSE 2 END END) % 4 + 4) % 4 AS dmarc"
+    "   FROM messages m LEFT JOIN message_auth a ON a.message_id = m.id"
+    "   WHERE m.direction = 'inbound'";
+/*
+ * With --domain, in each of the three statements: only messages with a
+ * dmarc row of the domain (or a subdomain) can be counted, so the others
+ * are left out before their results are gathered (one seek each); the
+ * filter on x.dom decides.
+ */
+static const char sql_report_auth_dom[] =
+    " AND (:dom = '' OR EXISTS (SELECT 1 FROM message_auth d WHERE d.message_id = m.id"
+    "  AND d.method = 'dmarc' AND (lower(d.identity) = lower(:dom)"
+    "  OR substr(lower(d.identity), -length(:dom) - 1) = '.' || lower(:dom))))";
+static const char sql_report_auth_group[] = " GROUP BY m.received_at, m.id) y) x WHERE (";
 /* Failing results per domain and method, result, reason: most frequent first. */
 static const char sql_auth_reasons_head[] =
     "SELECT x.dom, a.method, a.result, coalesce(a.reason, ''), count(*) AS n"
@@ -277,21 +299,35 @@ struct top_list {
     size_t n;
 };
 
-/* auth_source - the inbound messages of f, as subquery x, then "dom" filter, into sql */
-static void auth_source(struct buf *sql, const struct store_auth_filter *f, const char *tail)
+/* auth_range - f's time range as conditions on messages m, into sql */
+static void auth_range(struct buf *sql, const struct store_auth_filter *f)
 {
-    buf_puts(sql, sql_auth_msgs);
     if (f->since)
         buf_puts(sql, " AND m.received_at >= :since");
     if (f->until)
         buf_puts(sql, " AND m.received_at < :until");
-    buf_puts(sql, ") x");
-    buf_puts(sql, tail);
+}
+
+/* auth_dom - the "dom" filter of f on subquery x, closing the parenthesis tail opened */
+static void auth_dom(struct buf *sql, const struct store_auth_filter *f)
+{
     if (f->domain)
         buf_puts(sql, " x.dom = lower(:dom) OR substr(x.dom, -length(:dom) - 1) ="
                       " '.' || lower(:dom))");
     else
         buf_puts(sql, " 1)");
+}
+
+/* auth_source - the inbound messages of f, as subquery x, then tail and the "dom" filter */
+static void auth_source(struct buf *sql, const struct store_auth_filter *f, const char *tail)
+{
+    buf_puts(sql, sql_auth_msgs);
+    auth_range(sql, f);
+    if (f->domain)
+        buf_puts(sql, sql_report_auth_dom);
+    buf_puts(sql, ") x");
+    buf_puts(sql, tail);
+    auth_dom(sql, f);
 }
 
 /* auth_prepare - prepare sql and bind f's values */
@@ -404,7 +440,11 @@ enum store_status sqlite_report_auth(struct store *s, const struct store_auth_fi
 
     /* Only constant fragments go into the text; every value is bound. */
     buf_puts(&sql, sql_report_auth_head);
-    auth_source(&sql, f, " WHERE (");
+    auth_range(&sql, f);
+    if (f->domain)
+        buf_puts(&sql, sql_report_auth_dom);
+    buf_puts(&sql, sql_report_auth_group);
+    auth_dom(&sql, f);
     buf_puts(&sql, ") GROUP BY dom ORDER BY count(*) DESC, dom");
     /* One read transaction: the counts, reasons and selectors are one snapshot. */
     rc = sqlite_exec(ss->db, "BEGIN");

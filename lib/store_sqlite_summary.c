@@ -23,49 +23,54 @@
 
 #define DAY_S 86400
 
-/* The range's ledger rows, each message once: r(id, direction, action, received_at, n = 1). */
-#define SQL_COUNTED                                                                                \
-    "WITH r AS (SELECT id, direction, action, received_at, row_number() OVER (PARTITION BY"        \
-    "  CASE WHEN direction = 'outbound' AND coalesce(message_id, '') <> '' THEN message_id"        \
-    "  ELSE id END,"                                                                               \
-    "  CASE WHEN direction = 'outbound' AND coalesce(message_id, '') <> ''"                        \
-    "  THEN coalesce(mail_from, '') END ORDER BY received_at, id) AS n"                            \
-    " FROM messages WHERE received_at >= :since AND received_at < :until)"
+/*
+ * The range's copies: outbound rows with the same Message-ID and envelope
+ * sender as an earlier row (received_at, id) of the range. Only those rows
+ * are numbered (a sort of the range's outbound rows with a Message-ID),
+ * inbound mail never is: every inbound row counts.
+ */
+#define SQL_COPIES                                                                                 \
+    "SELECT id FROM (SELECT id, row_number() OVER (PARTITION BY message_id, coalesce(mail_from,"   \
+    " '') ORDER BY received_at, id) AS n FROM messages WHERE received_at >= :since"                \
+    " AND received_at < :until AND direction = 'outbound' AND coalesce(message_id, '') <> '')"     \
+    " WHERE n > 1"
 
-/* The first result of a method for message id x.id, as a subquery. */
-#define FIRST_RESULT(x, method)                                                                    \
-    "(SELECT result FROM message_auth a WHERE a.message_id = " x ".id AND a.method = '" method     \
-    "' ORDER BY position LIMIT 1)"
-
-static const char sql_mail[] = SQL_COUNTED
-    " SELECT direction, action, (received_at + :off) / 86400, count(*),"
-    "  sum(coalesce(" FIRST_RESULT(
-        "r",
-        "spf") " = 'pass', 0)),"
-               "  sum(EXISTS (SELECT 1 FROM message_auth a WHERE a.message_id = r.id AND a.method "
-               "= 'dkim'"
-               "   AND a.result = 'pass')),"
-               "  sum(coalesce(" FIRST_RESULT(
-                   "r",
-                   "dmarc") " = 'pass', 0)),"
-                            "  sum(coalesce(" FIRST_RESULT(
-                                "r",
-                                "dmarc") " = 'fail', 0)),"
-                                         "  sum(EXISTS (SELECT 1 FROM message_auth a WHERE "
-                                         "a.message_id = r.id"
-                                         "   AND a.method = 'dkim-sign' AND a.result = 'signed'))"
-                                         " FROM r WHERE n = 1 GROUP BY 1, 2, 3";
+/*
+ * One row per counted message of the range with its results, from one
+ * walk of its auth rows (a join through message_auth's primary key, grouped
+ * by the message in the order of messages_received_at: no sort) instead of
+ * a subquery per result. "The first result of a method" is the one of the
+ * lowest position: min(position * 4 + code) keeps the position's order and
+ * carries the result's code (0 pass, 1 fail, 2 other) in its remainder.
+ */
+static const char sql_mail[] =
+    "SELECT direction, action, (received_at + :off) / 86400, count(*), sum(spf IS 0),"
+    " sum(coalesce(dkim, 0)), sum(dmarc IS 0), sum(dmarc IS 1), sum(coalesce(sig, 0))"
+    " FROM (SELECT m.direction AS direction, m.action AS action, m.received_at AS received_at,"
+    "  (min(CASE WHEN a.method = 'spf' THEN a.position * 4 + (a.result <> 'pass') END) % 4 + 4)"
+    "   % 4 AS spf,"
+    "  max(a.method = 'dkim' AND a.result = 'pass') AS dkim,"
+    "  (min(CASE WHEN a.method = 'dmarc' THEN a.position * 4 + CASE a.result WHEN 'pass' THEN 0"
+    "   WHEN 'fail' THEN 1 ELSE 2 END END) % 4 + 4) % 4 AS dmarc,"
+    "  max(a.method = 'dkim-sign' AND a.result = 'signed') AS sig"
+    "  FROM messages m LEFT JOIN message_auth a ON a.message_id = m.id"
+    "  WHERE m.received_at >= :since AND m.received_at < :until AND m.id NOT IN (" SQL_COPIES ")"
+    "  GROUP BY m.received_at, m.id)"
+    " GROUP BY 1, 2, 3";
 static const char sql_rows[] =
     "SELECT count(*) FROM messages WHERE received_at >= :since AND received_at < :until";
+/*
+ * Each inbound message's first DMARC row (its From domain and result), by
+ * its dmarc rows alone: with one min() the other columns are the row's
+ * that has it (SQLite's bare columns); without a dmarc row they are NULL.
+ */
 static const char sql_top[] =
-    "SELECT dom, count(*), sum(dmarc = 'fail') AS f FROM (SELECT"
-    " coalesce((SELECT lower(identity) FROM message_auth a WHERE a.message_id = m.id"
-    "  AND a.method = 'dmarc' ORDER BY position LIMIT 1), '') AS dom,"
-    " " FIRST_RESULT(
-        "m", "dmarc") " AS dmarc"
-                      " FROM messages m WHERE m.direction = 'inbound' AND m.received_at >= :since"
-                      " AND m.received_at < :until)"
-                      " GROUP BY dom HAVING f > 0 ORDER BY f DESC, count(*) DESC, dom LIMIT :top";
+    "SELECT dom, count(*), sum(dmarc = 'fail') AS f FROM (SELECT min(a.position),"
+    "  coalesce(lower(a.identity), '') AS dom, a.result AS dmarc"
+    "  FROM messages m LEFT JOIN message_auth a ON a.message_id = m.id AND a.method = 'dmarc'"
+    "  WHERE m.direction = 'inbound' AND m.received_at >= :since AND m.received_at < :until"
+    "  GROUP BY m.received_at, m.id)"
+    " GROUP BY dom HAVING f > 0 ORDER BY f DESC, count(*) DESC, dom LIMIT :top";
 static const char sql_opens_day[] =
     "SELECT (opened_at + :off) / 86400, class, count(*) FROM pixel_opens"
     " WHERE opened_at >= :since AND opened_at < :until GROUP BY 1, 2";
@@ -76,16 +81,20 @@ static const char sql_totals[] =
 /*
  * first_open_sql - SQL for the time of tracked row t's first open (human:
  * of class human or proxy), NULL when there is none. The one place that
- * knows where first opens come from: today MIN() over pixel_opens, whose
- * index (tracked_id, class, opened_at) makes each class one seek (the IN
- * list, 006_opens.sql); per-message columns may replace it.
+ * knows where first opens come from: the row's own first_open_at and
+ * first_human_open_at (007_token_key.sql), which the store sets with each
+ * open it writes. A row without first_open_at is looked up in pixel_opens
+ * (a seek into pixel_opens_tracked that finds nothing for a row never
+ * opened), so opens written around the store (by hand, by a test's SQL)
+ * still count.
  */
 static const char *first_open_sql(bool human)
 {
-    return human ? "(SELECT min(o.opened_at) FROM pixel_opens o WHERE o.tracked_id = t.id"
-                   " AND o.class IN ('human', 'proxy'))"
-                 : "(SELECT min(o.opened_at) FROM pixel_opens o WHERE o.tracked_id = t.id"
-                   " AND o.class IN ('human', 'proxy', 'prefetch', 'scanner'))";
+    return human ? "CASE WHEN t.first_open_at IS NOT NULL THEN t.first_human_open_at ELSE"
+                   " (SELECT min(o.opened_at) FROM pixel_opens o WHERE o.tracked_id = t.id"
+                   " AND o.class IN ('human', 'proxy')) END"
+                 : "coalesce(t.first_open_at, (SELECT min(o.opened_at) FROM pixel_opens o"
+                   " WHERE o.tracked_id = t.id))";
 }
 
 /* A day's numbers while the series is gathered (d: days since the epoch at the offset). */
