@@ -139,10 +139,9 @@ static void sender_opt(const char *v, struct store_msg_filter *f)
 static int report_parse(const struct option *opts, int argc, char **argv, struct report_args *a)
 {
     int64_t now = time_now();
-    int64_t *when;
     bool given[2] = {false, false}; /* --since, --until */
     char *end;
-    int ch;
+    int ch, rc;
 
     memset(a, 0, sizeof(*a));
     a->format = OUT_TABLE;
@@ -150,11 +149,8 @@ static int report_parse(const struct option *opts, int argc, char **argv, struct
         switch (ch) {
         case 's':
         case 'u':
-            when = ch == 's' ? &a->since : &a->until;
-            if (!timearg_parse(optarg, now, timearg_utc(), when))
-                return cli_usage("--%s: '%s' is not a time; use %s", ch == 's' ? "since" : "until",
-                                 optarg, TIMEARG_FORMS);
-            given[ch == 'u'] = true;
+            if ((rc = cli_time_option(ch, optarg, now, &a->since, &a->until, given)) >= 0)
+                return rc;
             break;
         case 'f':
             sender_opt(optarg, &a->f);

@@ -64,11 +64,11 @@ static bool by_opt(const char *v, enum store_opens_by *by)
 static int sum_parse(const struct option *opts, bool opens, int argc, char **argv,
                      struct sum_args *a)
 {
-    int64_t now = time_now(), *when;
+    int64_t now = time_now();
     bool given[2] = {false, false}; /* --since, --until */
     unsigned long n;
     char *end;
-    int ch;
+    int ch, rc;
 
     memset(a, 0, sizeof(*a));
     a->top = SUMMARY_TOP_DEFAULT;
@@ -77,11 +77,8 @@ static int sum_parse(const struct option *opts, bool opens, int argc, char **arg
         switch (ch) {
         case 's':
         case 'u':
-            when = ch == 's' ? &a->since : &a->until;
-            if (!timearg_parse(optarg, now, timearg_utc(), when))
-                return cli_usage("--%s: '%s' is not a time; use %s", ch == 's' ? "since" : "until",
-                                 optarg, TIMEARG_FORMS);
-            given[ch == 'u'] = true;
+            if ((rc = cli_time_option(ch, optarg, now, &a->since, &a->until, given)) >= 0)
+                return rc;
             break;
         case 't':
             n = strtoul(optarg, &end, 10);

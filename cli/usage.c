@@ -185,6 +185,17 @@ int cli_usage(const char *fmt, ...)
     return CLI_USAGE;
 }
 
+/* cli_time_option - --since or --until into *since or *until (see usage.h) */
+int cli_time_option(int ch, const char *arg, int64_t now, int64_t *since, int64_t *until,
+                    bool given[2])
+{
+    if (!timearg_parse(arg, now, timearg_utc(), ch == 's' ? since : until))
+        return cli_usage("--%s: '%s' is not a time; use %s", ch == 's' ? "since" : "until", arg,
+                         TIMEARG_FORMS);
+    given[ch == 'u'] = true;
+    return -1;
+}
+
 /* cli_bad_option - the usage error for getopt_long()'s '?' or ':' */
 int cli_bad_option(int ch, char **argv)
 {

@@ -64,6 +64,14 @@ void cli_set_command(const struct cli_command *cmd);
 int cli_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /*
+ * cli_time_option - the value of --since (ch 's', into *since) or
+ * --until ('u', into *until) as timearg_parse() reads it, given[0] or
+ * given[1] set; -1, or CLI_USAGE (said) if it is not a time
+ */
+int cli_time_option(int ch, const char *arg, int64_t now, int64_t *since, int64_t *until,
+                    bool given[2]);
+
+/*
  * cli_bad_option - the usage error for what getopt_long() just returned
  * (ch '?' or ':' with optstring starting with ':'; argv its argv): an
  * unknown option, a missing value, a value given to a flag. CLI_USAGE.
