@@ -230,16 +230,76 @@ static const char *take_value(int argc, char **argv, int *i, const char *opt, si
     return argv[++*i];
 }
 
+/*
+ * is_global - argv[i] is a global option (-h, --help, -V, --version,
+ * --utc, -c, --config); *skip: it takes the next argument as its value
+ */
+static bool is_global(char **argv, int i, bool *skip)
+{
+    const char *a = argv[i];
+
+    *skip = strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0;
+    return *skip || strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0 || strcmp(a, "-V") == 0 ||
+           strcmp(a, "--version") == 0 || strcmp(a, "--utc") == 0 || strncmp(a, "-c", 2) == 0 ||
+           strncmp(a, "--config=", 9) == 0;
+}
+
+/* command_in - the command argv names, its globals (and their values) left out; NULL if none */
+static const struct cli_command *command_in(int argc, char **argv)
+{
+    const char *w[2] = {NULL, NULL};
+    int n = 0;
+    bool skip;
+
+    for (int i = 1; i < argc && n < 2 && strcmp(argv[i], "--") != 0; i++) {
+        if (is_global(argv, i, &skip))
+            i += skip;
+        else if (argv[i][0] == '-')
+            break; /* the command's own options come after its words */
+        else
+            w[n++] = argv[i];
+    }
+    for (size_t i = 0; w[0] && i < NCOMMANDS; i++)
+        if (strcmp(commands[i].name, w[0]) == 0 &&
+            (commands[i].sub == NULL || (w[1] && strcmp(commands[i].sub, w[1]) == 0)))
+            return &commands[i];
+    return NULL;
+}
+
+/*
+ * takes_value - option a (no "=VALUE" in it) of cmd takes the next
+ * argument as its value: its options text shows it followed by one
+ * space and a placeholder ("  --subject TEXT  ..."), not by the two
+ * spaces before a description
+ */
+static bool takes_value(const struct cli_command *cmd, const char *a)
+{
+    size_t n = strlen(a);
+
+    if (cmd == NULL || cmd->options == NULL || a[0] != '-' || strchr(a, '=') != NULL)
+        return false;
+    for (const char *p = strstr(cmd->options, a); p; p = strstr(p + 1, a))
+        if (p > cmd->options && (p[-1] == ' ' || p[-1] == '\n') && p[n] == ' ' && p[n + 1] != ' ' &&
+            p[n + 1] != '\n')
+            return true;
+    return false;
+}
+
 /* cli_globals_take - take the global options out of argv wherever they stand */
 int cli_globals_take(int *argc, char **argv, struct cli_globals *g)
 {
+    const struct cli_command *cmd = command_in(*argc, argv);
     int out = 1, i;
 
     memset(g, 0, sizeof(*g));
     for (i = 1; i < *argc && strcmp(argv[i], "--") != 0; i++) {
         const char *a = argv[i];
 
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+        if (takes_value(cmd, a) && i + 1 < *argc) {
+            /* the command's option and its value, which may look like a global */
+            argv[out++] = argv[i++];
+            argv[out++] = argv[i];
+        } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             g->help = true;
         } else if (strcmp(a, "-V") == 0 || strcmp(a, "--version") == 0) {
             g->version = true;

@@ -222,6 +222,29 @@ static void test_global_after(void **state)
     }
 }
 
+/*
+ * test_option_values - a command option's value that looks like a global
+ * option is the command's ("--subject -h" searches for "-h"; it does not
+ * ask for help, nor "--subject --config=x" change the configuration)
+ */
+static void test_option_values(void **state)
+{
+    static const char *const cases[][10] = {
+        {"-c", CONF, "report", "messages", "--subject", "-h", "--format", "csv", NULL},
+        {"report", "messages", "-c", CONF, "--subject", "--config=x", "--format", "csv", NULL},
+        {"report", "messages", "--subject", "--utc", "-c", CONF, "--format", "csv", NULL},
+    };
+    struct run r;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        run(cases[i], &r);
+        if (r.status != 0 || strncmp(r.out, "received_at,", 12) != 0 || r.err[0] != '\0')
+            fail_msg("case %zu: exit %d, stdout \"%.200s\", stderr \"%s\"", i, r.status, r.out,
+                     r.err);
+    }
+}
+
 /* setup - a configuration naming a migrated database in a directory only root can change */
 static int setup(void **state)
 {
@@ -257,6 +280,7 @@ int main(void)
         cmocka_unit_test(test_help),
         cmocka_unit_test(test_usage_errors),
         cmocka_unit_test(test_global_after),
+        cmocka_unit_test(test_option_values),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
