@@ -65,6 +65,11 @@ static void json_string(struct buf *b, const char *s)
             buf_putc(b, *p++);
         } else if (*p < 0x20 || *p == 0x7f) {
             buf_printf(b, "\\u%04x", *p++);
+        } else if (n == 2 && p[0] == 0xc2 && p[1] < 0xa0) {
+            /* C1 controls (U+0080-U+009F) escaped too: the JSON text
+               itself, shown raw on a terminal, carries no CSI */
+            buf_printf(b, "\\u%04x", p[1]);
+            p += 2;
         } else {
             buf_add(b, p, n);
             p += n;

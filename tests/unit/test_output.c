@@ -131,6 +131,13 @@ static void test_json_unchanged(void **state)
     s = render(OUT_JSON, OUT_STR, &v);
     assert_string_equal(s, "[\n  {\"v\": \"=1+1\\u001b\"}\n]\n");
     free(s);
+    v.s = "a\xc2\x9b"
+          "1m\xc2\xa0"
+          "b"; /* a C1 CSI, then a no-break space (not a control) */
+    s = render(OUT_JSON, OUT_STR, &v);
+    assert_string_equal(s, "[\n  {\"v\": \"a\\u009b1m\xc2\xa0"
+                           "b\"}\n]\n");
+    free(s);
 }
 
 int main(void)
