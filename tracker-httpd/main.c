@@ -23,6 +23,7 @@
  * ".tracker" added): the milter's is locked by the milter.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <libgen.h>
 #include <signal.h>
 #include <stdio.h>
@@ -163,6 +164,10 @@ int main(int argc, char **argv)
     struct track_key *old_key;
     int *fds;
     size_t nfds;
+
+    /* Each libmicrohttpd thread would get its own malloc arena (tens of
+       MiB of RSS under a flood, for small short-lived allocations). */
+    mallopt(M_ARENA_MAX, TRACKER_MALLOC_ARENAS);
 
     log_open("postmeter-tracker", LOG_TO_STDERR);
     daemon_args_parse(argc, argv, "postmeter-tracker", &args);
