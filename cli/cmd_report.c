@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "output.h"
+#include "report_story.h"
 #include "timearg.h"
 #include "timeutil.h"
 #include "usage.h"
@@ -26,33 +27,15 @@ static const struct out_col message_cols[] = {
 };
 #define NCOLS (sizeof(message_cols) / sizeof(message_cols[0]))
 
-/* auth_text - one result as "method=result key=value ..."; caller frees */
-static char *auth_text(const struct ledger_auth *a)
-{
-    const char *const kv[][2] = {
-        {"identity", a->identity}, {"selector", a->selector},       {"algorithm", a->algorithm},
-        {"policy", a->policy},     {"disposition", a->disposition}, {"reason", a->reason},
-    };
-    struct buf b = BUF_INIT;
-
-    buf_printf(&b, "%s=%s", a->method, a->result);
-    for (size_t i = 0; i < sizeof(kv) / sizeof(kv[0]); i++)
-        if (kv[i][1])
-            buf_printf(&b, " %s=%s", kv[i][0], kv[i][1]);
-    return buf_steal(&b);
-}
-
 /* message_row - one ledger record as an output row */
 static int message_row(const struct ledger_msg *m, void *arg)
 {
-    char **auth = xcalloc(m->nauth + 1, sizeof(*auth));
+    char **auth = story_auth_list(m);
     const char *dmarc = NULL;
 
-    for (size_t i = 0; i < m->nauth; i++) {
-        auth[i] = auth_text(&m->auth[i]);
+    for (size_t i = 0; i < m->nauth; i++)
         if (strcmp(m->auth[i].method, "dmarc") == 0)
             dmarc = m->auth[i].result;
-    }
     struct out_val v[NCOLS] = {
         {.i = m->received_at},
         {.s = ledger_direction_name(m->direction)},
@@ -74,9 +57,7 @@ static int message_row(const struct ledger_msg *m, void *arg)
     };
 
     out_row(arg, v);
-    for (size_t i = 0; i < m->nauth; i++)
-        free(auth[i]);
-    free(auth);
+    story_list_free(auth);
     return 0;
 }
 
