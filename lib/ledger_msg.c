@@ -27,6 +27,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "crc32.h"
 #include "ledger_msg.h"
 #include "log.h"
 #include "util.h"
@@ -252,24 +253,6 @@ size_t ledger_msg_mem(const struct ledger_msg *m)
 const char *ledger_direction_name(enum ledger_direction d)
 {
     return d == LEDGER_OUTBOUND ? "outbound" : "inbound";
-}
-
-/* crc32_update - CRC-32 (IEEE, as zlib) of n bytes, continuing from crc */
-static uint32_t crc32_update(uint32_t crc, const unsigned char *p, size_t n)
-{
-    static const uint32_t nibble[16] = {
-        0x00000000, 0x1db71064, 0x3b6e20c8, 0x26d930ac, 0x76dc4190, 0x6b6b51f4,
-        0x4db26158, 0x5005713c, 0xedb88320, 0xf00f9344, 0xd6d6a3e8, 0xcb61b38c,
-        0x9b64c2b0, 0x86d3d2d4, 0xa00ae278, 0xbdbdf21c,
-    };
-
-    crc = ~crc;
-    for (size_t i = 0; i < n; i++) {
-        crc ^= p[i];
-        crc = (crc >> 4) ^ nibble[crc & 15];
-        crc = (crc >> 4) ^ nibble[crc & 15];
-    }
-    return ~crc;
 }
 
 /* put_field - append one "<name> <len>:<bytes>\n" line */
