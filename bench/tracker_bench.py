@@ -227,6 +227,32 @@ http {
                 p.wait(10)
 
 
+class Floor:
+    """Floor - bench/mhd_floor: libmicrohttpd set up as the tracker, answering the GIF only"""
+
+    def __init__(self, directory, port, turbo=False):
+        self.dir, self.port, self.turbo, self.proc = directory, port, turbo, None
+
+    def start(self):
+        exe = os.path.join(os.environ["POSTMETER_BUILD_DIR"], "bench", "mhd_floor")
+        os.makedirs(self.dir, exist_ok=True)
+        with open(os.path.join(self.dir, "floor.log"), "ab") as out:
+            self.proc = subprocess.Popen([exe, str(self.port)] + (["turbo"] if self.turbo else []),
+                                         stdin=subprocess.DEVNULL, stdout=out,
+                                         stderr=subprocess.STDOUT)
+        wait_port(self.port, proc=self.proc, what="mhd_floor")
+        return self
+
+    def pids(self):
+        return [self.proc.pid]
+
+    def stop(self):
+        p, self.proc = self.proc, None
+        if p is not None and p.poll() is None:
+            p.terminate()
+            p.wait(30)
+
+
 def make_tokens(h, n):
     """make_tokens - n valid tokens: n tracked mails through Postfix and the milter"""
     p = h.cli("track", "add", "news@example.test")
@@ -277,6 +303,13 @@ def run_nginx(n, paths, conns, mode, a):
     r = wrk(n.port, paths, conns, mode, a)
     r["cpu_us"] = (cpu_s(n.pids()) - before_cpu) * 1e6 / max(r["requests"], 1)
     r["logged"] = n.log_lines() - before_lines
+    return r
+
+
+def run_floor(f, paths, conns, mode, a):
+    before_cpu = cpu_s(f.pids())
+    r = wrk(f.port, paths, conns, mode, a)
+    r["cpu_us"] = (cpu_s(f.pids()) - before_cpu) * 1e6 / max(r["requests"], 1)
     return r
 
 
@@ -334,6 +367,9 @@ def main():
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="a tracker.conf key for a what-if run (repeatable)")
     ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--floor", action="store_true",
+                    help="also run bench/mhd_floor (libmicrohttpd alone, as the tracker sets it "
+                    "up) and its MHD_USE_TURBO variant in the same rounds")
     a = ap.parse_args()
     conns_list = [int(c) for c in a.connections.split(",")]
     modes = a.modes.split(",")
@@ -345,8 +381,9 @@ def main():
     points = [(c, m) for c in conns_list for m in modes]
     tport, nport = free_port(), free_port()
     base = "http://127.0.0.1:%d%s" % (tport, PREFIX)
-    results = {p: {"nginx": [], "tracker": []} for p in points}
+    results = {p: {"nginx": [], "tracker": [], "floor": [], "turbo": []} for p in points}
     t = n = None
+    floors = {}
     failed = False
     lost = []  # runs where a request the tracker answered has no row
     h = Harness(name="bench-tracker", transport="sink", milter_debug=False, keep_state=a.keep,
@@ -362,6 +399,9 @@ def main():
             conf.update(kv.split("=", 1) for kv in a.set)
             t = BenchTracker(h, tport, conf=conf).start()
             n = Nginx(h.path("nginx"), nport).start()
+            if a.floor:
+                floors = {"floor": Floor(h.path("floor"), free_port()).start(),
+                          "turbo": Floor(h.path("turbo"), free_port(), turbo=True).start()}
             start_rss = vm_hwm_kb(t.proc.pid)
             print("tracker-bench: %d CPUs (shared: other work on the machine shows in every "
                   "column); wrk -t%d, %d s per run, %d round(s); tracker :%d, nginx :%d"
@@ -383,8 +423,12 @@ def main():
                     mine, toks = toks[:a.threads], toks[a.threads:]
                     paths = ["%s/o/%s.gif" % (PREFIX, tok) for _, tok in mine]
                     order = ("nginx", "tracker") if rnd % 2 == 0 else ("tracker", "nginx")
+                    order += tuple(sorted(floors))
                     for who in order:
-                        if who == "nginx":
+                        if who in floors:
+                            r = run_floor(floors[who], paths, conns, mode, a)
+                            extra = "(mhd_floor%s)" % (" turbo" if who == "turbo" else "")
+                        elif who == "nginx":
                             r = run_nginx(n, paths, conns, mode, a)
                             extra = "access log +%d lines" % r["logged"]
                         else:
@@ -409,6 +453,8 @@ def main():
             h.failed = True
             print("FAILED: %s" % e, flush=True)
         finally:
+            for f in floors.values():
+                f.stop()
             if n is not None:
                 n.stop()
             if t is not None:
@@ -439,6 +485,15 @@ def main():
         if conns == 64 and p99 / 1000 > TARGET_P99_MS:
             misses.append("%d conns %s: p99 %s > %.0f ms" % (conns, mode, fmt_us(p99),
                                                              TARGET_P99_MS))
+    if floors:
+        print("\nthe floor (bench/mhd_floor: libmicrohttpd as the tracker sets it up, no work):")
+        for conns, mode in points:
+            ng = results[(conns, mode)]["nginx"]
+            for who in sorted(floors):
+                fl = results[(conns, mode)][who]
+                print("%5d %-9s %-6s %9.0f req/s  %5.2f x nginx  p99 %s  %.1f us CPU/req" % (
+                    conns, mode, who, med(fl, "rps"), med(fl, "rps") / med(ng, "rps"),
+                    fmt_us(med(fl, "p99_us")), med(fl, "cpu_us")))
     print("tracker peak RSS (VmHWM) over the bench: %.1f MiB" % (peak_kb / 1024))
     if peak_kb / 1024 > TARGET_RSS_MB:
         misses.append("peak RSS %.1f MiB > %.0f MiB" % (peak_kb / 1024, TARGET_RSS_MB))

@@ -22,7 +22,10 @@
 #include <errno.h>
 #include <pthread.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "ledger_int.h"
@@ -163,6 +166,7 @@ static void finish(struct ledger *l)
 {
     size_t left, kept = 0;
 
+    ledger_spill_flush(l);
     pthread_mutex_lock(&l->mu);
     left = l->count;
     pthread_mutex_unlock(&l->mu);
@@ -200,11 +204,28 @@ static uint64_t prune_wait_ms(const struct ledger *l)
     return ledger_prune_wait_ms(&l->prune, time(NULL), l->o.retention_days);
 }
 
+/*
+ * lower_priority - this thread's nice value raised by n (Linux keeps one
+ * per thread); a failure costs only the priority, so it is only logged
+ */
+static void lower_priority(int n)
+{
+    pid_t tid = (pid_t)syscall(SYS_gettid);
+    int now;
+
+    errno = 0;
+    now = getpriority(PRIO_PROCESS, (id_t)tid);
+    if (errno != 0 || setpriority(PRIO_PROCESS, (id_t)tid, now + n) != 0)
+        warn("ledger: cannot lower the writer's priority: %s", strerror(errno));
+}
+
 /* writer_main - the writer thread: replay, commit, spool, back off, idle */
 static void *writer_main(void *arg)
 {
     struct ledger *l = arg;
 
+    if (l->o.writer_nice != 0)
+        lower_priority(l->o.writer_nice);
     ledger_open_spool(l);
     ledger_journal_recover(l);
     pthread_mutex_lock(&l->mu);
@@ -219,6 +240,12 @@ static void *writer_main(void *arg)
         bool spool_due = to_spool && now >= l->spool_retry_at;
 
         log_drops(l, now);
+        if (l->spill_pending) { /* a full queue's records: to the spool file at once */
+            pthread_mutex_unlock(&l->mu);
+            ledger_spill_flush(l);
+            pthread_mutex_lock(&l->mu);
+            continue;
+        }
         if (l->stopping && (l->count == 0 || !db_due || now >= l->stop_deadline))
             break;
         if (!db_due) {
@@ -375,16 +402,16 @@ bool ledger_enqueue(struct ledger *l, struct ledger_msg *m, size_t mem, struct l
 /*
  * ledger_put - hand over a record; waits for no I/O while the queue has
  * room. Its size is counted before the lock is taken (linear in its
- * recipients). A full queue does not drop it: the caller appends it to
- * the spool itself (a flood the writer cannot keep up with slows its
- * producers down instead of losing records); dropped only if the spool
- * cannot take it either.
+ * recipients). A full queue does not drop it: the caller encodes it
+ * and gathers it for the spool (ledger_spill: a flood the writer cannot
+ * keep up with costs its producers an encoding, not a record); dropped
+ * only if the spool cannot take it either.
  */
 void ledger_put(struct ledger *l, struct ledger_msg *m)
 {
     size_t mem = ledger_msg_mem(m), at;
     struct buf rec = BUF_INIT;
-    bool taken;
+    bool taken, closed;
     int err;
 
     pthread_mutex_lock(&l->mu);
@@ -394,16 +421,24 @@ void ledger_put(struct ledger *l, struct ledger_msg *m)
         ledger_leave(l);
         return;
     }
+    closed = l->closed;
     pthread_mutex_unlock(&l->mu);
     ledger_msg_encode(m, &rec);
     ledger_msg_free(m);
-    err = ledger_spool_bytes(l, rec.data, rec.len);
+    if (!closed) {
+        ledger_spill(l, rec.data, rec.len); /* counted when it is appended */
+        buf_free(&rec);
+        pthread_mutex_lock(&l->mu);
+        ledger_leave(l);
+        return;
+    }
+    err = ledger_spool_bytes(l, rec.data, rec.len); /* the writer is gone: at once */
     buf_free(&rec);
     pthread_mutex_lock(&l->mu);
     if (err == 0)
         l->st.spooled++;
     else
-        l->st.dropped++; /* logged by the writer */
+        l->st.dropped++;
     ledger_leave(l);
 }
 
@@ -474,9 +509,13 @@ struct ledger *ledger_stop_stats(struct ledger *l, unsigned timeout_ms, struct l
             ledger_get_stats(l, st);
         return NULL;
     }
+    /* What a producer gathered after finish() (before it saw closed) goes now. */
+    ledger_spill_flush(l);
     if (st != NULL)
         ledger_get_stats(l, st); /* with what finish() dropped */
     l->spool = spool_close(l->spool);
+    buf_free(&l->spill);
+    free(l->spill_end);
     pthread_mutex_destroy(&l->smu);
     l->rejected = spool_close(l->rejected);
     ledger_journal_free(l);

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "buf.h"
 #include "ledger.h"
 #include "ledger_prune.h"
 
@@ -22,6 +23,10 @@
 /* Records per replayed batch at most: a waiting answer waits for one such
    commit at worst (a few ms). */
 #define REPLAY_BATCH 512
+/* A full queue's records are gathered this many bytes at a time before
+   they are appended to the spool (ledger_spill): one write(2) for a few
+   hundred opens in a flood instead of one each. */
+#define LEDGER_SPILL_BYTES (64u * 1024)
 
 /*
  * A producer waiting in ledger_put_wait() for one ring entry. The writer
@@ -58,6 +63,7 @@ struct ledger {
     uint64_t removed;        /* records taken off the ring's head, ever */
     uint64_t batch_deadline; /* ms: the oldest queued record must go by then */
     bool writer_waiting, stopping, spool_pending;
+    bool spill_pending; /* ledger_spill gathered records: the writer appends them next */
     uint64_t stop_deadline;
     struct ledger_stats st;
 
@@ -66,7 +72,11 @@ struct ledger {
        before mu. */
     pthread_mutex_t smu;
     struct spool *spool;
-    uint64_t spool_warned_at; /* ms: the last warning that it cannot be opened */
+    struct buf spill;             /* under smu: encoded records a full queue could not take
+                                     (ledger_put), LEDGER_SPILL_BYTES at most, then appended */
+    size_t spill_n;               /* under smu: how many records spill holds */
+    size_t *spill_end, spill_cap; /* under smu: where each of them ends in spill */
+    uint64_t spool_warned_at;     /* ms: the last warning that it cannot be opened */
 
     /* The write-ahead journal (o.journal; ledger_journal.c): two files,
        producers append to jr[jcur] under jmu (lock order jmu before mu and
@@ -142,6 +152,13 @@ void ledger_note_spool(struct ledger *l);
 void ledger_open_spool(struct ledger *l);
 /* ledger_spool_bytes - append one producer's encoded record to the spool; 0 or an errno */
 int ledger_spool_bytes(struct ledger *l, const char *data, size_t len);
+
+/* ledger_spill - gather a record the full queue could not take; appended LEDGER_SPILL_BYTES
+   at a time, or by ledger_spill_flush */
+void ledger_spill(struct ledger *l, const char *data, size_t len);
+
+/* ledger_spill_flush - append what ledger_spill gathered to the spool now */
+void ledger_spill_flush(struct ledger *l);
 
 /* ledger_spool_msgs - append msgs[0..n) to the spool (writer); 0, or -1 if not all went */
 int ledger_spool_msgs(struct ledger *l, struct ledger_msg *const *msgs, size_t n);

@@ -38,7 +38,7 @@ static struct spool *get_spool(struct ledger *l)
 static void note_spool_locked(struct ledger *l)
 {
     pthread_mutex_lock(&l->mu);
-    l->spool_pending = (l->spool && spool_pending(l->spool)) || !l->jrecovered;
+    l->spool_pending = (l->spool && spool_pending(l->spool)) || l->spill_n > 0 || !l->jrecovered;
     l->st.spool_bytes = l->spool ? spool_size(l->spool) : 0;
     pthread_cond_broadcast(&l->settled);
     pthread_mutex_unlock(&l->mu);
@@ -61,6 +61,73 @@ void ledger_open_spool(struct ledger *l)
     pthread_mutex_unlock(&l->smu);
 }
 
+/*
+ * spill_flush_locked - append the gathered records to the spool: counted
+ * spooled, or dropped if the spool cannot take them all (the writer logs
+ * drops); smu held
+ */
+static void spill_flush_locked(struct ledger *l)
+{
+    size_t n = l->spill_n, got = 0;
+
+    if (n == 0)
+        return;
+    if (get_spool(l) == NULL)
+        got = 0;
+    else if (spool_append_bytes(l->spool, l->spill.data, l->spill.len) == 0)
+        got = n;
+    else if (errno == EFBIG) /* past the spool's bound: the oldest that fit go in */
+        for (size_t start = 0; got < n; start = l->spill_end[got++])
+            if (spool_append_bytes(l->spool, l->spill.data + start, l->spill_end[got] - start))
+                break;
+    l->spill.len = 0;
+    l->spill_n = 0;
+    pthread_mutex_lock(&l->mu);
+    l->spill_pending = false;
+    l->st.spooled += got;
+    l->st.dropped += n - got;
+    pthread_mutex_unlock(&l->mu);
+    note_spool_locked(l);
+}
+
+/*
+ * ledger_spill - a record the full queue could not take (ledger_put),
+ * encoded: gathered in memory under smu and appended to the spool
+ * LEDGER_SPILL_BYTES at a time by the producer that fills the buffer, or
+ * sooner by the writer, which the first gathered record wakes (whether
+ * the database works or not). Until then it is in memory only, as a
+ * queued record is (ledger_put promises no more).
+ */
+void ledger_spill(struct ledger *l, const char *data, size_t len)
+{
+    pthread_mutex_lock(&l->smu);
+    buf_add(&l->spill, data, len);
+    if (l->spill_n == l->spill_cap) {
+        l->spill_cap = l->spill_cap ? 2 * l->spill_cap : 256;
+        l->spill_end = xrealloc(l->spill_end, l->spill_cap * sizeof(*l->spill_end));
+    }
+    l->spill_end[l->spill_n] = l->spill.len;
+    if (l->spill_n++ == 0) {
+        pthread_mutex_lock(&l->mu);
+        l->spool_pending = true; /* ledger_flush waits for it; the writer replays it */
+        l->spill_pending = true;
+        if (l->writer_waiting)
+            pthread_cond_signal(&l->wake);
+        pthread_mutex_unlock(&l->mu);
+    }
+    if (l->spill.len >= LEDGER_SPILL_BYTES)
+        spill_flush_locked(l);
+    pthread_mutex_unlock(&l->smu);
+}
+
+/* ledger_spill_flush - append what ledger_spill gathered to the spool now */
+void ledger_spill_flush(struct ledger *l)
+{
+    pthread_mutex_lock(&l->smu);
+    spill_flush_locked(l);
+    pthread_mutex_unlock(&l->smu);
+}
+
 /* ledger_replay_batch - replay the next spooled batch; false if the database failed */
 bool ledger_replay_batch(struct ledger *l)
 {
@@ -68,6 +135,7 @@ bool ledger_replay_batch(struct ledger *l)
     int rc;
 
     pthread_mutex_lock(&l->smu);
+    spill_flush_locked(l); /* the gathered records are the spool's newest */
     rc = l->spool ? spool_next(l->spool, l->batch, max, &n) : (n = 0, 0);
     pthread_mutex_unlock(&l->smu);
     if (rc != 0) {

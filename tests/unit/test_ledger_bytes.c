@@ -160,7 +160,8 @@ static void test_bytes_drop(void **state)
         o.queue_max_bytes = dc->bound_records * one_mem() + dc->plus;
         l = ledger_start(&o);
         put_range(l, 0, dc->puts);
-        ledger_get_stats(l, &st);
+        /* the records past the bound are gathered, then dropped when the spool refuses them */
+        WAIT_STATS(l, st, st.dropped + st.queued == (uint64_t)dc->puts, 5000);
         if (st.dropped != (uint64_t)(dc->puts - dc->kept) || st.queued != (size_t)dc->kept)
             fail_msg("%s: dropped %llu, queued %zu", dc->name, (unsigned long long)st.dropped,
                      st.queued);
@@ -170,9 +171,9 @@ static void test_bytes_drop(void **state)
 }
 
 /* test_bytes_big_record - a record bigger than the whole bound is taken into an empty queue,
- * the next one goes to the spool (its producer appends it) while it is there, and the writer
- * spools it too; once the database is back both are stored, the big one with every
- * recipient */
+ * the next one goes to the spool (its producer gathers it for the spool) while it is there, and the
+ * writer spools it too; once the database is back both are stored, the big one with every recipient
+ */
 static void test_bytes_big_record(void **state)
 {
     char dir[256], db[300], spool[300], dbdir[300];
@@ -195,10 +196,10 @@ static void test_bytes_big_record(void **state)
     ledger_put(l, big);
     put_timed(l, 1);
     ledger_get_stats(l, &st);
-    assert_int_equal(st.queued, 1);
-    assert_int_equal(st.queued_bytes, big_mem);
+    /* the big one in the queue (unless the writer, woken by the second one gathered for the
+       spool, has spooled it already); the second not in it */
+    assert_true(st.queued == 1 ? st.queued_bytes == big_mem : st.queued == 0);
     assert_int_equal(st.dropped, 0);
-    assert_int_equal(st.spooled, 1);
     WAIT_STATS(l, st, st.spooled == 2 && st.queued == 0, 5000);
     assert_int_equal(st.queued_bytes, 0);
     put_timed(l, 2); /* room again */
