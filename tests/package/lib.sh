@@ -22,6 +22,10 @@
 #                              ("" if refused), $swaks_out swaks's output
 #   pm_ledger_has QID          wait up to 10 s for QID in "postmeter report
 #                              messages"; $rows what it printed last
+#   pm_unit_run UNITFILE [S]   a oneshot unit's ExecStart= in the chroot as
+#                              systemd would run it (below), killed after S
+#                              seconds (default 120); $unit_out its output,
+#                              $unit_rc its exit status
 # shellcheck shell=bash disable=SC2034 # the variables are for the sourcing test
 
 passed=0
@@ -31,6 +35,8 @@ port=""
 qid=""
 rows=""
 swaks_out=""
+unit_out=""
+unit_rc=0
 
 ok() {
     passed=$((passed + 1))
@@ -174,4 +180,62 @@ pm_ledger_has() {
         sleep 0.2
     done
     return 1
+}
+
+# pm_unit_run UNITFILE - run a oneshot unit's ExecStart= in the chroot the
+# way systemd (not PID 1 here) would, as far as it matters to what the
+# command can do: Environment= then EnvironmentFile=, User=, Group=,
+# UMask=, no supplementary groups, CapabilityBoundingSet= (empty: none),
+# the no_new_privs flag when NoNewPrivileges=yes or any setting that sets
+# it (systemd.exec(5)), and in a mount namespace of its own
+# ProtectSystem=strict (the chroot read-only but StateDirectory= and
+# ReadWritePaths=), PrivateTmp= and ProtectHome=. systemd's "$$" is the
+# shell's "$"; "${VAR}" systemd would expand, the shell does the same
+# here. In a PID namespace of its own whose first process is the
+# command: when it ends, whatever it left running (a postdrop retrying
+# forever) is killed, as systemd stops what is left in a oneshot unit's
+# control group; after S seconds (default 120) all of it is killed.
+# UNITFILE is a path on the host. Sets $unit_out and $unit_rc.
+pm_unit_run() {
+    local unit="$1" limit="${2:-120}" user group umask_ exec_start envs=() files=() line p privs=() mounts=""
+    user="$(sed -n 's/^User=//p' "$unit")"
+    group="$(sed -n 's/^Group=//p' "$unit")"
+    umask_="$(sed -n 's/^UMask=//p' "$unit")"
+    exec_start="$(sed -n 's/^ExecStart=//p' "$unit" | sed 's/\$\$/$/g')"
+    while IFS= read -r line; do
+        envs+=("$line")
+    done < <(sed -n 's/^Environment=//p' "$unit")
+    while IFS= read -r line; do
+        files+=("$line")
+    done < <(sed -n 's/^EnvironmentFile=//p' "$unit")
+    if grep -qE '^(NoNewPrivileges=yes|(DynamicUser|LockPersonality|MemoryDenyWriteExecute|PrivateDevices|ProtectClock|ProtectHostname|ProtectKernelLogs|ProtectKernelModules|ProtectKernelTunables|RestrictNamespaces|RestrictRealtime|RestrictSUIDSGID)=yes|(RestrictAddressFamilies|SystemCallArchitectures|SystemCallFilter|SystemCallLog)=.)' \
+        "$unit"; then
+        privs+=(--no-new-privs)
+    fi
+    if grep -qx 'CapabilityBoundingSet=' "$unit"; then
+        privs+=(--bounding-set=-all)
+    fi
+    # the writable paths are bound onto themselves before the chroot goes read-only
+    if grep -qx 'ProtectSystem=strict' "$unit"; then
+        for p in $(sed -n 's/^StateDirectory=//p' "$unit" | tr ' ' '\n' | sed '/^$/d; s|^|/var/lib/|') \
+            $(sed -n 's/^ReadWritePaths=//p' "$unit" | tr ' ' '\n' | sed '/^$/d; s/^-//'); do
+            mounts+="mount --bind '$C$p' '$C$p' && "
+        done
+        mounts+="mount -o remount,bind,ro '$C' && "
+    fi
+    if grep -qx 'PrivateTmp=yes' "$unit"; then
+        mounts+="mount -t tmpfs tmpfs '$C/tmp' && mount -t tmpfs tmpfs '$C/var/tmp' && "
+    fi
+    if grep -qx 'ProtectHome=yes' "$unit"; then
+        mounts+="mount -t tmpfs -o ro tmpfs '$C/root' && mount -t tmpfs -o ro tmpfs '$C/home' && "
+    fi
+    unit_rc=0
+    # shellcheck disable=SC2016 # $1... are the inner shell's
+    unit_out="$(timeout "$limit" unshare -m -p --fork --kill-child --propagation private sh -c "mount --rbind '$C' '$C' && $mounts"'
+        exec chroot "$@"' sh "$C" setpriv --reuid="$user" --regid="$group" --clear-groups \
+        --inh-caps=-all "${privs[@]}" \
+        env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin "${envs[@]}" \
+        sh -c 'umask "$1"; cmd="$2"; shift 2; set -a; for f in "$@"; do
+            case "$f" in -*) f="${f#-}"; [ -r "$f" ] || continue ;; esac; . "$f"; done
+            set +a; exec sh -c "$cmd"' sh "$umask_" "$exec_start" "${files[@]}" 2>&1)" || unit_rc=$?
 }

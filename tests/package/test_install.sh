@@ -20,6 +20,15 @@
 #      messages shows its queue id. With the milter stopped, smtpd answers
 #      451 4.7.1 (milter_default_action = tempfail). The prune service's
 #      command, run as its unit runs it, keeps that young row.
+#   4a. postmeter-report.service run as systemd would run it (pm_unit_run:
+#      its user, no capability, no supplementary group, a read-only
+#      system but its writable paths, no_new_privs if any of its settings
+#      set it): with POSTMETER_REPORT_TO empty it exits 0 and says so;
+#      with POSTMETER_REPORT_TO=pmadmin@localhost the summary mail goes
+#      through Postfix's sendmail and setgid postdrop into
+#      /var/mail/pmadmin. The same unit with NoNewPrivileges=yes added
+#      sends nothing (the reason it has no such setting: the check would
+#      pass for a unit that cannot mail otherwise).
 #   4b. Modes a local user meets: /etc/postmeter, the database 0640, nothing
 #      in /var/lib/postmeter or the socket directory open to others; a
 #      DKIM key made by root (dkim keygen) 0640 root:_postmeter in a 0750
@@ -32,8 +41,8 @@
 #
 # Everything happens in a temporary directory; the chroot shares the
 # host's network (loopback port only) and gets /proc mounted while it
-# runs. The full integration mail tests (pmtest) against the installed
-# paths are not here yet.
+# runs. DKIM signing, SPF/DKIM/DMARC and a DMARC reject through the
+# installed package: test_install_mail.sh.
 set -euo pipefail
 # shellcheck source=tests/package/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -75,6 +84,14 @@ if [ -e "$wants/postmeter-tracker.service" ] || [ -L "$wants/postmeter-tracker.s
     bad "postmeter-tracker.service is enabled (it needs tracking_base_url first)"
 else
     ok "postmeter-tracker.service is not enabled"
+fi
+if [ -e "$C/etc/systemd/system/timers.target.wants/postmeter-report.timer" ]; then
+    bad "postmeter-report.timer is enabled (the admin enables it)"
+elif [ -f "$C/lib/systemd/system/postmeter-report.timer" ] &&
+    [ -f "$C/lib/systemd/system/postmeter-report.service" ]; then
+    ok "postmeter-report.timer and .service installed, the timer not enabled"
+else
+    bad "postmeter-report.timer or .service missing"
 fi
 if [ -e "$C/etc/systemd/system/timers.target.wants/postmeter-prune.timer" ]; then
     bad "postmeter-prune.timer is enabled (the admin enables it)"
@@ -135,6 +152,53 @@ if [ "$(sed -n 's/^User=//p' "$unit")" = _postmeter ] &&
 else
     bad "postmeter-prune.service's command: $exec_start: ${out:-}"
 fi
+# -- 4a. the summary mail, as its unit runs it ---------------------------------------
+runit="$C/lib/systemd/system/postmeter-report.service"
+pm_unit_run "$runit"
+if [ "$unit_rc" -eq 0 ] && grep -q 'POSTMETER_REPORT_TO is empty' <<<"$unit_out"; then
+    ok "postmeter-report.service with no address: exit 0, '$unit_out'"
+else
+    bad "postmeter-report.service with no address: exit $unit_rc: $unit_out"
+fi
+in_chroot useradd -m pmadmin
+# wait_mail N - wait up to 20 s for a summary mail number N in /var/mail/pmadmin
+wait_mail() {
+    for _ in $(seq 100); do
+        [ "$(grep -c '^Subject: postmeter summary ' "$C/var/mail/pmadmin" 2>/dev/null)" -ge "$1" ] &&
+            return 0
+        sleep 0.2
+    done
+    return 1
+}
+if [ -s "$C/var/mail/pmadmin" ]; then
+    bad "a mail reached /var/mail/pmadmin with no address set"
+fi
+sed -i 's/^POSTMETER_REPORT_TO=$/POSTMETER_REPORT_TO=pmadmin@localhost/' "$C/etc/default/postmeter"
+pm_unit_run "$runit"
+if [ "$unit_rc" -eq 0 ] && wait_mail 1 &&
+    grep -qx 'Auto-Submitted: auto-generated' "$C/var/mail/pmadmin" &&
+    grep -q '^Content-Type: multipart/alternative' "$C/var/mail/pmadmin" &&
+    grep -qx 'To: pmadmin@localhost' "$C/var/mail/pmadmin"; then
+    ok "postmeter-report.service as its unit runs it: the summary reached /var/mail/pmadmin ($(grep -m1 '^Subject:' "$C/var/mail/pmadmin"))"
+else
+    echo "$unit_out"
+    tail -n 20 "$C/var/log/mail.log" 2>/dev/null || true
+    bad "postmeter-report.service: exit $unit_rc, no summary in /var/mail/pmadmin"
+fi
+# the control: with no_new_privs postdrop's setgid is void and no mail goes
+sed 's/^\[Service\]$/[Service]\nNoNewPrivileges=yes/' "$runit" >"$tmp/report-nnp.service"
+# (postdrop retries for ever and the summary waits 60 s for sendmail: 15 s is enough)
+pm_unit_run "$tmp/report-nnp.service" 15
+if [ "$unit_rc" -ne 0 ] && ! wait_mail 2 &&
+    grep -q '^postdrop: warning: mail_queue_enter: create file maildrop/.*: Permission denied' \
+        <<<"$unit_out"; then
+    ok "the control: with NoNewPrivileges=yes the same unit sends nothing (exit $unit_rc: $(grep -m1 '^postdrop' <<<"$unit_out"))"
+else
+    echo "$unit_out" | tail -n 5
+    bad "the control: with NoNewPrivileges=yes the unit exits $unit_rc, a mail came or postdrop did not fail: the emulation does not apply no_new_privs"
+fi
+sed -i 's/^POSTMETER_REPORT_TO=.*/POSTMETER_REPORT_TO=/' "$C/etc/default/postmeter"
+
 # -- 4b. what a local user, or the service user, can reach -----------------------------
 statis /etc/postmeter "directory 755 root root"
 statis /etc/postmeter/machine-networks.d "directory 755 root root"
