@@ -3,8 +3,12 @@
  * NDJSON).
  *
  * The table is buffered to align and fit columns; the others stream.
+ * Rows are made in buffers the writer keeps and reuses (no allocation per
+ * cell): a table's cells go into one arena, one after another, each
+ * followed by a NUL; text goes to the stream in blocks of OUT_FLUSH bytes
+ * (every row at once when the stream is a terminal). This path is hot:
+ * report opens --by recipient on bench/report.sh's ledger is 300,000 rows.
  */
-#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -15,8 +19,9 @@
 #include "timearg.h"
 #include "util.h"
 
-#define CUT_SOFT 10 /* text columns are cut to this before columns are left out */
-#define CUT_MIN  6  /* a cut column keeps at least this many display columns */
+#define CUT_SOFT  10    /* text columns are cut to this before columns are left out */
+#define CUT_MIN   6     /* a cut column keeps at least this many display columns */
+#define OUT_FLUSH 65536 /* bytes kept before they are written to the stream */
 
 struct out {
     enum out_format format;
@@ -24,10 +29,15 @@ struct out {
     size_t ncols;
     FILE *fp;
     size_t rows;
-    char **cells; /* table: rows * ncols cell texts */
-    bool wide;    /* table: every column, none cut */
-    bool color;   /* table: bold header */
-    size_t width; /* table: at most this wide (0 = no limit) */
+    struct buf cells; /* table: the cells' cleaned texts, row by row, each NUL-ended */
+    size_t *cellw;    /* table: each column's widest cell, display columns */
+    bool plain;       /* table: every cell as many display columns as bytes */
+    bool wide;        /* table: every column, none cut */
+    bool color;       /* table: bold header */
+    size_t width;     /* table: at most this wide (0 = no limit) */
+    struct buf ob;    /* text not yet written to fp */
+    size_t flush_at;  /* write ob to fp once it holds this much (0: every row) */
+    struct buf t;     /* scratch: one cell's text before it is cleaned */
 };
 
 /* out_parse_format - "table", "csv", "json" or "ndjson" */
@@ -55,8 +65,17 @@ static void json_string(struct buf *b, const char *s)
     }
     buf_putc(b, '"');
     while (*p) {
-        size_t n = utf8_seq_len(p);
+        const unsigned char *q = p;
+        size_t n;
 
+        while (*q >= 0x20 && *q < 0x7f && *q != '"' && *q != '\\')
+            q++; /* plain ASCII: copied as one run */
+        if (q != p) {
+            buf_add(b, p, (size_t)(q - p));
+            p = q;
+            continue;
+        }
+        n = utf8_seq_len(p);
         if (n == 0) {
             buf_puts(b, "\\ufffd");
             p++;
@@ -78,24 +97,29 @@ static void json_string(struct buf *b, const char *s)
     buf_putc(b, '"');
 }
 
-/* csv_field - a cleaned cell s quoted for CSV when it needs to be; a cell a
- * spreadsheet would read as a formula (= + - @ first, OWASP's CSV injection
- * list; TAB and CR were already cleaned away) gets a leading ' and quotes */
-static void csv_field(struct buf *b, const char *s, bool formula_check)
+/* csv_quote - quote the cleaned cell b[start..) for CSV when it needs to be (t is
+ * scratch); a cell a spreadsheet would read as a formula (= + - @ first, OWASP's CSV
+ * injection list; TAB and CR were already cleaned away) gets a leading ' and quotes */
+static void csv_quote(struct buf *b, size_t start, struct buf *t, bool formula_check)
 {
-    bool formula = formula_check && *s != '\0' && strchr("=+-@\t\r", *s) != NULL;
+    const char *s = buf_cstr(b) + start;
+    size_t len = b->len - start, i = 0;
+    bool formula = formula_check && len > 0 && strchr("=+-@\t\r", *s) != NULL;
 
-    if (!formula && strpbrk(s, ",\"\r\n") == NULL) {
-        buf_puts(b, s);
+    while (i < len && s[i] != ',' && s[i] != '"' && s[i] != '\r' && s[i] != '\n')
+        i++;
+    if (!formula && i == len)
         return;
-    }
+    buf_reset(t);
+    buf_add(t, s, len);
+    buf_truncate(b, start);
     buf_putc(b, '"');
     if (formula)
         buf_putc(b, '\'');
-    for (; *s; s++) {
-        if (*s == '"')
+    for (i = 0; i < len; i++) {
+        if (t->data[i] == '"')
             buf_putc(b, '"');
-        buf_putc(b, *s);
+        buf_putc(b, t->data[i]);
     }
     buf_putc(b, '"');
 }
@@ -138,27 +162,83 @@ static void put_clean(struct buf *b, const char *s, size_t len)
     buf_free(&c);
 }
 
-/* cell_text - a value as plain text (lists joined with ", "; times as the table or RFC 3339) */
-static void cell_text(struct buf *b, const struct out_col *c, const struct out_val *v, bool table)
+/* display_width_n - columns the UTF-8 text s[0..len) takes (one per code point) */
+static size_t display_width_n(const char *s, size_t len)
 {
-    char when[TIMEARG_LEN];
+    size_t w = 0;
+
+    for (size_t i = 0; i < len; i++)
+        w += ((unsigned char)s[i] & 0xc0) != 0x80;
+    return w;
+}
+
+/* display_width - columns a UTF-8 string takes */
+static size_t display_width(const char *s)
+{
+    return display_width_n(s, strlen(s));
+}
+
+/* clean_str - the C string s as put_clean() makes it, into b; true if it was printable
+ * ASCII (the usual cell), which is copied as it is: what put_clean() would make of it */
+static bool clean_str(struct buf *b, const char *s)
+{
+    size_t i = 0;
+
+    while ((unsigned char)s[i] >= 0x20 && (unsigned char)s[i] < 0x7f)
+        i++;
+    if (s[i] != '\0') {
+        put_clean(b, s, i + strlen(s + i));
+        return false;
+    }
+    buf_add(b, s, i);
+    return true;
+}
+
+/* out_i64 - v in decimal into out[OUT_I64_LEN] */
+size_t out_i64(int64_t v, char *out)
+{
+    char tmp[OUT_I64_LEN];
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    size_t n = 0, len = 0;
+
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        out[len++] = '-';
+    while (n)
+        out[len++] = tmp[--n];
+    out[len] = '\0';
+    return len;
+}
+
+/* cell_clean - a value as plain text cleaned for a terminal or a spreadsheet, into b
+ * (lists joined with ", "; times as the table or RFC 3339); t is scratch. True if the
+ * value was printable ASCII: as many display columns as bytes */
+static bool cell_clean(struct buf *b, struct buf *t, const struct out_col *c,
+                       const struct out_val *v, bool table)
+{
+    char when[TIMEARG_LEN], num[OUT_I64_LEN];
 
     switch (c->type) {
     case OUT_TIME:
-        if (v->i)
-            buf_puts(b, timearg_format(v->i, timearg_utc(), !table, when));
-        break;
+        return v->i == 0 || clean_str(b, timearg_format(v->i, timearg_utc(), !table, when));
     case OUT_STR:
-        buf_puts(b, v->s ? v->s : "");
-        break;
+        return v->s == NULL || clean_str(b, v->s);
     case OUT_INT:
-        buf_printf(b, "%" PRId64, v->i);
-        break;
+        buf_add(b, num, out_i64(v->i, num)); /* digits and '-' */
+        return true;
     case OUT_LIST:
-        for (size_t i = 0; i < v->n; i++)
-            buf_printf(b, "%s%s", i ? ", " : "", v->list[i]);
-        break;
+        buf_reset(t);
+        for (size_t i = 0; i < v->n; i++) {
+            if (i)
+                buf_add(t, ", ", 2);
+            buf_puts(t, v->list[i]);
+        }
+        return clean_str(b, buf_cstr(t));
     }
+    return true;
 }
 
 /* table_width - COLUMNS, else the terminal's width if fp is one, else 0 (no limit) */
@@ -191,6 +271,13 @@ struct out *out_new(enum out_format f, const struct out_col *cols, size_t ncols,
     o->fp = fp;
     o->width = table_width(fp);
     o->color = isatty(fileno(fp)) && (no_color == NULL || *no_color == '\0');
+    o->flush_at = isatty(fileno(fp)) ? 0 : OUT_FLUSH;
+    if (f == OUT_TABLE) {
+        o->plain = true;
+        o->cellw = xcalloc(ncols ? ncols : 1, sizeof(*o->cellw));
+        for (size_t i = 0; i < ncols; i++)
+            o->cellw[i] = display_width(cols[i].name);
+    }
     if (f == OUT_CSV) {
         for (size_t i = 0; i < ncols; i++)
             fprintf(fp, "%s%s", i ? "," : "", cols[i].name);
@@ -210,14 +297,14 @@ void out_set_wide(struct out *o, bool wide)
 /* json_value - value v of column c as JSON */
 static void json_value(struct buf *b, const struct out_col *c, const struct out_val *v)
 {
-    char when[TIMEARG_LEN];
+    char when[TIMEARG_LEN], num[OUT_I64_LEN];
 
     switch (c->type) {
     case OUT_STR:
         json_string(b, v->s);
         break;
     case OUT_INT:
-        buf_printf(b, "%" PRId64, v->i);
+        buf_add(b, num, out_i64(v->i, num));
         break;
     case OUT_TIME:
         json_string(b, v->i ? timearg_format(v->i, timearg_utc(), true, when) : NULL);
@@ -233,63 +320,71 @@ static void json_value(struct buf *b, const struct out_col *c, const struct out_
     }
 }
 
+/* flush - write what ob holds to the stream */
+static void flush(struct out *o)
+{
+    if (o->ob.len)
+        fwrite(o->ob.data, 1, o->ob.len, o->fp);
+    buf_reset(&o->ob);
+}
+
+/* table_row - a row's cells cleaned into the arena, each column's widest cell noted */
+static void table_row(struct out *o, const struct out_val *vals)
+{
+    for (size_t i = 0; i < o->ncols; i++) {
+        size_t start = o->cells.len, w;
+
+        if (cell_clean(&o->cells, &o->t, &o->cols[i], &vals[i], true))
+            w = o->cells.len - start;
+        else
+            w = display_width_n(o->cells.data + start, o->cells.len - start);
+        o->plain = o->plain && w == o->cells.len - start;
+        if (w > o->cellw[i])
+            o->cellw[i] = w;
+        buf_putc(&o->cells, '\0'); /* the cell's end: no cell holds a NUL */
+    }
+}
+
 /* out_row - one row */
 void out_row(struct out *o, const struct out_val *vals)
 {
-    struct buf b = BUF_INIT, t = BUF_INIT, c = BUF_INIT;
+    struct buf *b = &o->ob;
+    size_t start;
 
     switch (o->format) {
     case OUT_JSON:
     case OUT_NDJSON:
         if (o->format == OUT_JSON)
-            buf_puts(&b, o->rows ? ",\n  {" : "\n  {");
+            buf_puts(b, o->rows ? ",\n  {" : "\n  {");
         else
-            buf_putc(&b, '{');
+            buf_putc(b, '{');
         for (size_t i = 0; i < o->ncols; i++) {
-            buf_printf(&b, "%s\"%s\": ", i ? ", " : "", o->cols[i].name);
-            json_value(&b, &o->cols[i], &vals[i]);
+            if (i)
+                buf_add(b, ", ", 2);
+            buf_putc(b, '"');
+            buf_puts(b, o->cols[i].name);
+            buf_add(b, "\": ", 3);
+            json_value(b, &o->cols[i], &vals[i]);
         }
-        buf_puts(&b, o->format == OUT_JSON ? "}" : "}\n");
+        buf_puts(b, o->format == OUT_JSON ? "}" : "}\n");
         break;
     case OUT_CSV:
         for (size_t i = 0; i < o->ncols; i++) {
-            buf_reset(&t);
-            buf_reset(&c);
-            cell_text(&t, &o->cols[i], &vals[i], false);
-            put_clean(&c, buf_cstr(&t), t.len);
             if (i)
-                buf_putc(&b, ',');
-            csv_field(&b, buf_cstr(&c), o->cols[i].type != OUT_INT && o->cols[i].type != OUT_TIME);
+                buf_putc(b, ',');
+            start = b->len;
+            cell_clean(b, &o->t, &o->cols[i], &vals[i], false);
+            csv_quote(b, start, &o->t, o->cols[i].type != OUT_INT && o->cols[i].type != OUT_TIME);
         }
-        buf_puts(&b, "\r\n");
+        buf_puts(b, "\r\n");
         break;
     case OUT_TABLE:
-        o->cells = xrealloc(o->cells, (o->rows + 1) * o->ncols * sizeof(*o->cells));
-        for (size_t i = 0; i < o->ncols; i++) {
-            buf_reset(&t);
-            buf_reset(&c);
-            cell_text(&t, &o->cols[i], &vals[i], true);
-            put_clean(&c, buf_cstr(&t), t.len);
-            o->cells[o->rows * o->ncols + i] = xstrndup(buf_cstr(&c), c.len);
-        }
+        table_row(o, vals);
         break;
     }
-    fwrite(buf_cstr(&b), 1, b.len, o->fp);
     o->rows++;
-    buf_free(&b);
-    buf_free(&t);
-    buf_free(&c);
-}
-
-/* display_width - columns a UTF-8 string takes (one per code point) */
-static size_t display_width(const char *s)
-{
-    size_t w = 0;
-
-    for (; *s; s++)
-        if (((unsigned char)*s & 0xc0) != 0x80)
-            w++;
-    return w;
+    if (b->len > o->flush_at)
+        flush(o);
 }
 
 /* shown - is column i in the table? */
@@ -345,15 +440,17 @@ static void fit(const struct out *o, size_t *width, bool *dropped)
     cut_to(o, dropped, width, &total, CUT_MIN);
 }
 
-/* put_cell - s in w display columns (cut with an ellipsis if longer), padded unless last */
-static void put_cell(struct buf *line, const char *s, size_t w, bool last, bool bold)
+/* put_cell - s[0..len) (have display columns) in w display columns (cut with an ellipsis
+ * if longer), padded unless last */
+static void put_cell(struct buf *line, const char *s, size_t len, size_t have, size_t w, bool last,
+                     bool bold)
 {
-    size_t have = display_width(s), used = 0;
+    size_t used = 0;
 
     if (bold)
         buf_puts(line, "\033[1m");
     if (have <= w) {
-        buf_puts(line, s);
+        buf_add(line, s, len);
         used = have;
     } else {
         const char *p = s;
@@ -372,8 +469,26 @@ static void put_cell(struct buf *line, const char *s, size_t w, bool last, bool 
     }
     if (bold)
         buf_puts(line, "\033[0m");
-    while (!last && used++ < w + 2)
-        buf_putc(line, ' ');
+    if (!last && used < w + 2) {
+        buf_reserve(line, w + 2 - used);
+        memset(line->data + line->len, ' ', w + 2 - used);
+        line->len += w + 2 - used;
+        line->data[line->len] = '\0';
+    }
+}
+
+/* end_line - the line begun at start of o->ob ends: no trailing blanks (an empty last
+ * cell), a newline; written out when enough is kept */
+static void end_line(struct out *o, size_t start)
+{
+    size_t n = o->ob.len;
+
+    while (n > start && o->ob.data[n - 1] == ' ')
+        n--;
+    buf_truncate(&o->ob, n);
+    buf_putc(&o->ob, '\n');
+    if (o->ob.len > o->flush_at)
+        flush(o);
 }
 
 /* print_table - aligned columns with a header line, fitted to the width */
@@ -381,35 +496,31 @@ static void print_table(struct out *o)
 {
     size_t *width = xcalloc(o->ncols, sizeof(*width));
     bool *dropped = xcalloc(o->ncols, sizeof(*dropped));
-    size_t last = 0, n;
+    const char *p = buf_cstr(&o->cells);
+    size_t last = 0, start;
 
-    for (size_t i = 0; i < o->ncols; i++) {
-        width[i] = display_width(o->cols[i].name);
-        for (size_t r = 0; r < o->rows; r++) {
-            size_t w = display_width(o->cells[r * o->ncols + i]);
-
-            if (w > width[i])
-                width[i] = w;
-        }
-    }
+    memcpy(width, o->cellw, o->ncols * sizeof(*width));
     fit(o, width, dropped);
     for (size_t i = 0; i < o->ncols; i++)
         if (shown(o, dropped, i))
             last = i;
-    for (size_t r = 0; r <= o->rows; r++) {
-        struct buf line = BUF_INIT;
-
+    start = o->ob.len;
+    for (size_t i = 0; i < o->ncols; i++)
+        if (shown(o, dropped, i))
+            put_cell(&o->ob, o->cols[i].name, strlen(o->cols[i].name),
+                     display_width(o->cols[i].name), width[i], i == last, o->color);
+    end_line(o, start);
+    for (size_t r = 0; r < o->rows; r++) {
+        start = o->ob.len;
         for (size_t i = 0; i < o->ncols; i++) {
-            const char *s = r == 0 ? o->cols[i].name : o->cells[(r - 1) * o->ncols + i];
+            size_t len = strlen(p);
 
             if (shown(o, dropped, i))
-                put_cell(&line, s, width[i], i == last, r == 0 && o->color);
+                put_cell(&o->ob, p, len, o->plain ? len : display_width_n(p, len), width[i],
+                         i == last, false);
+            p += len + 1;
         }
-        n = line.len; /* no trailing blanks (an empty last cell) */
-        while (n > 0 && buf_cstr(&line)[n - 1] == ' ')
-            n--;
-        fprintf(o->fp, "%.*s\n", (int)n, buf_cstr(&line));
-        buf_free(&line);
+        end_line(o, start);
     }
     free(width);
     free(dropped);
@@ -419,12 +530,14 @@ static void print_table(struct out *o)
 struct out *out_end(struct out *o)
 {
     if (o->format == OUT_JSON)
-        fputs(o->rows ? "\n]\n" : "]\n", o->fp);
+        buf_puts(&o->ob, o->rows ? "\n]\n" : "]\n");
     else if (o->format == OUT_TABLE)
         print_table(o);
-    for (size_t i = 0; o->cells && i < o->rows * o->ncols; i++)
-        free(o->cells[i]);
-    free(o->cells);
+    flush(o);
+    buf_free(&o->ob);
+    buf_free(&o->t);
+    buf_free(&o->cells);
+    free(o->cellw);
     return xfree(o);
 }
 

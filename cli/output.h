@@ -3,7 +3,10 @@
  * array of objects) or NDJSON (one object per line).
  *
  * Every report goes through this one writer so the formats never
- * disagree. Data goes to the stream given; messages never do. The table
+ * disagree. Data goes to the stream given; messages never do. Rows are
+ * written in blocks (CSV and JSON; each row at once to a terminal), the
+ * table at out_end(): between out_new() and out_end() nothing else
+ * writes to the stream. The table
  * fits the width of the terminal: COLUMNS if it is set to a number, else
  * the terminal's width (TIOCGWINSZ) when the stream is one, else no
  * limit (a pipe or a file gets whole lines); the columns meant for the
@@ -58,6 +61,10 @@ void out_set_wide(struct out *o, bool wide);
 void out_row(struct out *o, const struct out_val *vals);
 /* out_end - finish (the table is printed here) and free; returns NULL */
 struct out *out_end(struct out *o);
+
+#define OUT_I64_LEN 21 /* "-9223372036854775808" and its NUL */
+/* out_i64 - v in decimal (as "%" PRId64) into out[OUT_I64_LEN], NUL-ended; its length */
+size_t out_i64(int64_t v, char *out);
 
 struct buf;
 /* out_json_str - append s as a JSON string literal to b (null for NULL), as the JSON rows */
