@@ -22,10 +22,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <sys/syscall.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "buf.h"
 #include "ledger_int.h"
@@ -204,28 +201,11 @@ static uint64_t prune_wait_ms(const struct ledger *l)
     return ledger_prune_wait_ms(&l->prune, time(NULL), l->o.retention_days);
 }
 
-/*
- * lower_priority - this thread's nice value raised by n (Linux keeps one
- * per thread); a failure costs only the priority, so it is only logged
- */
-static void lower_priority(int n)
-{
-    pid_t tid = (pid_t)syscall(SYS_gettid);
-    int now;
-
-    errno = 0;
-    now = getpriority(PRIO_PROCESS, (id_t)tid);
-    if (errno != 0 || setpriority(PRIO_PROCESS, (id_t)tid, now + n) != 0)
-        warn("ledger: cannot lower the writer's priority: %s", strerror(errno));
-}
-
 /* writer_main - the writer thread: replay, commit, spool, back off, idle */
 static void *writer_main(void *arg)
 {
     struct ledger *l = arg;
 
-    if (l->o.writer_nice != 0)
-        lower_priority(l->o.writer_nice);
     ledger_open_spool(l);
     ledger_journal_recover(l);
     pthread_mutex_lock(&l->mu);

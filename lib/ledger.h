@@ -66,9 +66,6 @@ struct ledger_opts {
     bool journal;             /* ledger_put_wait() appends the record to a write-ahead
                                  journal (<spool>.journal.0/.1) and answers at once
                                  (LEDGER_ACK_JOURNALED); see ledger_journal.c */
-    int writer_nice;          /* the writer thread's nice value above its process's (0: the
-                                 same): a server whose answers never wait for the writer
-                                 (the tracker) lets its requests go first under a flood */
 };
 
 /*

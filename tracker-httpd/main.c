@@ -219,9 +219,6 @@ int main(int argc, char **argv)
         lopts.queue_max_bytes = TRACKER_QUEUE_BYTES;
     if (lopts.cache_mb > TRACKER_CACHE_MB)
         lopts.cache_mb = TRACKER_CACHE_MB;
-    /* Under a flood the requests get the CPU and the writer the rest: what
-       it has not stored waits in the queue, then in the spool (ledger_put). */
-    lopts.writer_nice = TRACKER_WRITER_NICE;
     ledger = ledger_start(&lopts);
     s = serve_start(fds, nfds, tc, ledger);
     info("postmeter-tracker %s: pixels at %s/o/<TOKEN>.gif on %zu address(es), %zu machine "

@@ -13,7 +13,6 @@
 #define TRACKER_QUEUE_BYTES   (1u << 20) /* the tracker's ledger queue at most (ledger_queue_mb) */
 #define TRACKER_MALLOC_ARENAS 2          /* glibc malloc arenas (M_ARENA_MAX): RSS, not speed */
 #define TRACKER_CACHE_MB      2          /* its writer's page cache at most (ledger_cache_mb) */
-#define TRACKER_WRITER_NICE   10 /* its writer below the requests: they go first in a flood */
 #define POSTMETER_TRACKER_H
 
 #include <stdbool.h>
