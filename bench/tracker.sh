@@ -4,7 +4,7 @@
 #
 #   bench/tracker.sh [--connections 64,256] [--modes keepalive,close]
 #                    [--duration 10] [--rounds 1] [--threads 2] [--set KEY=VALUE]
-#                    [--keep]
+#                    [--keep] [--floor]
 #
 # Builds postmeter (optimised, no sanitizers; see bench/common.sh), then
 # runs bench/tracker_bench.py with Debian's /usr/bin/python3: a harness
@@ -35,6 +35,6 @@ if ! command -v nginx >/dev/null 2>&1; then
         "--now nginx if its own server on port 80 is not wanted)" >&2
     exit 2
 fi
-bench_build postmeter-milter postmeter-cli postmeter-tracker
+bench_build postmeter-milter postmeter-cli postmeter-tracker mhd_floor
 export POSTMETER_BUILD_DIR="$build" POSTMETER_SOURCE_DIR="$src" PYTHONDONTWRITEBYTECODE=1
 exec /usr/bin/python3 "$src/bench/tracker_bench.py" "$@"

@@ -4,7 +4,7 @@
 Run through bench/tracker.sh, which builds postmeter first:
 
     bench/tracker.sh [--connections 64,256] [--modes keepalive,close] [--duration 10]
-                     [--rounds 1] [--threads 2] [--set KEY=VALUE] [--keep]
+                     [--rounds 1] [--threads 2] [--set KEY=VALUE] [--keep] [--floor]
 
 One harness instance (tests/integration/pmtest, transport="sink": Postfix
 and postmeter-milter, no Dovecot) makes the valid tokens the way a
