@@ -154,6 +154,15 @@ static void log_drops(struct ledger *l, uint64_t now)
     l->drop_log_at = now + DROP_LOG_MS;
 }
 
+/* log_drops_final - at stop: the drops log_drops() has not reported yet, now */
+static void log_drops_final(struct ledger *l)
+{
+    pthread_mutex_lock(&l->mu);
+    l->drop_log_at = 0; /* no writer is left to report them later */
+    log_drops(l, ledger_mono_ms());
+    pthread_mutex_unlock(&l->mu);
+}
+
 /*
  * finish - at stop: spool what is still in memory; what cannot be is
  * kept in the journal if it is there (the files stay for the next
@@ -179,6 +188,7 @@ static void finish(struct ledger *l)
             ledger_msg_free(l->ring[at]);
         }
         l->st.dropped += left - kept;
+        l->drops_logged += left - kept; /* said below */
         l->st.journal_kept += kept;
         ledger_take_head(l, left, LEDGER_ACK_DROPPED);
     }
@@ -485,12 +495,14 @@ struct ledger *ledger_stop_stats(struct ledger *l, unsigned timeout_ms, struct l
     if (users > 0) {
         warn("ledger: %u caller(s) still inside at stop; the writer's memory is left to them",
              users);
+        log_drops_final(l);
         if (st != NULL)
             ledger_get_stats(l, st);
         return NULL;
     }
     /* What a producer gathered after finish() (before it saw closed) goes now. */
     ledger_spill_flush(l);
+    log_drops_final(l); /* and what the writer's last appends or the producers dropped */
     if (st != NULL)
         ledger_get_stats(l, st); /* with what finish() dropped */
     l->spool = spool_close(l->spool);
