@@ -5,6 +5,7 @@
  * Reads the same configuration file as the daemons. Without -c, a missing
  * default file means built-in defaults; a file given with -c must exist.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
@@ -44,7 +45,8 @@ struct store *cli_open_current(const struct config *c)
     return s;
 }
 
-int main(int argc, char **argv)
+/* run - the command line's command; its exit status */
+static int run(int argc, char **argv)
 {
     const struct cli_command *cmd;
     struct cli_globals g;
@@ -82,5 +84,24 @@ int main(int argc, char **argv)
     if ((status = cli_privsep(c, cmd->need, argc, argv)) < 0)
         status = cmd->run(c, argc, argv);
     config_free(c);
+    return status;
+}
+
+/*
+ * main - run the command, then make sure what it printed was written: a
+ * report redirected to a full disk (or any write error on standard
+ * output) fails the command with a message instead of exiting 0 with
+ * the file cut short
+ */
+int main(int argc, char **argv)
+{
+    int status = run(argc, argv);
+
+    errno = 0;
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "postmeter: write error on standard output%s%s\n", errno ? ": " : "",
+                errno ? strerror(errno) : "");
+        return status == CLI_OK ? CLI_FAIL : status;
+    }
     return status;
 }

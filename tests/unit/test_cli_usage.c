@@ -42,8 +42,9 @@ static void slurp(int fd, char *buf, size_t len)
     buf[n] = '\0';
 }
 
-/* run - postmeter with args (NULL-terminated; CONF is the test's config) into *r */
-static void run(const char *const *args, struct run *r)
+/* run_to - postmeter with args (NULL-terminated; CONF is the test's config) into *r; its
+ * standard output to the file out instead of r->out unless out is NULL */
+static void run_to(const char *const *args, struct run *r, const char *out)
 {
     int po[2], pe[2], status;
     const char *argv[32] = {"postmeter"};
@@ -58,7 +59,7 @@ static void run(const char *const *args, struct run *r)
     pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
-        dup2(po[1], 1);
+        dup2(out ? open(out, O_WRONLY) : po[1], 1);
         dup2(pe[1], 2);
         close(po[0]);
         close(pe[0]);
@@ -73,6 +74,12 @@ static void run(const char *const *args, struct run *r)
     close(pe[0]);
     assert_int_equal(waitpid(pid, &status, 0), pid);
     r->status = WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+/* run - postmeter with args, both its outputs into *r */
+static void run(const char *const *args, struct run *r)
+{
+    run_to(args, r, NULL);
 }
 
 /* lines - how many lines s holds */
@@ -245,6 +252,29 @@ static void test_option_values(void **state)
     }
 }
 
+/* test_write_error - whatever the command, output that cannot be written fails it, said */
+static void test_write_error(void **state)
+{
+    static const char *const cases[][8] = {
+        {"--version", NULL},
+        {"help", NULL},
+        {"config", "defaults", NULL},
+        {"-c", CONF, "report", "messages", "--format", "csv", NULL},
+        {"-c", CONF, "report", "summary", "--format", "html", NULL},
+    };
+    struct run r;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        run_to(cases[i], &r, "/dev/full");
+        if (r.status != 1 || strstr(r.err, "write error on standard output") == NULL)
+            fail_msg("%s %s > /dev/full: status %d, stderr '%s'", cases[i][0],
+                     cases[i][1] ? cases[i][1] : "", r.status, r.err);
+        run(cases[i], &r); /* and to a pipe: fine */
+        assert_int_equal(r.status, 0);
+    }
+}
+
 /* setup - a configuration naming a migrated database in a directory only root can change */
 static int setup(void **state)
 {
@@ -277,10 +307,9 @@ static int teardown(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_help),
-        cmocka_unit_test(test_usage_errors),
-        cmocka_unit_test(test_global_after),
-        cmocka_unit_test(test_option_values),
+        cmocka_unit_test(test_help),         cmocka_unit_test(test_usage_errors),
+        cmocka_unit_test(test_global_after), cmocka_unit_test(test_option_values),
+        cmocka_unit_test(test_write_error),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
