@@ -26,6 +26,7 @@
 
 #include "log.h"
 #include "store_sqlite_int.h"
+#include "store_sqlite_rollup.h"
 #include "store_sqlite_story.h"
 #include "store_sqlite_summary.h"
 #include "util.h"
@@ -193,6 +194,7 @@ static void sqlite_close(struct store *s)
     sqlite3_finalize(ss->ins_auth);
     sqlite_track_finalize(ss);
     sqlite_opens_finalize(ss);
+    sqlite_rollup_finalize(ss);
     if (sqlite3_close_v2(ss->db) != SQLITE_OK)
         warn("database: close: %s", sqlite3_errmsg(ss->db));
     free(ss);
@@ -481,6 +483,9 @@ static int insert_one(struct sqlite_store *ss, const struct ledger_msg *m)
         if (rc != SQLITE_DONE)
             return rc;
     }
+    /* the counters of report summary and auth, in the same transaction (store_sqlite_rollup.c) */
+    if ((rc = sqlite_rollup_add(ss, m, id)) != SQLITE_OK)
+        return rc;
     return m->track_token ? insert_tracked_of(ss, m) : SQLITE_OK;
 }
 
@@ -512,8 +517,13 @@ static enum store_status sqlite_put_messages(struct store *s, struct ledger_msg 
     }
     for (size_t i = 0; i < n && rc == SQLITE_OK; i++) {
         if (msgs[i]->kind == LEDGER_OPEN) {
+            size_t added = ss->base.added;
+
             what = "insert open";
             rc = sqlite_insert_open(ss, msgs[i]);
+            /* stored now: counted for report summary (store_sqlite_rollup.c) */
+            if (rc == SQLITE_OK && ss->base.added > added)
+                rc = sqlite_rollup_open(ss, sqlite3_last_insert_rowid(ss->db));
         } else {
             what = "insert message";
             rc = insert_one(ss, msgs[i]);

@@ -2,7 +2,8 @@
  * store_sqlite_int.h - what the SQLite backend's files share (internal to
  * lib/: store_sqlite.c, store_sqlite_files.c, store_sqlite_report.c,
  * store_sqlite_keys.c, store_sqlite_track.c, store_sqlite_status.c,
- * store_sqlite_opens.c, store_sqlite_prune.c).
+ * store_sqlite_opens.c, store_sqlite_prune.c, and the counters'
+ * store_sqlite_rollup*.c).
  */
 #ifndef POSTMETER_STORE_SQLITE_INT_H
 #define POSTMETER_STORE_SQLITE_INT_H
@@ -24,6 +25,7 @@ struct sqlite_store {
     sqlite3_stmt *ins_tracked, *ins_tracked_rcpt; /* cached by sqlite_insert_tracked */
     sqlite3_stmt *ins_open, *open_seen;           /* cached by sqlite_insert_open */
     sqlite3_stmt *open_first;                     /* cached by sqlite_insert_open */
+    struct sqlite_rollup *rollup;                 /* store_sqlite_rollup.c, made on first use */
 };
 
 /*

@@ -12,12 +12,13 @@
  * removed are exactly those of the parents removed. Every statement
  * walks an index in time order from its oldest row (the rows before it
  * are gone), so a batch costs its own rows, never a scan of the table.
- * Every value is a bound parameter; this file must never paste data
- * into SQL text.
+ * The ledger's counters (schema/008_rollup.sql) lose a batch's messages
+ * in the same transaction, before the rows go. Every value is a bound
+ * parameter; this file must never paste data into SQL text.
  */
 #include <sqlite3.h>
 
-#include "store_sqlite_int.h"
+#include "store_sqlite_rollup.h"
 
 /* The opens a batch removes: the oldest, by the opened_at index. */
 #define OLD_OPENS                                                                                  \
@@ -142,7 +143,13 @@ enum store_status sqlite_prune_batch(struct store *s, int64_t cut, unsigned limi
         const struct prune_step *step = &batch_steps[i];
         int64_t n = 0;
 
-        rc = run_step(ss, step, cut, left, &n);
+        /* the counters lose the messages before their rows go (store_sqlite_rollup.c) */
+        if (step->table == STORE_PRUNE_RCPTS)
+            rc = sqlite_rollup_forget(ss, OLD_MESSAGES, cut, left);
+        else if (step->table == STORE_PRUNE_OPENS)
+            rc = sqlite_rollup_forget_opens(ss, OLD_OPENS, cut, left);
+        if (rc == SQLITE_OK)
+            rc = run_step(ss, step, cut, left, &n);
         got.n[step->table] += n;
         if (rc == SQLITE_OK && step->parent)
             left -= n < (int64_t)left ? (unsigned)n : left;

@@ -6,9 +6,11 @@
  * their first opens. Read-only; every value is a bound parameter, and
  * only constant fragments chosen by an enum are ever added to SQL text.
  *
- * Copies: outbound rows of the range with the same Message-ID and
- * envelope sender are one message (postmeter-pixelfilter's reinjected
- * copies); row_number() over them keeps the first (by received_at, id).
+ * Mail by direction, action and day, the failing From domains and the
+ * opens per day come from the ledger's counters where they hold
+ * (store_sqlite_rollup_mail.c, which also keeps the copy rule: outbound
+ * rows of the range with the same Message-ID and envelope sender are one
+ * message, the first by received_at, id; store_sqlite_rollup_top.c).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -18,62 +20,14 @@
 
 #include "log.h"
 #include "store_sqlite_int.h"
+#include "store_sqlite_rollup.h"
 #include "store_sqlite_summary.h"
 #include "util.h"
 
 #define DAY_S 86400
 
-/*
- * The range's copies: outbound rows with the same Message-ID and envelope
- * sender as an earlier row (received_at, id) of the range. Only those rows
- * are numbered (a sort of the range's outbound rows with a Message-ID),
- * inbound mail never is: every inbound row counts.
- */
-#define SQL_COPIES                                                                                 \
-    "SELECT id FROM (SELECT id, row_number() OVER (PARTITION BY message_id, coalesce(mail_from,"   \
-    " '') ORDER BY received_at, id) AS n FROM messages WHERE received_at >= :since"                \
-    " AND received_at < :until AND direction = 'outbound' AND coalesce(message_id, '') <> '')"     \
-    " WHERE n > 1"
-
-/*
- * One row per counted message of the range with its results, from one
- * walk of its auth rows (a join through message_auth's primary key, grouped
- * by the message in the order of messages_received_at: no sort) instead of
- * a subquery per result. "The first result of a method" is the one of the
- * lowest position: min(position * 4 + code) keeps the position's order and
- * carries the result's code (0 pass, 1 fail, 2 other) in its remainder.
- */
-static const char sql_mail[] =
-    "SELECT direction, action, (received_at + :off) / 86400, count(*), sum(spf IS 0),"
-    " sum(coalesce(dkim, 0)), sum(dmarc IS 0), sum(dmarc IS 1), sum(coalesce(sig, 0))"
-    " FROM (SELECT m.direction AS direction, m.action AS action, m.received_at AS received_at,"
-    "  (min(CASE WHEN a.method = 'spf' THEN a.position * 4 + (a.result <> 'pass') END) % 4 + 4)"
-    "   % 4 AS spf,"
-    "  max(a.method = 'dkim' AND a.result = 'pass') AS dkim,"
-    "  (min(CASE WHEN a.method = 'dmarc' THEN a.position * 4 + CASE a.result WHEN 'pass' THEN 0"
-    "   WHEN 'fail' THEN 1 ELSE 2 END END) % 4 + 4) % 4 AS dmarc,"
-    "  max(a.method = 'dkim-sign' AND a.result = 'signed') AS sig"
-    "  FROM messages m LEFT JOIN message_auth a ON a.message_id = m.id"
-    "  WHERE m.received_at >= :since AND m.received_at < :until AND m.id NOT IN (" SQL_COPIES ")"
-    "  GROUP BY m.received_at, m.id)"
-    " GROUP BY 1, 2, 3";
 static const char sql_rows[] =
     "SELECT count(*) FROM messages WHERE received_at >= :since AND received_at < :until";
-/*
- * Each inbound message's first DMARC row (its From domain and result), by
- * its dmarc rows alone: with one min() the other columns are the row's
- * that has it (SQLite's bare columns); without a dmarc row they are NULL.
- */
-static const char sql_top[] =
-    "SELECT dom, count(*), sum(dmarc = 'fail') AS f FROM (SELECT min(a.position),"
-    "  coalesce(lower(a.identity), '') AS dom, a.result AS dmarc"
-    "  FROM messages m LEFT JOIN message_auth a ON a.message_id = m.id AND a.method = 'dmarc'"
-    "  WHERE m.direction = 'inbound' AND m.received_at >= :since AND m.received_at < :until"
-    "  GROUP BY m.received_at, m.id)"
-    " GROUP BY dom HAVING f > 0 ORDER BY f DESC, count(*) DESC, dom LIMIT :top";
-static const char sql_opens_day[] =
-    "SELECT (opened_at + :off) / 86400, class, count(*) FROM pixel_opens"
-    " WHERE opened_at >= :since AND opened_at < :until GROUP BY 1, 2";
 static const char sql_totals[] =
     "SELECT (SELECT count(*) FROM messages), (SELECT count(*) FROM tracked_messages),"
     " (SELECT count(*) FROM pixel_opens)";
@@ -86,15 +40,38 @@ static const char sql_totals[] =
  * open it writes. A row without first_open_at is looked up in pixel_opens
  * (a seek into pixel_opens_tracked that finds nothing for a row never
  * opened), so opens written around the store (by hand, by a test's SQL)
- * still count.
+ * still count; unless kept (opens_kept()): then every open's row set them.
  */
-static const char *first_open_sql(bool human)
+static const char *first_open_sql(bool human, bool kept)
 {
+    if (kept)
+        return human ? "t.first_human_open_at" : "t.first_open_at";
     return human ? "CASE WHEN t.first_open_at IS NOT NULL THEN t.first_human_open_at ELSE"
                    " (SELECT min(o.opened_at) FROM pixel_opens o WHERE o.tracked_id = t.id"
                    " AND o.class IN ('human', 'proxy')) END"
                  : "coalesce(t.first_open_at, (SELECT min(o.opened_at) FROM pixel_opens o"
                    " WHERE o.tracked_id = t.id))";
+}
+
+/*
+ * opens_kept - whether every open was stored by the store (which sets
+ * the first opens of its tracked message with it): the opens' counters
+ * add up to the rows of pixel_opens. Then a tracked row without
+ * first_open_at has no open, and needs no look into pixel_opens.
+ */
+static bool opens_kept(struct sqlite_store *ss)
+{
+    sqlite3_stmt *st = NULL;
+    bool kept = false;
+
+    if (sqlite3_prepare_v2(ss->db,
+                           "SELECT (SELECT count(*) FROM pixel_opens) ="
+                           " (SELECT coalesce(sum(n), 0) FROM rollup_opens)",
+                           -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        kept = sqlite3_column_int(st, 0) != 0;
+    sqlite3_finalize(st);
+    return kept;
 }
 
 /* A day's numbers while the series is gathered (d: days since the epoch at the offset). */
@@ -204,83 +181,47 @@ static int prepare_range(struct sqlite_store *ss, const char *sql,
     return rc;
 }
 
-/* mail - messages by direction, action and day with their results, into out and days */
-static int mail(struct sqlite_store *ss, const struct store_summary_filter *f,
-                struct store_summary *out, struct day_list *days)
+/* The summary and its series while the mail numbers come in. */
+struct mail_acc {
+    struct store_summary *out;
+    struct day_list *days;
+};
+
+/* mail_row - one group of counted messages into the summary and its day */
+static void mail_row(const struct rollup_mail_row *r, void *arg)
 {
-    sqlite3_stmt *st = NULL;
-    int rc = prepare_range(ss, sql_mail, f, &st);
+    struct mail_acc *acc = arg;
+    struct store_summary *out = acc->out;
+    size_t o = r->direction && strcmp(r->direction, "outbound") == 0;
+    struct store_summary_day *d = day_at(acc->days, r->day);
 
-    while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const unsigned char *dir = sqlite3_column_text(st, 0);
-        size_t o = dir && strcmp((const char *)dir, "outbound") == 0;
-        int64_t n = sqlite3_column_int64(st, 3);
-        struct store_summary_day *d = day_at(days, sqlite3_column_int64(st, 2));
-
-        rc = SQLITE_OK;
-        out->messages[o] += n;
-        out->actions[o][action_of((const char *)sqlite3_column_text(st, 1))] += n;
-        if (o) {
-            d->out += n;
-            out->signed_out += sqlite3_column_int64(st, 8);
-            continue;
-        }
-        d->in += n;
-        d->spf_pass += sqlite3_column_int64(st, 4);
-        d->dkim_pass += sqlite3_column_int64(st, 5);
-        d->dmarc_pass += sqlite3_column_int64(st, 6);
-        out->spf_pass += sqlite3_column_int64(st, 4);
-        out->dkim_pass += sqlite3_column_int64(st, 5);
-        out->dmarc_pass += sqlite3_column_int64(st, 6);
-        out->dmarc_fail += sqlite3_column_int64(st, 7);
+    out->messages[o] += r->n;
+    out->actions[o][action_of(r->action)] += r->n;
+    if (o) {
+        d->out += r->n;
+        out->signed_out += r->signed_out;
+        return;
     }
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+    d->in += r->n;
+    d->spf_pass += r->spf_pass;
+    d->dkim_pass += r->dkim_pass;
+    d->dmarc_pass += r->dmarc_pass;
+    out->spf_pass += r->spf_pass;
+    out->dkim_pass += r->dkim_pass;
+    out->dmarc_pass += r->dmarc_pass;
+    out->dmarc_fail += r->dmarc_fail;
 }
 
-/* top - the From domains with the most DMARC failures */
-static int top(struct sqlite_store *ss, const struct store_summary_filter *f,
-               struct store_summary *out)
+/* open_row - one group of opens into the summary and its day */
+static void open_row(int64_t day, const char *cls, int64_t n, void *arg)
 {
-    sqlite3_stmt *st = NULL;
-    int rc;
+    struct mail_acc *acc = arg;
+    size_t c = class_of(cls);
 
-    if (f->top == 0)
-        return SQLITE_OK;
-    out->top = xcalloc(f->top, sizeof(*out->top));
-    rc = prepare_range(ss, sql_top, f, &st);
-    while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW && out->ntop < f->top) {
-        struct store_summary_domain *d = &out->top[out->ntop++];
-        const unsigned char *dom = sqlite3_column_text(st, 0);
-
-        rc = SQLITE_OK;
-        d->domain = xstrdup(dom ? (const char *)dom : "");
-        d->messages = sqlite3_column_int64(st, 1);
-        d->dmarc_fail = sqlite3_column_int64(st, 2);
-    }
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE || rc == SQLITE_ROW ? SQLITE_OK : rc;
-}
-
-/* opens_by_day - the range's opens per day and class into out and days */
-static int opens_by_day(struct sqlite_store *ss, const struct store_summary_filter *f,
-                        struct store_summary *out, struct day_list *days)
-{
-    sqlite3_stmt *st = NULL;
-    int rc = prepare_range(ss, sql_opens_day, f, &st);
-
-    while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        size_t c = class_of((const char *)sqlite3_column_text(st, 1));
-        int64_t n = sqlite3_column_int64(st, 2);
-
-        rc = SQLITE_OK;
-        if (c == STORE_OPEN_CLASSES)
-            continue; /* the schema's CHECK allows none */
-        out->opens[c] += n;
-        day_at(days, sqlite3_column_int64(st, 0))->opens[c] += n;
-    }
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+    if (c == STORE_OPEN_CLASSES)
+        return; /* the schema's CHECK allows none */
+    acc->out->opens[c] += n;
+    day_at(acc->days, day)->opens[c] += n;
 }
 
 /* one_int - the first column of sql's one row (parameters: the range) into *v */
@@ -296,6 +237,42 @@ static int one_int(struct sqlite_store *ss, const char *sql, const struct store_
     }
     sqlite3_finalize(st);
     return rc == SQLITE_DONE ? SQLITE_ERROR : rc;
+}
+
+/* count_rows - add the ledger rows of [lo, hi) to *n */
+static int count_rows(struct sqlite_store *ss, int64_t lo, int64_t hi, int64_t *n)
+{
+    const struct store_summary_filter part = {.since = lo, .until = hi};
+    int64_t v = 0;
+    int rc = lo < hi ? one_int(ss, sql_rows, &part, 0, &v) : SQLITE_OK;
+
+    *n += v;
+    return rc;
+}
+
+/* counted - rows, mail, failing domains and opens, from the counters where they hold */
+static int counted(struct sqlite_store *ss, const struct store_summary_filter *f,
+                   struct store_summary *out, struct day_list *days, int64_t *rows)
+{
+    struct mail_acc acc = {out, days};
+    struct rollup_plan p;
+    int rc = rollup_plan_make(ss, &rollup_src_mail, f->since, f->until ? f->until : INT64_MAX,
+                              f->utc_offset, &p);
+
+    /* the rows of the range: its whole hours were counted for the plan, the ends here */
+    *rows = p.rows;
+    if (rc == SQLITE_OK && p.lo < p.hi)
+        rc = count_rows(ss, p.lo, p.h0 < p.h1 ? p.h0 * ROLLUP_HOUR_S : p.hi, rows);
+    if (rc == SQLITE_OK && p.h0 < p.h1)
+        rc = count_rows(ss, p.h1 * ROLLUP_HOUR_S, p.hi, rows);
+    if (rc == SQLITE_OK)
+        rc = sqlite_rollup_mail(ss, f, &p, mail_row, &acc);
+    if (rc == SQLITE_OK)
+        rc = sqlite_rollup_top(ss, f, &p, out);
+    rollup_plan_free(&p);
+    if (rc == SQLITE_OK)
+        rc = sqlite_rollup_opens(ss, f, open_row, &acc);
+    return rc;
 }
 
 /* totals - the whole database's rows and size */
@@ -330,13 +307,7 @@ enum store_status sqlite_summary(struct store *s, const struct store_summary_fil
     int rc = sqlite_exec(ss->db, "BEGIN");
 
     if (rc == SQLITE_OK)
-        rc = one_int(ss, sql_rows, f, 0, &rows);
-    if (rc == SQLITE_OK)
-        rc = mail(ss, f, out, &days);
-    if (rc == SQLITE_OK)
-        rc = top(ss, f, out);
-    if (rc == SQLITE_OK)
-        rc = opens_by_day(ss, f, out, &days);
+        rc = counted(ss, f, out, &days, &rows);
     if (rc == SQLITE_OK)
         rc = totals(ss, f, out);
     if (rc != SQLITE_OK)
@@ -364,49 +335,14 @@ static const struct {
     [STORE_BY_SUBJECT] = {"coalesce(t.subject, '')", "0", false},
 };
 
-/* sqlite_opens_walk - f's tracked rows with their first opens, one call of fn each */
-enum store_status sqlite_opens_walk(struct store *s, const struct store_opens_filter *f,
-                                    int (*fn)(const struct store_opens_item *it, void *arg),
-                                    void *arg)
+/* walk_rows - one call of fn per row of st (an opens walk); SQLITE_DONE at the end or when fn stops
+ */
+static int walk_rows(sqlite3_stmt *st, const struct store_opens_filter *f,
+                     int (*fn)(const struct store_opens_item *it, void *arg), void *arg, bool *stop)
 {
-    struct sqlite_store *ss = sqlite_of(s);
-    struct buf sql = BUF_INIT;
-    sqlite3_stmt *st = NULL;
-    enum store_status status = STORE_OK;
     int rc;
 
-    if ((unsigned)f->by >= sizeof(opens_by) / sizeof(opens_by[0]))
-        bug("sqlite_opens_walk: by %d", (int)f->by);
-    /* Only constant fragments go into the text; every value is bound. */
-    buf_printf(&sql,
-               "SELECT t.mode, %s, %s, coalesce(nullif(t.header_from, ''), t.mail_from),"
-               " t.subject, t.created_at, t.outcome = 'injected', %s IS NOT NULL, %s"
-               " FROM tracked_messages t",
-               opens_by[f->by].key, opens_by[f->by].day, first_open_sql(false),
-               first_open_sql(true));
-    if (opens_by[f->by].rcpts)
-        buf_puts(&sql, " JOIN tracked_recipients r ON r.tracked_id = t.id");
-    buf_puts(&sql, " WHERE t.created_at >= :since AND t.created_at < :until");
-    if (f->sender)
-        buf_puts(&sql, " AND (t.mail_from = :sender COLLATE NOCASE"
-                       " OR t.header_from = :sender COLLATE NOCASE)");
-    if (f->sender_domain)
-        buf_puts(&sql, " AND (substr(t.mail_from, -length(:sdom) - 1) COLLATE NOCASE = '@' || :sdom"
-                       " OR substr(t.header_from, -length(:sdom) - 1) COLLATE NOCASE"
-                       " = '@' || :sdom)");
-    buf_puts(&sql, " ORDER BY 1, 3, 2, t.created_at, t.id");
-    rc = sqlite3_prepare_v2(ss->db, buf_cstr(&sql), -1, &st, NULL);
-    if (rc == SQLITE_OK)
-        rc = sqlite_bind_named_int(st, ":since", f->since);
-    if (rc == SQLITE_OK)
-        rc = sqlite_bind_named_int(st, ":until", f->until ? f->until : INT64_MAX);
-    if (rc == SQLITE_OK)
-        rc = sqlite_bind_named_int(st, ":off", f->utc_offset);
-    if (rc == SQLITE_OK)
-        rc = sqlite_bind_named_str(st, ":sender", f->sender);
-    if (rc == SQLITE_OK)
-        rc = sqlite_bind_named_str(st, ":sdom", f->sender_domain);
-    while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         const unsigned char *mode = sqlite3_column_text(st, 0), *key = sqlite3_column_text(st, 1);
         struct store_opens_item it = {
             .mode = mode ? (const char *)mode : "",
@@ -420,11 +356,76 @@ enum store_status sqlite_opens_walk(struct store *s, const struct store_opens_fi
             .first_human = sqlite3_column_int64(st, 8),
         };
 
-        rc = SQLITE_OK;
         if (fn(&it, arg)) {
-            rc = SQLITE_DONE;
-            break;
+            *stop = true;
+            return SQLITE_DONE;
         }
+    }
+    return rc;
+}
+
+/* sqlite_opens_walk - f's tracked rows with their first opens, one call of fn each */
+enum store_status sqlite_opens_walk(struct store *s, const struct store_opens_filter *f,
+                                    int (*fn)(const struct store_opens_item *it, void *arg),
+                                    void *arg)
+{
+    struct sqlite_store *ss = sqlite_of(s);
+    struct buf sql = BUF_INIT;
+    sqlite3_stmt *st = NULL;
+    enum store_status status = STORE_OK;
+    bool stop = false, kept = opens_kept(ss);
+    int rc;
+
+    if ((unsigned)f->by >= sizeof(opens_by) / sizeof(opens_by[0]))
+        bug("sqlite_opens_walk: by %d", (int)f->by);
+    /* Only constant fragments go into the text; every value is bound. */
+    buf_printf(&sql,
+               "SELECT t.mode, %s, %s, %s, t.created_at, t.outcome = 'injected', %s IS NOT NULL, %s"
+               " FROM tracked_messages t",
+               opens_by[f->by].key, opens_by[f->by].day,
+               /* a group's sender and subject: only by message (store_summary.h) */
+               f->by == STORE_BY_MESSAGE ? "coalesce(nullif(t.header_from, ''), t.mail_from),"
+                                           " t.subject"
+                                         : "NULL, NULL",
+               first_open_sql(false, kept), first_open_sql(true, kept));
+    if (opens_by[f->by].rcpts)
+        buf_puts(&sql, " JOIN tracked_recipients r ON r.tracked_id = t.id");
+    buf_puts(&sql, " WHERE t.created_at >= :since AND t.created_at < :until");
+    if (f->sender)
+        buf_puts(&sql, " AND (t.mail_from = :sender COLLATE NOCASE"
+                       " OR t.header_from = :sender COLLATE NOCASE)");
+    if (f->sender_domain)
+        buf_puts(&sql, " AND (substr(t.mail_from, -length(:sdom) - 1) COLLATE NOCASE = '@' || :sdom"
+                       " OR substr(t.header_from, -length(:sdom) - 1) COLLATE NOCASE"
+                       " = '@' || :sdom)");
+    /*
+     * One group per mode: each mode's rows in the order of
+     * tracked_messages_created_at, one mode after the other (the schema's
+     * CHECK allows these two), instead of a sort of the range's rows.
+     */
+    if (f->by == STORE_BY_NONE)
+        buf_puts(&sql, " AND t.mode = :mode ORDER BY t.created_at, t.id");
+    else
+        buf_puts(&sql, " ORDER BY 1, 3, 2, t.created_at, t.id");
+    rc = sqlite3_prepare_v2(ss->db, buf_cstr(&sql), -1, &st, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite_bind_named_int(st, ":since", f->since);
+    if (rc == SQLITE_OK)
+        rc = sqlite_bind_named_int(st, ":until", f->until ? f->until : INT64_MAX);
+    if (rc == SQLITE_OK)
+        rc = sqlite_bind_named_int(st, ":off", f->utc_offset);
+    if (rc == SQLITE_OK)
+        rc = sqlite_bind_named_str(st, ":sender", f->sender);
+    if (rc == SQLITE_OK)
+        rc = sqlite_bind_named_str(st, ":sdom", f->sender_domain);
+    /* BY_NONE: the statement once per mode, "milter" before "pipe" (as sorted) */
+    for (size_t m = 0; rc == SQLITE_OK && m < 2; m++) {
+        rc = sqlite_bind_named_str(st, ":mode", store_summary_mode_name(m));
+        if (rc == SQLITE_OK)
+            rc = walk_rows(st, f, fn, arg, &stop);
+        sqlite3_reset(st);
+        if (rc == SQLITE_DONE && m == 0 && f->by == STORE_BY_NONE && !stop)
+            rc = SQLITE_OK;
     }
     if (rc != SQLITE_DONE)
         status = sqlite_fail(ss, rc, "opens report");
