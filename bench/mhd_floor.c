@@ -74,8 +74,8 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     d = MHD_start_daemon(flags, (uint16_t)atoi(argv[1]), NULL, NULL, handle, r,
                          MHD_OPTION_CONNECTION_LIMIT, 4096u, MHD_OPTION_CONNECTION_TIMEOUT, 10u,
-                         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)8 * 1024 /* TRACKER_HEADERS_KB */,
-                         MHD_OPTION_THREAD_POOL_SIZE,
+                         MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+                         (size_t)8 * 1024 /* TRACKER_HEADERS_KB */, MHD_OPTION_THREAD_POOL_SIZE,
                          (unsigned)(cpus < 1   ? 1
                                     : cpus > 8 ? 8
                                                : cpus),
