@@ -159,9 +159,9 @@ char *rollup_rows_text(sqlite3 *db, const char *sql)
  * dkim, a dkim-sign "signed"; copy as %s says (window: an earlier row of
  * the Message-ID and sender; table: in message_copies).
  */
-#define RECOUNT                                                                                    \
-    "SELECT hour, direction, action, copy, spf, dkim, dmarc, sig, count(*) FROM ("                 \
-    " SELECT received_at / 3600 AS hour, direction, action, %s AS copy,"                           \
+/* A message m's first spf result (0 pass, 1 fail or softfail, 2 other, -1 none), dkim (2 a
+   pass, 1 only others, 0 none) and first dmarc result (as spf), columns spf, dkim, dmarc. */
+#define CODES                                                                                      \
     " coalesce((SELECT CASE result WHEN 'pass' THEN 0 WHEN 'fail' THEN 1 WHEN 'softfail' THEN 1"   \
     "  ELSE 2 END FROM message_auth a WHERE a.message_id = m.id AND method = 'spf'"                \
     "  ORDER BY position LIMIT 1), -1) AS spf,"                                                    \
@@ -170,7 +170,10 @@ char *rollup_rows_text(sqlite3 *db, const char *sql)
     "  WHERE a.message_id = m.id AND method = 'dkim') THEN 1 ELSE 0 END AS dkim,"                  \
     " coalesce((SELECT CASE result WHEN 'pass' THEN 0 WHEN 'fail' THEN 1 ELSE 2 END"               \
     "  FROM message_auth a WHERE a.message_id = m.id AND method = 'dmarc'"                         \
-    "  ORDER BY position LIMIT 1), -1) AS dmarc,"                                                  \
+    "  ORDER BY position LIMIT 1), -1) AS dmarc"
+#define RECOUNT                                                                                    \
+    "SELECT hour, direction, action, copy, spf, dkim, dmarc, sig, count(*) FROM ("                 \
+    " SELECT received_at / 3600 AS hour, direction, action, %s AS copy," CODES ","                 \
     " EXISTS (SELECT 1 FROM message_auth a WHERE a.message_id = m.id AND method = 'dkim-sign'"     \
     "  AND result = 'signed') AS sig FROM messages m)"                                             \
     " GROUP BY 1, 2, 3, 4, 5, 6, 7, 8 ORDER BY 1, 2, 3, 4, 5, 6, 7, 8"
@@ -187,16 +190,8 @@ char *rollup_rows_text(sqlite3 *db, const char *sql)
 #define RECOUNT_DOMAIN                                                                             \
     "SELECT day, dom, count(*), sum(spf = 0), sum(spf = 1), sum(dkim = 2), sum(dkim = 1),"         \
     " sum(dmarc = 0), sum(dmarc = 1), sum(action = 'reject'), sum(action = 'quarantine') FROM ("   \
-    " SELECT received_at / 86400 AS day, action, " DOM_OF " AS dom,"                               \
-    " coalesce((SELECT CASE result WHEN 'pass' THEN 0 WHEN 'fail' THEN 1 WHEN 'softfail' THEN 1"   \
-    "  ELSE 2 END FROM message_auth a WHERE a.message_id = m.id AND method = 'spf'"                \
-    "  ORDER BY position LIMIT 1), -1) AS spf,"                                                    \
-    " CASE WHEN EXISTS (SELECT 1 FROM message_auth a WHERE a.message_id = m.id"                    \
-    "  AND method = 'dkim' AND result = 'pass') THEN 2 WHEN EXISTS (SELECT 1 FROM message_auth a"  \
-    "  WHERE a.message_id = m.id AND method = 'dkim') THEN 1 ELSE 0 END AS dkim,"                  \
-    " coalesce((SELECT CASE result WHEN 'pass' THEN 0 WHEN 'fail' THEN 1 ELSE 2 END"               \
-    "  FROM message_auth a WHERE a.message_id = m.id AND method = 'dmarc'"                         \
-    "  ORDER BY position LIMIT 1), -1) AS dmarc FROM messages m WHERE direction = 'inbound')"      \
+    " SELECT received_at / 86400 AS day, action, " DOM_OF " AS dom," CODES                         \
+    " FROM messages m WHERE direction = 'inbound')"                                                \
     " GROUP BY 1, 2 ORDER BY 1, 2"
 #define RECOUNT_REASON                                                                             \
     "SELECT m.received_at / 86400, " DOM_OF ", b.method, b.result, coalesce(b.reason, ''),"        \
