@@ -4,21 +4,34 @@
  * rows, against the same writer alone, measured in the same run.
  *
  * SYNOPSIS
- *     prune_bench [-n messages] [-b batch] [-t seconds] [-d dir] [-k]
+ *     prune_bench [-n messages] [-b batch] [-t seconds] [-D duty] [-i] [-d dir] [-k]
  *
  * DESCRIPTION
  *     Fills a fresh database (the embedded schema) with n old messages
  *     (default 100,000), each with two recipients and two authentication
  *     results, and a tracked message with one recipient and three opens
- *     for every fifth of them: 6 rows per message, 600,000 by default.
- *     Then a writer thread commits records like real mail
- *     (bench/common/ledger_records.c) through store_put_messages() in
- *     transactions of batch records (default 64), as fast as it can:
+ *     for every fifth of them: 6 rows per message, 600,000 by default,
+ *     and copies it to a twin. Then a writer thread commits records like
+ *     real mail (bench/common/ledger_records.c) through
+ *     store_put_messages() in transactions of batch records (default 64),
+ *     as fast as it can:
  *
- *     alone   for the given seconds (default 5), no prune;
- *     prune   while another connection runs the prune of "postmeter
- *             prune" (ledger_prune_run_all) over every old row, until it
- *             is done.
+ *     prune   on the database, while the prune of "postmeter prune"
+ *             (ledger_prune_run_all) runs on another connection over
+ *             every old row, until it is done; with -i the writer runs
+ *             the prune's batches itself, between its own, on its own
+ *             connection (ledger_prune_step, as the ledger writer does
+ *             with retention_days and with a prune handed to it);
+ *     alone   on the twin, as long as the prune took (at least the
+ *             given seconds, default 0), no prune.
+ *
+ *     A writer slows as its database grows (its indexes outgrow the
+ *     cache), so both start from the same rows and run as long: a
+ *     writer alone measured before the prune, for a few seconds, made the
+ *     prune look about twice as costly as it is.
+ *
+ *     -D sets the prune's pause after each batch, in times the batch took
+ *     (LEDGER_PRUNE_DUTY by default).
  *
  *     Output: the writer's messages/s and longest commit in each, their
  *     ratio, and the prune's time, rows/s, batches and longest batch.
@@ -31,6 +44,7 @@
  *     it creates in a fresh directory under dir (default /tmp), removed
  *     at the end unless -k.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -53,7 +67,7 @@
 #define AGE_DAYS 90
 
 static size_t nmsgs = 100000, batch = 64;
-static unsigned seconds = 5;
+static unsigned seconds;
 
 /* mono_us - monotonic clock in microseconds */
 static uint64_t mono_us(void)
@@ -64,11 +78,21 @@ static uint64_t mono_us(void)
     return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
+/* sleep_us - sleep us microseconds */
+static void sleep_us(uint64_t us)
+{
+    struct timespec ts = {.tv_sec = (time_t)(us / 1000000), .tv_nsec = (long)(us % 1000000) * 1000};
+
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
 /* usage - how to call it; exits */
 static void usage(int status)
 {
-    fprintf(status ? stderr : stdout,
-            "usage: prune_bench [-n messages] [-b batch] [-t seconds] [-d dir] [-k]\n");
+    fprintf(
+        status ? stderr : stdout,
+        "usage: prune_bench [-n messages] [-b batch] [-t seconds] [-D duty] [-i] [-d dir] [-k]\n");
     exit(status);
 }
 
@@ -141,6 +165,9 @@ struct writer {
     atomic_bool stop;
     size_t msgs, auth, commits, slow; /* slow: commits of 100 ms or more */
     uint64_t longest_us, us;
+    struct ledger_prune_run *run; /* -i: the prune this writer runs between its batches */
+    atomic_bool pruned;           /* -i: the prune is done */
+    uint64_t resume_us;           /* -i: its next batch not before then */
 };
 
 /* writer_main - commit batches of new records until told to stop */
@@ -166,17 +193,27 @@ static void *writer_main(void *arg)
             ledger_msg_free(v[i]);
         }
         free(v);
+        if (w->run != NULL && !atomic_load(&w->pruned) && mono_us() >= w->resume_us) {
+            bool more = false;
+
+            if (ledger_prune_step(w->s, w->run, &more) != STORE_OK)
+                die("prune: %s", store_error(w->s));
+            w->resume_us = mono_us() + w->run->pause_us;
+            if (!more)
+                atomic_store(&w->pruned, true);
+        }
     }
     w->us = mono_us() - t0;
     return NULL;
 }
 
 /* start_writer - a writer thread on its own connection */
-static void start_writer(struct writer *w, pthread_t *th, const char *path)
+static void start_writer(struct writer *w, pthread_t *th, const char *path,
+                         struct ledger_prune_run *run)
 {
     char err[512];
 
-    *w = (struct writer){0};
+    *w = (struct writer){.run = run};
     if ((w->s = store_open(path, STORE_NOCREATE, err, sizeof(err))) == NULL)
         die("%s: %s", path, err);
     if (pthread_create(th, NULL, writer_main, w) != 0)
@@ -200,18 +237,19 @@ static double rate(const struct writer *w)
 int main(int argc, char **argv)
 {
     const char *dir = "/tmp";
-    char tmpl[4096], path[4200], err[512];
+    char tmpl[4096], path[4200], twin[4200], err[512];
     struct ledger_prune_run run;
     struct writer alone, during;
     struct store *s;
     pthread_t th;
     uint64_t t0, prune_us;
     int64_t cut = (int64_t)time(NULL) - AGE_DAYS * 86400, rows = 0;
-    bool keep = false;
+    bool keep = false, inline_prune = false;
+    unsigned duty = 0;
     int ch, status = 0;
 
     log_open("prune_bench", LOG_TO_STDERR);
-    while ((ch = getopt(argc, argv, "n:b:t:d:kh")) != -1) {
+    while ((ch = getopt(argc, argv, "n:b:t:d:D:kih")) != -1) {
         if (ch == 'n')
             nmsgs = bench_size_arg(optarg, usage);
         else if (ch == 'b')
@@ -222,12 +260,17 @@ int main(int argc, char **argv)
             dir = optarg;
         else if (ch == 'k')
             keep = true;
+        else if (ch == 'D')
+            duty = (unsigned)bench_size_arg(optarg, usage);
+        else if (ch == 'i')
+            inline_prune = true;
         else
             usage(ch == 'h' ? 0 : 2);
     }
     if (!snprintf_ok(tmpl, sizeof(tmpl), "%s/prune-bench-XXXXXX", dir) || mkdtemp(tmpl) == NULL)
         die("%s: cannot make a directory", dir);
-    if (!snprintf_ok(path, sizeof(path), "%s/ledger.db", tmpl))
+    if (!snprintf_ok(path, sizeof(path), "%s/ledger.db", tmpl) ||
+        !snprintf_ok(twin, sizeof(twin), "%s/twin.db", tmpl))
         die("path too long");
     make_template(path);
     t0 = mono_us();
@@ -235,20 +278,28 @@ int main(int argc, char **argv)
     printf("filled %zu old messages (%zu rows) in %.1f s\n", nmsgs, nmsgs * 6,
            (double)(mono_us() - t0) / 1e6);
 
-    start_writer(&alone, &th, path);
-    sleep(seconds);
-    stop_writer(&alone, th);
+    /* Both writers start from the same database: the prune's and a twin. */
+    fresh_db(path, twin);
 
     if ((s = store_open(path, STORE_NOCREATE, err, sizeof(err))) == NULL)
         die("%s: %s", path, err);
-    start_writer(&during, &th, path);
     ledger_prune_start(&run, cut);
+    if (duty)
+        run.duty = duty;
     t0 = mono_us();
-    if (ledger_prune_run_all(s, &run) != STORE_OK)
+    start_writer(&during, &th, path, inline_prune ? &run : NULL);
+    if (!inline_prune && ledger_prune_run_all(s, &run) != STORE_OK)
         die("prune: %s", store_error(s));
+    while (inline_prune && !atomic_load(&during.pruned))
+        sleep_us(10000);
     prune_us = mono_us() - t0;
     stop_writer(&during, th);
     store_close(s);
+
+    /* The same writer alone on the twin for as long (a writer slows as its database grows). */
+    start_writer(&alone, &th, twin, NULL);
+    sleep_us(prune_us < seconds * 1000000ull ? seconds * 1000000ull : prune_us);
+    stop_writer(&alone, th);
 
     for (size_t t = 0; t < STORE_PRUNE_TABLES; t++)
         rows += run.removed.n[t];
@@ -268,9 +319,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "prune removed %" PRId64 " rows, want %zu\n", rows, nmsgs * 6);
         status = 1;
     }
-    check_db(path, alone.msgs + during.msgs, alone.auth + during.auth, "after the prune");
+    check_db(path, during.msgs, during.auth, "after the prune");
+    check_db(twin, nmsgs + alone.msgs, 2 * nmsgs + alone.auth, "the twin");
     if (!keep) {
         remove_db(path);
+        remove_db(twin);
         rmdir(tmpl);
     }
     return status;

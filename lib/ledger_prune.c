@@ -28,7 +28,8 @@ static uint64_t mono_us(void)
 /* ledger_prune_start - begin a prune of the rows older than cut */
 void ledger_prune_start(struct ledger_prune_run *r, int64_t cut)
 {
-    *r = (struct ledger_prune_run){.cut = cut, .limit = LEDGER_PRUNE_FIRST_ROWS};
+    *r = (struct ledger_prune_run){
+        .cut = cut, .limit = LEDGER_PRUNE_FIRST_ROWS, .duty = LEDGER_PRUNE_DUTY};
 }
 
 /* ledger_prune_next_limit - cut to the aim after a slow batch, grow by a quarter after a quick one
@@ -59,7 +60,7 @@ enum store_status ledger_prune_step(struct store *s, struct ledger_prune_run *r,
     r->batches++;
     if (us > r->longest_us)
         r->longest_us = us;
-    r->pause_us = us * LEDGER_PRUNE_DUTY;
+    r->pause_us = us * r->duty;
     if (r->pause_us < (uint64_t)LEDGER_PRUNE_PAUSE_MS * 1000)
         r->pause_us = (uint64_t)LEDGER_PRUNE_PAUSE_MS * 1000;
     if (*more)

@@ -42,6 +42,7 @@ struct ledger_prune_run {
     uint64_t batches;                  /* batches committed */
     uint64_t longest_us;               /* the longest batch */
     uint64_t pause_us;                 /* to wait after the last batch */
+    unsigned duty;                     /* pause this many times a batch's time */
 };
 
 /* ledger_prune_start - begin a prune of the rows older than cut */
