@@ -110,6 +110,17 @@ static const struct rule_case rule_cases[] = {
     {"v6 next to a network", "GET", CHROME, "", "2a01:111:f401::1", OPEN_HUMAN,
      "no machine signal"},
 
+    /* agent words in any case, anywhere in the agent */
+    {"CURL in capitals", "GET", "CURL/8.0", "", "192.0.2.1", OPEN_SCANNER, "agent: curl"},
+    {"googleimageproxy in lower case", "GET", "Mozilla/5.0 (via ggpht.com googleimageproxy)", "",
+     "192.0.2.1", OPEN_PROXY, "Gmail image proxy"},
+    {"mixed case at the end", "GET", "Mozilla/5.0 (X11) hEaDlEsScHrOmE", "", "192.0.2.1",
+     OPEN_SCANNER, "headless browser"},
+    {"a word split by a byte", "GET", "Barra-cuda/1.0", "", "192.0.2.1", OPEN_HUMAN,
+     "no machine signal"},
+    {"not ASCII around", "GET", "\xc3\x84JAVA/17\xc3\xa4", "", "192.0.2.1", OPEN_SCANNER,
+     "agent: Java"},
+
     /* precedence: scanner > prefetch > proxy > human */
     {"HEAD through Gmail's proxy", "HEAD", GMAIL, "", "192.0.2.1", OPEN_SCANNER, "HEAD request"},
     {"headless with a prefetch header", "GET", HEADLESS, "Purpose: prefetch\n", "192.0.2.1",
@@ -190,6 +201,34 @@ static void test_rules(void **state)
         buf_free(&reason);
     }
     classify_nets_free(nets);
+}
+
+/* A long agent (lowered on the heap, past the stack's buffer): its words count wherever they are.
+ */
+static void test_long_agent(void **state)
+{
+    static const char *const tails[] = {" Proofpoint", " PROOFPOINT", ""};
+    static const size_t lens[] = {1000, 1022, 1023, 1024, 1025, 7000};
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++)
+        for (size_t k = 0; k < sizeof(tails) / sizeof(tails[0]); k++) {
+            size_t tl = strlen(tails[k]);
+            char *agent = malloc(lens[i] + 1);
+            struct classify_request r = {.method = "GET", .agent = agent};
+            struct classify_result res;
+
+            assert_non_null(agent);
+            memset(agent, 'x', lens[i]);
+            memcpy(agent, "Mozilla/5.0 ", 12);
+            memcpy(agent + lens[i] - tl, tails[k], tl);
+            agent[lens[i]] = '\0';
+            classify(NULL, &r, &res);
+            if (res.cls != (tl ? OPEN_SCANNER : OPEN_HUMAN))
+                fail_msg("agent of %zu bytes ending \"%s\": %s", lens[i], tails[k],
+                         classify_class_name(res.cls));
+            free(agent);
+        }
 }
 
 /* Without networks (none loaded, or no client address), the network rules never match. */
@@ -471,9 +510,10 @@ static int teardown(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_rules),  cmocka_unit_test(test_no_nets),
-        cmocka_unit_test(test_parse),  cmocka_unit_test(test_parse_bounds),
-        cmocka_unit_test(test_lookup), cmocka_unit_test(test_load),
+        cmocka_unit_test(test_rules),        cmocka_unit_test(test_no_nets),
+        cmocka_unit_test(test_long_agent),   cmocka_unit_test(test_parse),
+        cmocka_unit_test(test_parse_bounds), cmocka_unit_test(test_lookup),
+        cmocka_unit_test(test_load),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
