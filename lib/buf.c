@@ -47,6 +47,33 @@ void buf_puts(struct buf *b, const char *s)
     buf_add(b, s, strlen(s));
 }
 
+/* dec_format - v in decimal into out, as printf's "%lld" (no NUL); its length */
+size_t dec_format(char out[DEC_MAX], int64_t v)
+{
+    /* the magnitude as unsigned: -INT64_MIN does not fit an int64_t */
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    char rev[DEC_MAX];
+    size_t n = 0, len = 0;
+
+    do {
+        rev[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u != 0);
+    if (v < 0)
+        out[len++] = '-';
+    while (n > 0)
+        out[len++] = rev[--n];
+    return len;
+}
+
+/* buf_put_dec - append v in decimal */
+void buf_put_dec(struct buf *b, int64_t v)
+{
+    char d[DEC_MAX];
+
+    buf_add(b, d, dec_format(d, v));
+}
+
 /* buf_vprintf - append formatted text */
 void buf_vprintf(struct buf *b, const char *fmt, va_list ap)
 {

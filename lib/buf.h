@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct buf {
     char *data; /* NULL until first growth; buf_cstr() never returns NULL */
@@ -40,6 +41,11 @@ static inline void buf_putc(struct buf *b, int c)
 /* buf_printf - append formatted text */
 void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void buf_vprintf(struct buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+#define DEC_MAX 20 /* bytes of an int64_t in decimal, its sign included */
+/* dec_format - v in decimal into out, as printf's "%lld" (no NUL); its length */
+size_t dec_format(char out[DEC_MAX], int64_t v);
+/* buf_put_dec - append v in decimal, as "%lld" without printf (the spool's codec, per field) */
+void buf_put_dec(struct buf *b, int64_t v);
 /* buf_truncate - keep the first n bytes (n <= len) */
 void buf_truncate(struct buf *b, size_t n);
 /* buf_reset - empty the buffer, keep its memory */

@@ -306,10 +306,14 @@ const char *ledger_direction_name(enum ledger_direction d)
     return d == LEDGER_OUTBOUND ? "outbound" : "inbound";
 }
 
-/* put_field - append one "<name> <len>:<bytes>\n" line */
+/* put_field - append one "<name> <len>:<bytes>\n" line (no printf: it ran per field of every
+ * spooled record) */
 static void put_field(struct buf *out, const char *name, const char *value, size_t len)
 {
-    buf_printf(out, "%s %zu:", name, len);
+    buf_puts(out, name);
+    buf_putc(out, ' ');
+    buf_put_dec(out, (int64_t)len);
+    buf_putc(out, ':');
     buf_add(out, value, len);
     buf_putc(out, '\n');
 }
@@ -332,18 +336,18 @@ static void put_str(struct buf *out, const char *name, const char *value)
 /* put_int - append an integer field */
 static void put_int(struct buf *out, const char *name, int64_t v)
 {
-    char num[32];
+    char num[DEC_MAX];
 
-    if (!snprintf_ok(num, sizeof(num), "%lld", (long long)v))
-        bug("put_int: cannot format %lld", (long long)v);
-    put_field(out, name, num, strlen(num));
+    put_field(out, name, num, dec_format(num, v));
 }
 
 /* ledger_msg_encode - append the record in spool format to out */
 void ledger_msg_encode(const struct ledger_msg *m, struct buf *out)
 {
+    static const char hex[] = "0123456789abcdef";
     size_t start = out->len;
-    char end[16];
+    uint32_t crc;
+    char end[11] = "E ";
 
     buf_puts(out, "R\n");
     put_field(out, "uid", m->uid, strnlen(m->uid, LEDGER_UID_LEN));
@@ -375,11 +379,11 @@ void ledger_msg_encode(const struct ledger_msg *m, struct buf *out)
             put_str(out, auth_fields[j].name,
                     *auth_field((struct ledger_auth *)&m->auth[i], auth_fields[j].off));
     }
-    if (!snprintf_ok(
-            end, sizeof(end), "E %08x\n",
-            (unsigned)crc32_update(0, (const unsigned char *)out->data + start, out->len - start)))
-        bug("ledger_msg_encode: cannot format trailer");
-    buf_puts(out, end);
+    crc = crc32_update(0, (const unsigned char *)out->data + start, out->len - start);
+    for (int i = 0; i < 8; i++) /* "E %08x\n" */
+        end[2 + i] = hex[(crc >> (28 - 4 * i)) & 0xf];
+    end[10] = '\n';
+    buf_add(out, end, sizeof(end));
 }
 
 /* Outcome of reading one line of a record. */
