@@ -32,8 +32,9 @@
 #      the unit would); the new milter migrates at start: user_version is
 #      the newest (the new binary's, as its "db check" says: the highest
 #      NNN of schema/ when the package was built from this tree), every
-#      table and index the schema files up to it create exists (for 007: the token key, one 32-byte
-#      row), "postmeter db check" says current and sound, the old
+#      table, index and added column the schema files up to it create
+#      exists (for 007: the token key, one 32-byte row), "postmeter db
+#      check" says current and sound, the old
 #      message is in "postmeter report messages" with its queue id and
 #      the rule in "postmeter track list"; a second message goes through
 #      and is recorded with its subject, which only the admin's kept
@@ -255,6 +256,15 @@ for f in "$src"/schema/[0-9][0-9][0-9]_*.sql; do
             bad "$(basename "$f"): $kind $name missing after the migration ($have)"
         fi
     done < <(sed -n -E 's/^ *CREATE +(UNIQUE +)?(TABLE|INDEX) +(IF NOT EXISTS +)?([A-Za-z_][A-Za-z0-9_]*).*/\2 \4/p' "$f")
+    # and each column it adds to a table
+    while read -r table column; do
+        have="$(db_sql "SELECT count(*) FROM pragma_table_info('$table') WHERE name = '$column'")"
+        if [ "$have" = 1 ]; then
+            ok "$(basename "$f"): column $table.$column exists"
+        else
+            bad "$(basename "$f"): column $table.$column missing after the migration ($have)"
+        fi
+    done < <(sed -n -E 's/^ *ALTER +TABLE +([A-Za-z_][A-Za-z0-9_]*) +ADD +(COLUMN +)?([A-Za-z_][A-Za-z0-9_]*).*/\1 \3/ip' "$f")
 done
 if [ "$oldschema" -lt 7 ] && [ "$newest" -ge 7 ]; then
     if [ "$(db_sql 'SELECT count(*) FROM token_key WHERE length(key) = 32')" = 1 ]; then
