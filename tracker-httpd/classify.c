@@ -140,13 +140,6 @@ static bool has_token(const char *v, const char *word)
     return false;
 }
 
-/* lower_ascii - n bytes of s into d, A-Z as a-z (the rules' "any case" is ASCII's) */
-static void lower_ascii(char *d, const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        d[i] = (s[i] >= 'A' && s[i] <= 'Z') ? (char)(s[i] - 'A' + 'a') : s[i];
-}
-
 /*
  * agent_has - does the agent, lowered (agent_low), hold word in any case?
  * strstr() on both lowered: strcasestr() took ten times as long, 1.2 us
@@ -159,8 +152,8 @@ static bool agent_has(const char *agent_low, const char *word)
 
     if (n >= sizeof(w))
         bug("classify: agent word %s too long", word);
-    lower_ascii(w, word, n + 1);
-    return strstr(agent_low, w) != NULL;
+    memcpy(w, word, n + 1);
+    return strstr(agent_low, str_lower(w)) != NULL;
 }
 
 /* rule_matches - does rule u match r (agent_low: its agent lowered)? *source gets a network's
@@ -202,7 +195,8 @@ void classify(const struct classify_nets *nets, const struct classify_request *r
         size_t n = strlen(r->agent);
 
         low = n < sizeof(stack) ? stack : xmalloc(n + 1);
-        lower_ascii(low, r->agent, n + 1);
+        memcpy(low, r->agent, n + 1);
+        str_lower(low);
     }
     out->cls = OPEN_HUMAN;
     out->reason = "no machine signal";
