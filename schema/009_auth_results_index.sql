@@ -7,8 +7,8 @@
 -- and then every row of the message from the table; this index answers
 -- it alone (a covering index: message, method, result without case, as
 -- the filter compares). On 1,000,000 messages a filter that matches
--- none (and so walks every message) took 0.83 s and takes 0.33 s
--- (bench/README.md, "bench/report.sh").
+-- none (and so walks every message) took 0.84 s and takes 0.36 s
+-- (bench/README.md, "One index for the result filters").
 --
 -- Unlike the indexes 005_auth_indexes.sql dropped, it starts with the
 -- message: the planner cannot take it to walk every row of one result
