@@ -96,6 +96,11 @@ struct ledger_msg {
                             such rule */
 };
 
+/*
+ * ledger_uid_new - a fresh uid (lib/ledger_uid.c): 12 hex digits of
+ * milliseconds since the epoch, then 20 of randomness, and a NUL
+ */
+void ledger_uid_new(char uid[LEDGER_UID_LEN + 1]);
 /* ledger_msg_new - empty record with a fresh time-ordered uid; caller frees */
 struct ledger_msg *ledger_msg_new(void);
 /* ledger_msg_new_open - empty LEDGER_OPEN record with a fresh uid; caller frees */
