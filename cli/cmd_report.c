@@ -26,6 +26,7 @@ static const struct out_col message_cols[] = {
     {"dmarc", OUT_STR, true},        {"auth", OUT_LIST, false},
 };
 #define NCOLS (sizeof(message_cols) / sizeof(message_cols[0]))
+_Static_assert(NCOLS == STORY_MSG_VALS + 2, "message_cols: story_msg_vals, dmarc, auth");
 
 /* message_row - one ledger record as an output row */
 static int message_row(const struct ledger_msg *m, void *arg)
@@ -36,25 +37,11 @@ static int message_row(const struct ledger_msg *m, void *arg)
     for (size_t i = 0; i < m->nauth; i++)
         if (strcmp(m->auth[i].method, "dmarc") == 0)
             dmarc = m->auth[i].result;
-    struct out_val v[NCOLS] = {
-        {.i = m->received_at},
-        {.s = ledger_direction_name(m->direction)},
-        {.s = m->queue_id},
-        {.s = m->message_id},
-        {.s = m->mail_from},
-        {.list = m->rcpts, .n = m->nrcpts},
-        {.s = m->header_from},
-        {.s = m->subject},
-        {.s = m->client_ip},
-        {.s = m->client_ptr},
-        {.s = m->helo},
-        {.s = m->sasl_user},
-        {.i = m->size},
-        {.s = m->action},
-        {.s = m->host},
-        {.s = dmarc},
-        {.list = auth, .n = m->nauth},
-    };
+    struct out_val v[NCOLS];
+
+    story_msg_vals(m, v);
+    v[STORY_MSG_VALS] = (struct out_val){.s = dmarc};
+    v[STORY_MSG_VALS + 1] = (struct out_val){.list = auth, .n = m->nauth};
 
     out_row(arg, v);
     story_list_free(auth);

@@ -292,6 +292,7 @@ static const struct out_col message_cols[] = {
     {"first_human_open_at", OUT_TIME, true},
 };
 #define NMESSAGE_COLS (sizeof(message_cols) / sizeof(message_cols[0]))
+_Static_assert(NMESSAGE_COLS == STORY_MSG_VALS + 11, "message_cols: story_msg_vals, then 11 more");
 
 /* A message's tracking, gathered from its tracked rows. */
 struct msg_track {
@@ -358,22 +359,7 @@ static int message_story(const struct ledger_msg *m, void *arg)
         out_end(o);
     } else {
         char **auth = story_auth_list(m);
-        struct out_val v[NMESSAGE_COLS] = {
-            {.i = m->received_at},
-            {.s = ledger_direction_name(m->direction)},
-            {.s = m->queue_id},
-            {.s = m->message_id},
-            {.s = m->mail_from},
-            {.list = m->rcpts, .n = m->nrcpts},
-            {.s = m->header_from},
-            {.s = m->subject},
-            {.s = m->client_ip},
-            {.s = m->client_ptr},
-            {.s = m->helo},
-            {.s = m->sasl_user},
-            {.i = m->size},
-            {.s = m->action},
-            {.s = m->host},
+        const struct out_val rest[NMESSAGE_COLS - STORY_MSG_VALS] = {
             {.list = auth, .n = m->nauth},
             {.s = story_first_result(m, "spf")},
             {.s = story_first_result(m, "dkim")},
@@ -386,6 +372,10 @@ static int message_story(const struct ledger_msg *m, void *arg)
             {.i = mt.first},
             {.i = mt.first_human},
         };
+        struct out_val v[NMESSAGE_COLS];
+
+        story_msg_vals(m, v);
+        memcpy(v + STORY_MSG_VALS, rest, sizeof(rest));
 
         out_row(sy->o, v);
         story_list_free(auth);

@@ -31,6 +31,23 @@ static char *auth_text(const struct ledger_auth *a)
     return buf_steal(&b);
 }
 
+/* story_msg_vals - received_at .. host of m into v[0..STORY_MSG_VALS) (borrowed from m) */
+void story_msg_vals(const struct ledger_msg *m, struct out_val *v)
+{
+    const struct out_val first[STORY_MSG_VALS] = {
+        {.i = m->received_at}, {.s = ledger_direction_name(m->direction)},
+        {.s = m->queue_id},    {.s = m->message_id},
+        {.s = m->mail_from},   {.list = m->rcpts, .n = m->nrcpts},
+        {.s = m->header_from}, {.s = m->subject},
+        {.s = m->client_ip},   {.s = m->client_ptr},
+        {.s = m->helo},        {.s = m->sasl_user},
+        {.i = m->size},        {.s = m->action},
+        {.s = m->host},
+    };
+
+    memcpy(v, first, sizeof(first));
+}
+
 /* story_auth_list - every result of m as text, NULL-terminated; free with story_list_free */
 char **story_auth_list(const struct ledger_msg *m)
 {

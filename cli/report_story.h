@@ -26,6 +26,10 @@ struct story {
     enum store_status st; /* the first failure of a nested lookup */
 };
 
+/* The first columns of report messages and report message: received_at .. host. */
+#define STORY_MSG_VALS 15
+/* story_msg_vals - the values of those columns of m into v[0..STORY_MSG_VALS) (borrowed from m) */
+void story_msg_vals(const struct ledger_msg *m, struct out_val *v);
 /* story_auth_list - every result of m as text, NULL-terminated; free with story_list_free */
 char **story_auth_list(const struct ledger_msg *m);
 /* story_list_free - free a NULL-terminated list of strings */
