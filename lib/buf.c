@@ -47,12 +47,12 @@ void buf_puts(struct buf *b, const char *s)
     buf_add(b, s, strlen(s));
 }
 
-/* dec_format - v in decimal into out, as printf's "%lld" (no NUL); its length */
-size_t dec_format(char out[DEC_MAX], int64_t v)
+/* buf_dec_format - v in decimal into out, as printf's "%lld" (no NUL); its length */
+size_t buf_dec_format(char out[BUF_DEC_MAX], int64_t v)
 {
     /* the magnitude as unsigned: -INT64_MIN does not fit an int64_t */
     uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-    char rev[DEC_MAX];
+    char rev[BUF_DEC_MAX];
     size_t n = 0, len = 0;
 
     do {
@@ -69,9 +69,9 @@ size_t dec_format(char out[DEC_MAX], int64_t v)
 /* buf_put_dec - append v in decimal */
 void buf_put_dec(struct buf *b, int64_t v)
 {
-    char d[DEC_MAX];
+    char d[BUF_DEC_MAX];
 
-    buf_add(b, d, dec_format(d, v));
+    buf_add(b, d, buf_dec_format(d, v));
 }
 
 /* buf_vprintf - append formatted text */

@@ -41,9 +41,9 @@ static inline void buf_putc(struct buf *b, int c)
 /* buf_printf - append formatted text */
 void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void buf_vprintf(struct buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
-#define DEC_MAX 20 /* bytes of an int64_t in decimal, its sign included */
-/* dec_format - v in decimal into out, as printf's "%lld" (no NUL); its length */
-size_t dec_format(char out[DEC_MAX], int64_t v);
+#define BUF_DEC_MAX 20 /* bytes of an int64_t in decimal, its sign included */
+/* buf_dec_format - v in decimal into out, as printf's "%lld" (no NUL); its length */
+size_t buf_dec_format(char out[BUF_DEC_MAX], int64_t v);
 /* buf_put_dec - append v in decimal, as "%lld" without printf (the spool's codec, per field) */
 void buf_put_dec(struct buf *b, int64_t v);
 /* buf_truncate - keep the first n bytes (n <= len) */

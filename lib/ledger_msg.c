@@ -266,9 +266,9 @@ static void put_str(struct buf *out, const char *name, const char *value)
 /* put_int - append an integer field */
 static void put_int(struct buf *out, const char *name, int64_t v)
 {
-    char num[DEC_MAX];
+    char num[BUF_DEC_MAX];
 
-    put_field(out, name, num, dec_format(num, v));
+    put_field(out, name, num, buf_dec_format(num, v));
 }
 
 /* ledger_msg_encode - append the record in spool format to out */

@@ -65,7 +65,8 @@ static void test_printf_truncate_steal(void **state)
     free(s);
 }
 
-/* test_dec - dec_format / buf_put_dec print what printf's "%lld" prints, at the edges and between
+/* test_dec - buf_dec_format / buf_put_dec print what printf's "%lld" prints, at the edges and
+ * between
  */
 static void test_dec(void **state)
 {
@@ -77,7 +78,7 @@ static void test_dec(void **state)
     (void)state;
     for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]) + 10000; i++) {
         int64_t v;
-        char want[32], got[DEC_MAX + 1];
+        char want[32], got[BUF_DEC_MAX + 1];
         size_t n;
         struct buf b = BUF_INIT;
 
@@ -90,8 +91,8 @@ static void test_dec(void **state)
                 v = -v;
         }
         snprintf(want, sizeof(want), "%lld", (long long)v);
-        n = dec_format(got, v);
-        assert_true(n <= DEC_MAX);
+        n = buf_dec_format(got, v);
+        assert_true(n <= BUF_DEC_MAX);
         got[n] = '\0';
         assert_string_equal(got, want);
         buf_puts(&b, "<");

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -103,9 +104,40 @@ static void test_fork_reseeds(void **state)
     close(fds[1]);
 }
 
+/* test_time_prefix - the first 12 hex digits are the milliseconds of the clock when it was made */
+static void test_time_prefix(void **state)
+{
+    int64_t before, after, ms = 0;
+    struct timespec ts;
+    char prev[LEDGER_UID_LEN + 1] = "";
+
+    (void)state;
+    for (int i = 0; i < 1000; i++) {
+        struct ledger_msg *m;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        before = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+        m = ledger_msg_new();
+        clock_gettime(CLOCK_REALTIME, &ts);
+        after = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+        assert_int_equal(strspn(m->uid, "0123456789abcdef"), LEDGER_UID_LEN);
+        ms = 0;
+        for (int k = 0; k < 12; k++)
+            ms = ms * 16 + (m->uid[k] <= '9' ? m->uid[k] - '0' : m->uid[k] - 'a' + 10);
+        if (ms < before || ms > after)
+            fail_msg("uid %s says %lld ms, made between %lld and %lld", m->uid, (long long)ms,
+                     (long long)before, (long long)after);
+        /* made later, sorted later (or in the same millisecond) */
+        assert_true(strncmp(prev, m->uid, 12) <= 0);
+        memcpy(prev, m->uid, sizeof(prev));
+        ledger_msg_free(m);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_time_prefix),
         cmocka_unit_test(test_unique_across_threads),
         cmocka_unit_test(test_fork_reseeds),
     };
