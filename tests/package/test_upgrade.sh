@@ -64,6 +64,20 @@ db = sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True)
 print(db.execute(sys.argv[2]).fetchone()[0])' "$C/var/lib/postmeter/postmeter.db" "$1" 2>&1
 }
 
+# alter_adds FILE - "TABLE COLUMN" for each ALTER TABLE ... ADD [COLUMN] of the SQL file
+# (statements split at ';' after comments are dropped, so one may span lines; names
+# may be quoted or main.-qualified); "? STATEMENT" for one it cannot read
+alter_adds() {
+    /usr/bin/python3 -c 'import re, sys
+sql = re.sub(r"--[^\n]*", "", open(sys.argv[1]).read())
+name = r"(?:main\.)?[\"`\[]?([A-Za-z_][A-Za-z0-9_]*)[\"`\]]?"
+for st in (" ".join(x.split()) for x in sql.split(";")):
+    if not re.match(r"ALTER\s+TABLE\b.*\bADD\b", st, re.I):
+        continue
+    m = re.match(r"ALTER\s+TABLE\s+" + name + r"\s+ADD\s+(?:COLUMN\s+)?" + name + r"(\s|$)", st, re.I)
+    print("%s %s" % (m.group(1), m.group(2)) if m else "? " + st)' "$1"
+}
+
 # -- 0. the old code -------------------------------------------------------------------
 tree_newest="$(schema_max "$src/schema")"
 from="${POSTMETER_UPGRADE_FROM:-}"
@@ -256,15 +270,20 @@ for f in "$src"/schema/[0-9][0-9][0-9]_*.sql; do
             bad "$(basename "$f"): $kind $name missing after the migration ($have)"
         fi
     done < <(sed -n -E 's/^ *CREATE +(UNIQUE +)?(TABLE|INDEX) +(IF NOT EXISTS +)?([A-Za-z_][A-Za-z0-9_]*).*/\2 \4/p' "$f")
-    # and each column it adds to a table
+    # and each column it adds to a table (alter_adds: "TABLE COLUMN" lines,
+    # or "? STATEMENT" for an ALTER TABLE ... ADD it cannot read)
     while read -r table column; do
+        if [ "$table" = "?" ]; then
+            bad "$(basename "$f"): cannot read the column an ALTER TABLE adds: $column"
+            continue
+        fi
         have="$(db_sql "SELECT count(*) FROM pragma_table_info('$table') WHERE name = '$column'")"
         if [ "$have" = 1 ]; then
             ok "$(basename "$f"): column $table.$column exists"
         else
             bad "$(basename "$f"): column $table.$column missing after the migration ($have)"
         fi
-    done < <(sed -n -E 's/^ *ALTER +TABLE +([A-Za-z_][A-Za-z0-9_]*) +ADD +(COLUMN +)?([A-Za-z_][A-Za-z0-9_]*).*/\1 \3/ip' "$f")
+    done < <(alter_adds "$f")
 done
 if [ "$oldschema" -lt 7 ] && [ "$newest" -ge 7 ]; then
     if [ "$(db_sql 'SELECT count(*) FROM token_key WHERE length(key) = 32')" = 1 ]; then
